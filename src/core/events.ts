@@ -1,0 +1,43 @@
+// Telemetry event names: one list, shared by the code, the alert rules in infra/ and their tests.
+
+export const TELEMETRY_EVENTS = [
+  'ScanCompleted',
+  'CertificateExpiring',
+  'DanglingThumbprint',
+  'RenewalMissing',
+  'RotationStarted',
+  'RotationCommitted',
+  'RotationAborted',
+  'RotationRolledBack',
+  'RotationFailed',
+  'RotationConflict',
+  'ProbeFailed',
+  'CertificateRetired',
+  'PoisonMessage',
+] as const;
+export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
+
+export const TELEMETRY_METRICS = ['CertificateDaysRemaining'] as const;
+export type TelemetryMetricName = (typeof TELEMETRY_METRICS)[number];
+
+/**
+ * Dimensions are public data only: resource ids, thumbprints (public), Key Vault ids and versions,
+ * reasons, steps. Never PFX bytes, passwords or keys.
+ */
+export type Dimensions = Record<string, string | number | boolean | undefined>;
+
+export interface Telemetry {
+  event(name: TelemetryEventName, dimensions?: Dimensions, measurements?: Record<string, number>): void;
+  metric(name: TelemetryMetricName, value: number, dimensions?: Dimensions): void;
+  exception(error: unknown, dimensions?: Dimensions): void;
+  /** Sends what is buffered; called at the end of every invocation. */
+  flush(): Promise<void>;
+}
+
+/** Telemetry that records nothing (no connection string configured). */
+export const noTelemetry: Telemetry = {
+  event: () => undefined,
+  metric: () => undefined,
+  exception: () => undefined,
+  flush: async () => undefined,
+};

@@ -1,0 +1,157 @@
+// The ports `src/core` talks to. `src/azure` implements them over the real SDK clients; the sandbox
+// serves those clients over HTTPS. Nothing here imports an Azure SDK or @azure/functions.
+
+/** An App Service app or one of its deployment slots. */
+export interface AppRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  site: string;
+  /** Deployment slot name (without the `site/` prefix); undefined for the production slot. */
+  slot?: string;
+}
+
+/** A site or slot as listed by ARM (only what the rotator needs). */
+export interface SiteInfo {
+  /** ARM resource id, as ARM reports it. */
+  id: string;
+  ref: AppRef;
+  /** ARM `location` (display form, e.g. "West Europe"). */
+  location: string;
+  tags: Record<string, string>;
+  /** e.g. "myapp.azurewebsites.net" (in the sandbox "127.0.0.1:<port>"). */
+  defaultHostName: string;
+  serverFarmId?: string;
+  /** Certificates are shared by every app of a webspace: resource group + region (see webspaceKey). */
+  webspace: string;
+  state?: string;
+}
+
+/** A `Microsoft.Web/certificates` resource. */
+export interface CertificateInfo {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  webspace: string;
+  /** Uppercase hex SHA-1, 40 chars. */
+  thumbprint: string;
+  subjectName?: string;
+  issuer?: string;
+  issueDate?: Date;
+  expirationDate?: Date;
+  /** Resource id of the Key Vault when the certificate was imported from one. */
+  keyVaultId?: string;
+  keyVaultSecretName?: string;
+  tags: Record<string, string>;
+}
+
+export interface UploadCertificateInput {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  /** PKCS#12, 3DES/SHA1, protected by `password`. Never logged. */
+  pfx: Uint8Array;
+  password: string;
+  serverFarmId?: string;
+  tags: Record<string, string>;
+}
+
+export interface AppServiceGateway {
+  /** Every site of a subscription, page by page (slots are not included, as in ARM). */
+  listSites(subscriptionId: string): AsyncIterable<SiteInfo>;
+  /** The slots of one site. */
+  listSlots(site: SiteInfo): AsyncIterable<SiteInfo>;
+  /** One site or slot; undefined when ARM says it does not exist. */
+  getSite(ref: AppRef): Promise<SiteInfo | undefined>;
+  /** Every Microsoft.Web/certificates resource of a subscription, page by page. */
+  listCertificates(subscriptionId: string): AsyncIterable<CertificateInfo>;
+  /** Every certificate of one resource group (used for retirement and staging checks). */
+  listCertificatesInResourceGroup(subscriptionId: string, resourceGroup: string): AsyncIterable<CertificateInfo>;
+  getCertificate(subscriptionId: string, resourceGroup: string, name: string): Promise<CertificateInfo | undefined>;
+  /** `POST .../config/appsettings/list`: the whole dictionary. */
+  readAppSettings(ref: AppRef): Promise<Record<string, string>>;
+  /** `PUT .../config/appsettings`: replaces the whole dictionary. Callers always pass a read-modify-write result. */
+  writeAppSettings(ref: AppRef, settings: Record<string, string>): Promise<void>;
+  restart(ref: AppRef): Promise<void>;
+  uploadCertificate(input: UploadCertificateInput): Promise<CertificateInfo>;
+  deleteCertificate(subscriptionId: string, resourceGroup: string, name: string): Promise<void>;
+  /** `properties.vaultUri` of a `Microsoft.KeyVault/vaults` resource id, e.g. "https://kv.vault.azure.net/". */
+  resolveVaultUri(keyVaultResourceId: string): Promise<string>;
+}
+
+/** Where a certificate comes from in Key Vault. */
+export interface KeyVaultSource {
+  /** e.g. "https://myvault.vault.azure.net" (no trailing slash). */
+  vaultUrl: string;
+  /** Certificate name in the vault. */
+  name: string;
+}
+
+export interface KeyVaultCertificateVersion {
+  source: KeyVaultSource;
+  version: string;
+  /** Full certificate id: `<vaultUrl>/certificates/<name>/<version>`. */
+  id: string;
+  /** Uppercase hex SHA-1 (converted from x5t). */
+  thumbprint: string;
+  enabled: boolean;
+  notBefore?: Date;
+  expiresOn?: Date;
+  createdOn?: Date;
+  subject?: string;
+  issuer?: string;
+}
+
+/** The certificate's secret as Key Vault returns it (PFX base64 with empty password, or PEM). Never logged. */
+export interface CertificateSecret {
+  contentType: string;
+  value: string;
+}
+
+export interface CertificateSource {
+  /** The newest version (what `GET /certificates/{name}/` answers); undefined when the certificate does not exist. */
+  getLatest(source: KeyVaultSource): Promise<KeyVaultCertificateVersion | undefined>;
+  getVersion(source: KeyVaultSource, version: string): Promise<KeyVaultCertificateVersion | undefined>;
+  getSecret(source: KeyVaultSource, version: string): Promise<CertificateSecret>;
+}
+
+/** Key material for a direct mTLS probe. Never logged. */
+export interface ClientCredential {
+  certPem: string;
+  keyPem: string;
+  /** Uppercase hex SHA-1 of the leaf. */
+  thumbprint: string;
+}
+
+export interface ProbeResult {
+  kind: 'direct' | 'via-app';
+  target: string;
+  ok: boolean;
+  /** A failure that is worth retrying (timeout, 503 while restarting, connection refused). */
+  transient: boolean;
+  status?: number;
+  /** Thumbprint the app or downstream reports it saw (public data). */
+  observedThumbprint?: string;
+  detail: string;
+  at: string;
+  durationMs: number;
+}
+
+export interface Prober {
+  /** The rotator opens an mTLS connection to `url`, presenting `credential`. */
+  direct(url: string, credential: ClientCredential): Promise<ProbeResult>;
+  /** HTTPS GET to the app's own health path that exercises its outbound mTLS call. */
+  viaApp(url: string, expectedThumbprint?: string): Promise<ProbeResult>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};

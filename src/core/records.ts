@@ -1,0 +1,105 @@
+// The rotation record (one row per rotation, the audit log) and the store port that keeps it.
+import type { AppRef, ProbeResult } from './ports.js';
+
+/** Steps in the order a rotation passes them; a record's `step` is the last one completed. */
+export const ROTATION_STEPS = [
+  'leased',
+  'staged',
+  'preflighted',
+  'previousRecorded',
+  'switched',
+  'restarted',
+  'verified',
+  'committed',
+  'rollingBack',
+  'rolledBack',
+  'aborted',
+  'failed',
+] as const;
+export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+export type RotationOutcome = 'committed' | 'rolledBack' | 'aborted' | 'failed' | 'skipped';
+
+/** One binding the rotation changes: a loaded thumbprint replaced by the candidate's. */
+export interface BindingChange {
+  /** Uppercase hex; undefined for a `*` app where the binding is "newest of this source". */
+  oldThumbprint?: string;
+  newThumbprint: string;
+  keyVaultCertificateId: string;
+  keyVaultVersion: string;
+  /** Name of the Microsoft.Web/certificates resource that holds the new certificate. */
+  certificateResourceName?: string;
+  oldCertificateResourceName?: string;
+  reason: string;
+}
+
+export interface StepEntry {
+  step: RotationStep;
+  at: string;
+  detail?: string;
+}
+
+export interface RotationRecord {
+  /** Unique id (also the RowKey). */
+  id: string;
+  app: AppRef;
+  appId: string;
+  /** `explicit` (comma list) or `wildcard` (`*`). */
+  mode: 'explicit' | 'wildcard';
+  trigger: 'timer' | 'queue' | 'http' | 'cli' | 'probe';
+  bindings: BindingChange[];
+  /**
+   * The values of every setting the rotation changes, recorded before the write that changes them.
+   * A key mapped to null did not exist before.
+   */
+  previousSettings?: Record<string, string | null>;
+  /** The values the rotation wrote (used to detect an operator's change before a rollback). */
+  writtenSettings?: Record<string, string | null>;
+  step: RotationStep;
+  steps: StepEntry[];
+  attempts: number;
+  probes: ProbeResult[];
+  outcome?: RotationOutcome;
+  reason?: string;
+  /** Keys left alone by a rollback because someone changed them after the switch. */
+  conflicts?: string[];
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** End of the verification window of a committed rotation; the probe timer re-verifies until then. */
+  verifyUntil?: string;
+  /** When the retired certificates may be deleted (committed + RETIRE_AFTER_DAYS). */
+  retireAfter?: string;
+  retiredAt?: string;
+  dryRun?: boolean;
+}
+
+export interface Lease {
+  appId: string;
+  owner: string;
+  expiresAt: string;
+  /** Opaque concurrency token (the table entity's ETag). */
+  etag: string;
+}
+
+export interface RotationStore {
+  /** Creates a new record; fails if the id exists. */
+  create(record: RotationRecord): Promise<void>;
+  /** Replaces a record that has no outcome yet (records with an outcome are never rewritten, except for `retiredAt`). */
+  update(record: RotationRecord): Promise<void>;
+  get(id: string): Promise<RotationRecord | undefined>;
+  /** Newest first. */
+  listForApp(appId: string, limit?: number): Promise<RotationRecord[]>;
+  /** Records without an outcome, or committed and still inside their verification window or due for retirement. */
+  listOpen(): Promise<RotationRecord[]>;
+  listAll(limit?: number): Promise<RotationRecord[]>;
+
+  /** Takes the per-app lease, or returns undefined when someone else holds an unexpired one. */
+  acquireLease(appId: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
+  renewLease(lease: Lease, ttlMs: number): Promise<Lease | undefined>;
+  releaseLease(lease: Lease): Promise<void>;
+
+  /** Small key/value state of the service itself (last scan time and summary). */
+  getState(key: string): Promise<string | undefined>;
+  setState(key: string, value: string): Promise<void>;
+}
