@@ -102,7 +102,9 @@ export function writePfx(
 export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
   let parsed: forge.asn1.Asn1;
   try {
-    parsed = asn1.fromDer(forge.util.createBuffer(binary(pfx)), { strict: false, parseAllBytes: false } as never);
+    // strict: a length running past the end of the input is corruption (a truncated upload), not a wrong
+    // password, which is what the missing MAC and failed decryption would otherwise look like.
+    parsed = asn1.fromDer(forge.util.createBuffer(binary(pfx)), { strict: true, parseAllBytes: false } as never);
   } catch (err) {
     throw new CertificateFormatError('Corrupt', 'the PFX is not a DER/BER PKCS#12 structure', { cause: err });
   }
