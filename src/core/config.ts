@@ -1,0 +1,384 @@
+// Settings of the service (CONTRACTS.md §C): one metadata table (used by infra tests and docs) and a
+// pure loadConfig(env) that validates every setting once, at start-up, with its range and default,
+// and reports every problem at once, each naming its setting.
+import { X509Certificate } from 'node:crypto';
+import { ConfigError } from './errors.js';
+import { normaliseThumbprint } from './thumbprints.js';
+
+export type SettingKind = 'integer' | 'boolean' | 'choice' | 'string' | 'url' | 'cron' | 'list';
+
+export interface SettingSpec {
+  name: string;
+  kind: SettingKind;
+  /** Default as the text an operator would type; absent when there is none. */
+  default?: string;
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+  /** May be left unset (no default needed). */
+  optional: boolean;
+  /** Needed only in some configurations; says when. */
+  requiredWhen?: string;
+  /** Never echo the value (errors, logs, docs). */
+  secret?: boolean;
+  description: string;
+}
+
+export const SETTINGS = [
+  { name: 'AZURE_SUBSCRIPTION_IDS', kind: 'list', optional: false,
+    description: 'Comma-separated subscription ids (GUIDs) the rotator scans.' },
+  { name: 'ARM_ENDPOINT', kind: 'url', default: 'https://management.azure.com', optional: false,
+    description: 'Azure Resource Manager endpoint (the sandbox serves one on 127.0.0.1).' },
+  { name: 'AZURE_CREDENTIAL', kind: 'choice', default: 'default', choices: ['default', 'managed-identity', 'static'],
+    optional: false,
+    description: 'default = DefaultAzureCredential, managed-identity = the Function App identity, static = AZURE_STATIC_TOKEN (sandbox).' },
+  { name: 'AZURE_CLIENT_ID', kind: 'string', optional: true,
+    description: 'Client id (GUID) of a user-assigned managed identity; unset for the system-assigned one.' },
+  { name: 'AZURE_STATIC_TOKEN', kind: 'string', optional: true, requiredWhen: "AZURE_CREDENTIAL is 'static'",
+    secret: true, description: 'Bearer token used as-is (sandbox only).' },
+  { name: 'KEYVAULT_CHALLENGE_VERIFICATION', kind: 'boolean', default: 'true', optional: false,
+    description: "Verify that Key Vault's authentication challenge names the vault's own domain (false only for the sandbox)." },
+  { name: 'RENEW_BEFORE_DAYS', kind: 'integer', default: '30', min: 1, max: 365, optional: false,
+    description: 'Rotate a certificate this many days before it expires.' },
+  { name: 'RENEW_BEFORE_PERCENT', kind: 'integer', min: 1, max: 99, optional: true,
+    description: 'Also rotate when less than this percentage of the lifetime remains (whichever comes first).' },
+  { name: 'RETIRE_AFTER_DAYS', kind: 'integer', default: '7', min: 0, max: 365, optional: false,
+    description: 'Days after a committed rotation before the old certificate resource may be deleted.' },
+  { name: 'ROTATION_TAG', kind: 'string', default: 'mtls-rotation', optional: false,
+    description: 'Tag prefix: <tag>=enabled opts an app in; <tag>-probe, -health, -source, -settings, -slots configure it.' },
+  { name: 'ROTATION_SCHEDULE', kind: 'cron', default: '0 0 2 * * *', optional: false,
+    description: 'NCRONTAB (6 fields, with seconds) of the nightly scan and rotation.' },
+  { name: 'ROTATION_JITTER_SECONDS', kind: 'integer', default: '300', min: 0, max: 3600, optional: false,
+    description: 'Random delay before the nightly run, to spread the load.' },
+  { name: 'VERIFY_SCHEDULE', kind: 'cron', default: '0 */5 * * * *', optional: false,
+    description: 'NCRONTAB of the probe timer: resumes interrupted rotations, re-verifies recent ones, retires.' },
+  { name: 'PROBE_WARMUP_SECONDS', kind: 'integer', default: '30', min: 0, max: 600, optional: false,
+    description: 'Wait after a restart before the first verification probe.' },
+  { name: 'PROBE_TIMEOUT_SECONDS', kind: 'integer', default: '10', min: 1, max: 120, optional: false,
+    description: 'Timeout of one probe.' },
+  { name: 'PROBE_ATTEMPTS', kind: 'integer', default: '5', min: 1, max: 20, optional: false,
+    description: 'Probe attempts before a failure counts (a transient failure is retried).' },
+  { name: 'PROBE_BACKOFF_SECONDS', kind: 'integer', default: '5', min: 0, max: 300, optional: false,
+    description: 'First delay between probe attempts; doubles on each attempt (capped at 5 minutes).' },
+  { name: 'VERIFY_WINDOW_MINUTES', kind: 'integer', default: '60', min: 0, max: 1440, optional: false,
+    description: 'After a commit, the probe timer re-verifies the app for this long and rolls back on a persistent failure.' },
+  { name: 'LEASE_SECONDS', kind: 'integer', default: '900', min: 60, max: 7200, optional: false,
+    description: 'Per-app lease duration; renewed between steps, freed by expiry after a crash.' },
+  { name: 'MAX_PARALLEL_ROTATIONS', kind: 'integer', default: '4', min: 1, max: 32, optional: false,
+    description: 'Apps rotated at the same time by one run.' },
+  { name: 'ARM_PACING', kind: 'boolean', default: 'true', optional: false,
+    description: 'Pace ARM calls against the per-subscription token bucket (remaining-quota headers, 429s).' },
+  { name: 'AzureWebJobsStorage', kind: 'string', optional: false, secret: true,
+    description: 'Storage connection string (rotation records, leases, queue); UseDevelopmentStorage=true for Azurite.' },
+  { name: 'ROTATION_TABLE', kind: 'string', default: 'rotations', optional: false,
+    description: 'Table of rotation records and leases.' },
+  { name: 'ROTATION_QUEUE', kind: 'string', default: 'rotation-requests', optional: false,
+    description: 'Queue of per-app rotation requests (fan-out).' },
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', kind: 'string', optional: true, secret: true,
+    description: 'Application Insights connection string; unset = no telemetry.' },
+  { name: 'CLIENT_CERT_AUTH', kind: 'choice', default: 'off', choices: ['off', 'required'], optional: false,
+    description: 'Require a client certificate (X-ARR-ClientCert) on the HTTP API.' },
+  { name: 'CLIENT_CERT_TRUSTED_CA', kind: 'string', optional: true, requiredWhen: "CLIENT_CERT_AUTH is 'required'",
+    description: 'PEM (or base64 of PEM) of the CA certificates that may issue API client certificates; several may be concatenated.' },
+  { name: 'CLIENT_CERT_ALLOWED_THUMBPRINTS', kind: 'list', optional: true,
+    description: 'Comma-separated thumbprints of the API client certificates allowed; unset = any certificate from a trusted CA.' },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof SETTINGS)[number]['name'];
+
+export interface Config {
+  subscriptionIds: string[];
+  armEndpoint: string;
+  credential: 'default' | 'managed-identity' | 'static';
+  clientId?: string;
+  staticToken?: string;
+  keyVaultChallengeVerification: boolean;
+  renewBeforeDays: number;
+  renewBeforePercent?: number;
+  retireAfterDays: number;
+  rotationTag: string;
+  rotationSchedule: string;
+  rotationJitterSeconds: number;
+  verifySchedule: string;
+  probeWarmupSeconds: number;
+  probeTimeoutSeconds: number;
+  probeAttempts: number;
+  probeBackoffSeconds: number;
+  verifyWindowMinutes: number;
+  leaseSeconds: number;
+  maxParallelRotations: number;
+  armPacing: boolean;
+  storageConnectionString: string;
+  rotationTable: string;
+  rotationQueue: string;
+  appInsightsConnectionString?: string;
+  clientCertAuth: 'off' | 'required';
+  /** Individual PEM certificates. */
+  clientCertTrustedCaPems: string[];
+  /** Normalised thumbprints; undefined = no allow-list. */
+  clientCertAllowedThumbprints?: string[];
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Azure tag names may not contain < > % & \ ? / ; a prefix also becomes part of other tag names.
+const TAG_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+const QUEUE_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+function spec(name: SettingName): SettingSpec {
+  return SETTINGS.find((s) => s.name === name) as SettingSpec;
+}
+
+/** Validates `env` and returns the typed configuration; throws one ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const raw = (name: SettingName): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const shown = (name: SettingName, value: string): string =>
+    spec(name).secret ? '(value hidden)' : `'${value.length > 80 ? `${value.slice(0, 77)}...` : value}'`;
+
+  const integer = (name: SettingName): number => {
+    const s = spec(name);
+    const value = raw(name) ?? s.default;
+    const fallback = Number(s.default ?? s.min ?? 0);
+    if (value === undefined) return fallback;
+    const parsed = /^[+-]?\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < (s.min ?? -Infinity) || parsed > (s.max ?? Infinity)) {
+      problems.push(`${name} must be an integer from ${s.min} to ${s.max}, got ${shown(name, value)}`);
+      return fallback;
+    }
+    return parsed;
+  };
+  const optionalInteger = (name: SettingName): number | undefined =>
+    raw(name) === undefined ? undefined : integer(name);
+
+  const boolean = (name: SettingName): boolean => {
+    const value = (raw(name) ?? spec(name).default ?? 'false').toLowerCase();
+    if (['true', '1', 'yes'].includes(value)) return true;
+    if (['false', '0', 'no'].includes(value)) return false;
+    problems.push(`${name} must be true or false, got ${shown(name, raw(name) ?? '')}`);
+    return spec(name).default === 'true';
+  };
+
+  const choice = <T extends string>(name: SettingName): T => {
+    const s = spec(name);
+    const value = raw(name) ?? (s.default as string);
+    const match = s.choices?.find((c) => c.toLowerCase() === value.toLowerCase());
+    if (match === undefined) {
+      problems.push(`${name} must be one of ${s.choices?.join(', ')}, got ${shown(name, value)}`);
+      return s.default as T;
+    }
+    return match as T;
+  };
+
+  const text = (name: SettingName, check?: (value: string) => string | undefined): string => {
+    const value = raw(name) ?? spec(name).default;
+    if (value === undefined) {
+      problems.push(`${name} is required: ${spec(name).description}`);
+      return '';
+    }
+    const problem = check?.(value);
+    if (problem) problems.push(`${name} ${problem}, got ${shown(name, value)}`);
+    return value;
+  };
+
+  const cron = (name: SettingName): string =>
+    text(name, (value) => {
+      const problem = checkNcrontab(value);
+      return problem ? `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday): ${problem}` : undefined;
+    });
+
+  // Subscriptions
+  const subscriptionIds: string[] = [];
+  const subscriptions = raw('AZURE_SUBSCRIPTION_IDS');
+  if (subscriptions === undefined) {
+    problems.push('AZURE_SUBSCRIPTION_IDS is required: a comma-separated list of subscription ids (GUIDs)');
+  } else {
+    for (const entry of subscriptions.split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (!GUID.test(entry)) problems.push(`AZURE_SUBSCRIPTION_IDS entries must be subscription ids (GUIDs), got '${entry}'`);
+      else if (!subscriptionIds.some((s) => s.toLowerCase() === entry.toLowerCase())) subscriptionIds.push(entry.toLowerCase());
+    }
+    if (subscriptionIds.length === 0 && !problems.some((p) => p.startsWith('AZURE_SUBSCRIPTION_IDS'))) {
+      problems.push('AZURE_SUBSCRIPTION_IDS must list at least one subscription id');
+    }
+  }
+
+  const armEndpoint = text('ARM_ENDPOINT', (value) => checkHttpsUrl(value)).replace(/\/+$/, '');
+  const credential = choice<Config['credential']>('AZURE_CREDENTIAL');
+  const clientId = raw('AZURE_CLIENT_ID');
+  if (clientId !== undefined && !GUID.test(clientId)) {
+    problems.push(`AZURE_CLIENT_ID must be a client id (GUID), got '${clientId}'`);
+  }
+  const staticToken = raw('AZURE_STATIC_TOKEN');
+  if (credential === 'static' && staticToken === undefined) {
+    problems.push("AZURE_STATIC_TOKEN is required when AZURE_CREDENTIAL is 'static'");
+  }
+
+  const renewBeforeDays = integer('RENEW_BEFORE_DAYS');
+  const renewBeforePercent = optionalInteger('RENEW_BEFORE_PERCENT');
+  const retireAfterDays = integer('RETIRE_AFTER_DAYS');
+  const rotationTag = text('ROTATION_TAG', (value) =>
+    TAG_PREFIX.test(value) ? undefined : 'must be a tag name of letters, digits, ".", "_" or "-" (at most 100 characters)',
+  );
+  const rotationSchedule = cron('ROTATION_SCHEDULE');
+  const verifySchedule = cron('VERIFY_SCHEDULE');
+
+  const storageConnectionString = text('AzureWebJobsStorage', (value) =>
+    /^UseDevelopmentStorage=true$/i.test(value) || /(^|;)\s*(AccountName|BlobEndpoint|TableEndpoint|QueueEndpoint)=/i.test(value)
+      ? undefined
+      : 'must be a storage connection string (AccountName=...;AccountKey=... or UseDevelopmentStorage=true)',
+  );
+  const rotationTable = text('ROTATION_TABLE', (value) =>
+    TABLE_NAME.test(value) ? undefined : 'must be a table name: 3 to 63 letters or digits, starting with a letter',
+  );
+  const rotationQueue = text('ROTATION_QUEUE', (value) =>
+    QUEUE_NAME.test(value)
+      ? undefined
+      : 'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
+  );
+
+  const appInsightsConnectionString = raw('APPLICATIONINSIGHTS_CONNECTION_STRING');
+  if (appInsightsConnectionString !== undefined && !/(^|;)\s*InstrumentationKey=[^;]+/i.test(appInsightsConnectionString)) {
+    problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must be a connection string containing InstrumentationKey=...');
+  }
+
+  const clientCertAuth = choice<Config['clientCertAuth']>('CLIENT_CERT_AUTH');
+  let clientCertTrustedCaPems: string[] = [];
+  const trustedCa = raw('CLIENT_CERT_TRUSTED_CA');
+  if (trustedCa !== undefined) {
+    const parsed = parseCaPems(trustedCa);
+    if (typeof parsed === 'string') problems.push(`CLIENT_CERT_TRUSTED_CA ${parsed}`);
+    else clientCertTrustedCaPems = parsed;
+  } else if (clientCertAuth === 'required') {
+    problems.push("CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'");
+  }
+  let clientCertAllowedThumbprints: string[] | undefined;
+  const allowed = raw('CLIENT_CERT_ALLOWED_THUMBPRINTS');
+  if (allowed !== undefined) {
+    clientCertAllowedThumbprints = [];
+    for (const entry of allowed.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const thumbprint = normaliseThumbprint(entry);
+      if (thumbprint === undefined) {
+        problems.push(`CLIENT_CERT_ALLOWED_THUMBPRINTS entries must be 40 hexadecimal characters, got '${entry}'`);
+      } else if (!clientCertAllowedThumbprints.includes(thumbprint)) {
+        clientCertAllowedThumbprints.push(thumbprint);
+      }
+    }
+  }
+
+  const config: Config = {
+    subscriptionIds,
+    armEndpoint,
+    credential,
+    keyVaultChallengeVerification: boolean('KEYVAULT_CHALLENGE_VERIFICATION'),
+    renewBeforeDays,
+    retireAfterDays,
+    rotationTag,
+    rotationSchedule,
+    rotationJitterSeconds: integer('ROTATION_JITTER_SECONDS'),
+    verifySchedule,
+    probeWarmupSeconds: integer('PROBE_WARMUP_SECONDS'),
+    probeTimeoutSeconds: integer('PROBE_TIMEOUT_SECONDS'),
+    probeAttempts: integer('PROBE_ATTEMPTS'),
+    probeBackoffSeconds: integer('PROBE_BACKOFF_SECONDS'),
+    verifyWindowMinutes: integer('VERIFY_WINDOW_MINUTES'),
+    leaseSeconds: integer('LEASE_SECONDS'),
+    maxParallelRotations: integer('MAX_PARALLEL_ROTATIONS'),
+    armPacing: boolean('ARM_PACING'),
+    storageConnectionString,
+    rotationTable,
+    rotationQueue,
+    clientCertAuth,
+    clientCertTrustedCaPems,
+  };
+  if (clientId !== undefined) config.clientId = clientId;
+  if (staticToken !== undefined) config.staticToken = staticToken;
+  if (renewBeforePercent !== undefined) config.renewBeforePercent = renewBeforePercent;
+  if (appInsightsConnectionString !== undefined) config.appInsightsConnectionString = appInsightsConnectionString;
+  if (clientCertAllowedThumbprints !== undefined) config.clientCertAllowedThumbprints = clientCertAllowedThumbprints;
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Defaults of every setting that has one, as env text (for docs, samples and tests). */
+export function defaultSettings(): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const s of SETTINGS as readonly SettingSpec[]) if (s.default !== undefined) result[s.name] = s.default;
+  return result;
+}
+
+function checkHttpsUrl(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:') return 'must be an https URL';
+    if (url.pathname !== '/' || url.search || url.hash) return 'must be an https URL without a path';
+    return undefined;
+  } catch {
+    return 'must be an https URL';
+  }
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** PEM text or base64 of it, one or more certificates → the PEM blocks, each checked to parse. */
+export function parseCaPems(value: string): string[] | string {
+  let text = value.replace(/\\n/g, '\n');
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    const compact = value.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return 'must be PEM certificates or base64 of PEM text';
+    text = Buffer.from(compact, 'base64').toString('utf8');
+  }
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  if (blocks.length === 0) return 'must contain at least one -----BEGIN CERTIFICATE----- block';
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      return `certificate ${index + 1} of ${blocks.length} cannot be parsed`;
+    }
+  }
+  return blocks;
+}
+
+// NCRONTAB as the Functions timer trigger takes it: {second} {minute} {hour} {day} {month} {day-of-week}.
+const CRON_FIELDS: Array<{ name: string; min: number; max: number; names?: string[] }> = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
+  { name: 'weekday', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+];
+
+/** A problem description, or undefined when the expression is valid. */
+export function checkNcrontab(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6) return `found ${fields.length} fields`;
+  for (const [index, field] of fields.entries()) {
+    const spec = CRON_FIELDS[index]!;
+    const value = (token: string): number | undefined => {
+      if (/^\d+$/.test(token)) return Number(token);
+      const named = spec.names?.indexOf(token.toUpperCase()) ?? -1;
+      return named >= 0 ? named + (spec.name === 'month' ? 1 : 0) : undefined;
+    };
+    for (const item of field.split(',')) {
+      const [range, step, ...rest] = item.split('/');
+      if (rest.length > 0 || range === undefined || range === '') return `bad ${spec.name} field '${field}'`;
+      if (step !== undefined && (!/^\d+$/.test(step) || Number(step) === 0)) return `bad step in ${spec.name} field '${field}'`;
+      if (range === '*') continue;
+      const bounds = range.split('-');
+      if (bounds.length > 2) return `bad ${spec.name} field '${field}'`;
+      const numbers = bounds.map(value);
+      if (numbers.some((n) => n === undefined || n < spec.min || n > spec.max)) {
+        return `${spec.name} field '${field}' must be within ${spec.min}-${spec.max}`;
+      }
+      if (numbers.length === 2 && (numbers[0] as number) > (numbers[1] as number)) {
+        return `${spec.name} field '${field}' has a range that runs backwards`;
+      }
+    }
+  }
+  return undefined;
+}

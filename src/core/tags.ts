@@ -1,0 +1,161 @@
+// Per-app configuration from Azure tags (visible in the portal). With the default prefix:
+//   mtls-rotation=enabled                      opt-in (any other value, or none: the app is never touched)
+//   mtls-rotation-probe=https://a/ https://b/  downstream endpoints for the direct mTLS probe (space separated)
+//   mtls-rotation-health=/healthz/outbound-mtls the app's own health path for the via-app probe
+//   mtls-rotation-source=https://<vault>/certificates/<name>   Key Vault source where the resource is not linked
+//   mtls-rotation-settings=CLIENT_CERT_THUMBPRINT,OTHER        extra settings that hold the thumbprint
+//   mtls-rotation-slots=true                   on a site: its slots are listed (each slot opts in itself)
+// A bad value is a problem reported for the app (which is then skipped), never an exception.
+import type { KeyVaultSource } from './ports.js';
+
+export const DEFAULT_TAG_PREFIX = 'mtls-rotation';
+export const LOAD_CERTIFICATES_SETTING = 'WEBSITE_LOAD_CERTIFICATES';
+
+export interface AppTagConfig {
+  enabled: boolean;
+  probeUrls: string[];
+  healthPath?: string;
+  source?: KeyVaultSource;
+  /** Extra app settings that hold the thumbprint (WEBSITE_LOAD_CERTIFICATES is always handled). */
+  settings: string[];
+  /** On a site: list its slots. */
+  slots: boolean;
+}
+
+export interface ParsedAppTags {
+  config: AppTagConfig;
+  /** Messages naming the tag and the bad value; non-empty means the app must be skipped. */
+  problems: string[];
+}
+
+/** Tag names the rotator reads or writes, for a prefix. */
+export function tagNames(prefix: string = DEFAULT_TAG_PREFIX) {
+  return {
+    enabled: prefix,
+    probe: `${prefix}-probe`,
+    health: `${prefix}-health`,
+    source: `${prefix}-source`,
+    settings: `${prefix}-settings`,
+    slots: `${prefix}-slots`,
+    /** On certificate resources the rotator uploads. */
+    version: `${prefix}-version`,
+    managed: `${prefix}-managed`,
+  } as const;
+}
+
+/** Azure tag names are case-insensitive. */
+export function getTag(tags: Record<string, string> | undefined, name: string): string | undefined {
+  if (!tags) return undefined;
+  if (Object.prototype.hasOwnProperty.call(tags, name)) return tags[name];
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(tags)) if (key.toLowerCase() === lower) return value;
+  return undefined;
+}
+
+export function isOptedIn(tags: Record<string, string> | undefined, prefix: string = DEFAULT_TAG_PREFIX): boolean {
+  return getTag(tags, prefix)?.trim().toLowerCase() === 'enabled';
+}
+
+const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/;
+
+export function isValidSettingName(name: string): boolean {
+  return SETTING_NAME.test(name);
+}
+
+/**
+ * `https://<vault-host>/certificates/<name>` (a trailing slash is tolerated) → source.
+ * Returns a problem message instead when the value is not such a URL.
+ */
+export function parseKeyVaultSourceUrl(value: string): KeyVaultSource | string {
+  const trimmed = value.trim();
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    return `'${trimmed}' is not a URL; expected https://<vault-host>/certificates/<name>`;
+  }
+  if (url.protocol !== 'https:') return `'${trimmed}' must use https`;
+  if (url.search || url.hash || url.username || url.password) {
+    return `'${trimmed}' must not have a query, fragment or credentials`;
+  }
+  const match = /^\/certificates\/([0-9A-Za-z-]{1,127})\/?$/.exec(url.pathname);
+  if (!match) return `'${trimmed}' must have the form https://<vault-host>/certificates/<name>`;
+  return { vaultUrl: `https://${url.host}`, name: match[1] as string };
+}
+
+/** The canonical text of a source (also the `-source` tag value the rotator writes). */
+export function sourceUrlOf(source: KeyVaultSource): string {
+  return `${source.vaultUrl.replace(/\/+$/, '')}/certificates/${source.name}`;
+}
+
+/** Key for caches and comparisons (vault hosts and certificate names are case-insensitive). */
+export function sourceKeyOf(source: KeyVaultSource): string {
+  return sourceUrlOf(source).toLowerCase();
+}
+
+export function parseAppTags(
+  tags: Record<string, string> | undefined,
+  prefix: string = DEFAULT_TAG_PREFIX,
+): ParsedAppTags {
+  const names = tagNames(prefix);
+  const problems: string[] = [];
+  const config: AppTagConfig = { enabled: isOptedIn(tags, prefix), probeUrls: [], settings: [], slots: false };
+
+  const probe = getTag(tags, names.probe);
+  if (probe !== undefined) {
+    for (const entry of probe.split(/\s+/).filter(Boolean)) {
+      const problem = checkHttpsUrl(entry);
+      if (problem) problems.push(`tag ${names.probe}: ${problem}`);
+      else if (!config.probeUrls.includes(entry)) config.probeUrls.push(entry);
+    }
+  }
+
+  const health = getTag(tags, names.health);
+  if (health !== undefined && health.trim() !== '') {
+    const path = health.trim();
+    if (!path.startsWith('/') || path.startsWith('//') || /\s/.test(path)) {
+      problems.push(`tag ${names.health}: '${path}' must be a path starting with '/' (e.g. /healthz/outbound-mtls)`);
+    } else {
+      config.healthPath = path;
+    }
+  }
+
+  const source = getTag(tags, names.source);
+  if (source !== undefined && source.trim() !== '') {
+    const parsed = parseKeyVaultSourceUrl(source);
+    if (typeof parsed === 'string') problems.push(`tag ${names.source}: ${parsed}`);
+    else config.source = parsed;
+  }
+
+  const settings = getTag(tags, names.settings);
+  if (settings !== undefined) {
+    for (const entry of settings.split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (!isValidSettingName(entry)) {
+        problems.push(`tag ${names.settings}: '${entry}' is not a valid app setting name`);
+      } else if (entry.toUpperCase() !== LOAD_CERTIFICATES_SETTING && !config.settings.includes(entry)) {
+        config.settings.push(entry);
+      }
+    }
+  }
+
+  const slots = getTag(tags, names.slots);
+  if (slots !== undefined && slots.trim() !== '') {
+    const value = slots.trim().toLowerCase();
+    if (value === 'true') config.slots = true;
+    else if (value !== 'false') problems.push(`tag ${names.slots}: '${slots.trim()}' must be 'true' or 'false'`);
+  }
+
+  return { config, problems };
+}
+
+function checkHttpsUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `'${value}' is not a URL`;
+  }
+  if (url.protocol !== 'https:') return `'${value}' must use https`;
+  if (url.username || url.password) return `'${value}' must not contain credentials`;
+  return undefined;
+}

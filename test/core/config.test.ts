@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createCertificateAuthority } from '../../src/crypto/index.js';
+import { checkNcrontab, defaultSettings, loadConfig, SETTINGS, type SettingSpec } from '../../src/core/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const SUB = '11111111-2222-3333-4444-555555555555';
+const minimal = { AZURE_SUBSCRIPTION_IDS: SUB, AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('gives every documented default when only the required settings are set', () => {
+    const config = loadConfig(minimal);
+    expect(config).toMatchObject({
+      subscriptionIds: [SUB],
+      armEndpoint: 'https://management.azure.com',
+      credential: 'default',
+      keyVaultChallengeVerification: true,
+      renewBeforeDays: 30,
+      retireAfterDays: 7,
+      rotationTag: 'mtls-rotation',
+      rotationSchedule: '0 0 2 * * *',
+      rotationJitterSeconds: 300,
+      verifySchedule: '0 */5 * * * *',
+      probeWarmupSeconds: 30,
+      probeTimeoutSeconds: 10,
+      probeAttempts: 5,
+      probeBackoffSeconds: 5,
+      verifyWindowMinutes: 60,
+      leaseSeconds: 900,
+      maxParallelRotations: 4,
+      armPacing: true,
+      rotationTable: 'rotations',
+      rotationQueue: 'rotation-requests',
+      clientCertAuth: 'off',
+      clientCertTrustedCaPems: [],
+    });
+    expect(config.renewBeforePercent).toBeUndefined();
+    expect(config.clientCertAllowedThumbprints).toBeUndefined();
+    expect(config.appInsightsConnectionString).toBeUndefined();
+  });
+
+  it('treats blank values (as Azure app settings often hold) as unset', () => {
+    expect(loadConfig({ ...minimal, RENEW_BEFORE_DAYS: '  ', RENEW_BEFORE_PERCENT: '' }).renewBeforeDays).toBe(30);
+  });
+
+  it('reports every problem at once, each naming its setting', () => {
+    const problems = problemsOf({ RENEW_BEFORE_DAYS: 'abc', PROBE_ATTEMPTS: '0' });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('AZURE_SUBSCRIPTION_IDS is required'),
+        expect.stringContaining('AzureWebJobsStorage is required'),
+        "RENEW_BEFORE_DAYS must be an integer from 1 to 365, got 'abc'",
+        "PROBE_ATTEMPTS must be an integer from 1 to 20, got '0'",
+      ]),
+    );
+    expect(problems).toHaveLength(4);
+  });
+
+  const integerSettings = (SETTINGS as readonly SettingSpec[]).filter((s) => s.kind === 'integer');
+  it.each(integerSettings.map((s) => [s.name, s] as const))(
+    '%s accepts its bounds and rejects values outside them and non-integers',
+    (name, s) => {
+      for (const good of [s.min, s.max]) {
+        expect(problemsOf({ ...minimal, [name]: String(good) }), `${name}=${good}`).toEqual([]);
+      }
+      for (const bad of [String((s.min as number) - 1), String((s.max as number) + 1), '1.5', 'ten', '0x10']) {
+        expect(problemsOf({ ...minimal, [name]: bad }), `${name}=${bad}`).toEqual([
+          `${name} must be an integer from ${s.min} to ${s.max}, got '${bad}'`,
+        ]);
+      }
+    },
+  );
+
+  it.each([
+    ['KEYVAULT_CHALLENGE_VERIFICATION', 'keyVaultChallengeVerification'],
+    ['ARM_PACING', 'armPacing'],
+  ] as const)('%s reads true/false in any case and rejects anything else', (name, key) => {
+    expect(loadConfig({ ...minimal, [name]: 'FALSE' })[key]).toBe(false);
+    expect(loadConfig({ ...minimal, [name]: 'True' })[key]).toBe(true);
+    expect(problemsOf({ ...minimal, [name]: 'maybe' })).toEqual([`${name} must be true or false, got 'maybe'`]);
+  });
+
+  it.each([
+    ['a subscription list with spaces, upper case and a duplicate is normalised',
+      { AZURE_SUBSCRIPTION_IDS: ` ${SUB.toUpperCase()} , ${SUB},,` }, undefined],
+    ['a subscription id that is not a GUID is refused',
+      { AZURE_SUBSCRIPTION_IDS: 'sub-1' }, "AZURE_SUBSCRIPTION_IDS entries must be subscription ids (GUIDs), got 'sub-1'"],
+    ['an empty subscription list is refused', { AZURE_SUBSCRIPTION_IDS: ' , ' }, 'AZURE_SUBSCRIPTION_IDS must list at least one subscription id'],
+    ['an http ARM endpoint is refused', { ARM_ENDPOINT: 'http://127.0.0.1:8443' }, "ARM_ENDPOINT must be an https URL, got 'http://127.0.0.1:8443'"],
+    ['an ARM endpoint with a path is refused', { ARM_ENDPOINT: 'https://x.example/sub' }, "ARM_ENDPOINT must be an https URL without a path, got 'https://x.example/sub'"],
+    ['a loopback ARM endpoint with a port is accepted', { ARM_ENDPOINT: 'https://127.0.0.1:8443/' }, undefined],
+    ['an unknown credential kind is refused', { AZURE_CREDENTIAL: 'password' },
+      "AZURE_CREDENTIAL must be one of default, managed-identity, static, got 'password'"],
+    ['a static credential without a token is refused', { AZURE_CREDENTIAL: 'static' },
+      "AZURE_STATIC_TOKEN is required when AZURE_CREDENTIAL is 'static'"],
+    ['a static credential with a token is accepted', { AZURE_CREDENTIAL: 'static', AZURE_STATIC_TOKEN: 'token' }, undefined],
+    ['a managed identity with a client id is accepted', { AZURE_CREDENTIAL: 'managed-identity', AZURE_CLIENT_ID: SUB }, undefined],
+    ['a client id that is not a GUID is refused', { AZURE_CLIENT_ID: 'my-identity' }, "AZURE_CLIENT_ID must be a client id (GUID), got 'my-identity'"],
+    ['a tag prefix with a slash is refused', { ROTATION_TAG: 'mtls/rotation' },
+      "ROTATION_TAG must be a tag name of letters, digits, \".\", \"_\" or \"-\" (at most 100 characters), got 'mtls/rotation'"],
+    ['a custom tag prefix is accepted', { ROTATION_TAG: 'contoso.certs' }, undefined],
+    ['a five-field schedule is refused', { ROTATION_SCHEDULE: '0 2 * * *' },
+      "ROTATION_SCHEDULE must be an NCRONTAB expression with 6 fields (second minute hour day month weekday): found 5 fields, got '0 2 * * *'"],
+    ['an hour out of range is refused', { VERIFY_SCHEDULE: '0 0 25 * * *' },
+      "VERIFY_SCHEDULE must be an NCRONTAB expression with 6 fields (second minute hour day month weekday): hour field '25' must be within 0-23, got '0 0 25 * * *'"],
+    ['a storage setting that is not a connection string is refused', { AzureWebJobsStorage: 'my-account' },
+      'AzureWebJobsStorage must be a storage connection string (AccountName=...;AccountKey=... or UseDevelopmentStorage=true), got (value hidden)'],
+    ['a full storage connection string is accepted',
+      { AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=st;AccountKey=a2V5;EndpointSuffix=core.windows.net' }, undefined],
+    ['a table name with a hyphen is refused', { ROTATION_TABLE: 'rot-ations' },
+      "ROTATION_TABLE must be a table name: 3 to 63 letters or digits, starting with a letter, got 'rot-ations'"],
+    ['a queue name in upper case is refused', { ROTATION_QUEUE: 'Rotations' },
+      "ROTATION_QUEUE must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit, got 'Rotations'"],
+    ['a queue name with a double hyphen is refused', { ROTATION_QUEUE: 'rot--q' },
+      "ROTATION_QUEUE must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit, got 'rot--q'"],
+    ['an App Insights connection string without a key is refused', { APPLICATIONINSIGHTS_CONNECTION_STRING: 'IngestionEndpoint=https://x/' },
+      'APPLICATIONINSIGHTS_CONNECTION_STRING must be a connection string containing InstrumentationKey=...'],
+    ['an App Insights connection string is accepted',
+      { APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/' }, undefined],
+    ['client certificate auth without trusted CAs is refused', { CLIENT_CERT_AUTH: 'required' },
+      "CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'"],
+    ['an unknown client certificate mode is refused', { CLIENT_CERT_AUTH: 'optional' },
+      "CLIENT_CERT_AUTH must be one of off, required, got 'optional'"],
+    ['trusted CA text that is not PEM is refused', { CLIENT_CERT_TRUSTED_CA: 'not a certificate!' },
+      'CLIENT_CERT_TRUSTED_CA must be PEM certificates or base64 of PEM text'],
+    ['a malformed thumbprint in the allow-list is refused', { CLIENT_CERT_ALLOWED_THUMBPRINTS: 'abc' },
+      "CLIENT_CERT_ALLOWED_THUMBPRINTS entries must be 40 hexadecimal characters, got 'abc'"],
+  ] as const)('%s', (_sentence, env, problem) => {
+    expect(problemsOf({ ...minimal, ...env })).toEqual(problem === undefined ? [] : [problem]);
+  });
+
+  it('never echoes a secret setting in an error', () => {
+    const problems = problemsOf({ ...minimal, AzureWebJobsStorage: 'AccountKeyOnly=s3cr3t-value' });
+    expect(problems.join('\n')).not.toContain('s3cr3t-value');
+  });
+
+  it('reads trusted CAs as PEM text, escaped newlines or base64, several concatenated', () => {
+    const a = createCertificateAuthority({ commonName: 'Api CA A' }).certPem;
+    const b = createCertificateAuthority({ commonName: 'Api CA B' }).certPem;
+    const both = `${a}\n${b}`;
+    for (const value of [both, both.replace(/\n/g, '\\n'), Buffer.from(both).toString('base64')]) {
+      const config = loadConfig({ ...minimal, CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value });
+      expect(config.clientCertTrustedCaPems).toHaveLength(2);
+    }
+    const corrupt = a.replace(/\n[A-Za-z0-9+/]{20}/, '\nAAAAAAAAAAAAAAAAAAAA');
+    expect(problemsOf({ ...minimal, CLIENT_CERT_TRUSTED_CA: corrupt })).toEqual([
+      'CLIENT_CERT_TRUSTED_CA certificate 1 of 1 cannot be parsed',
+    ]);
+  });
+
+  it('normalises the thumbprint allow-list', () => {
+    const t = 'ab'.repeat(20);
+    expect(loadConfig({ ...minimal, CLIENT_CERT_ALLOWED_THUMBPRINTS: ` ${t} ,${t.toUpperCase()}` }).clientCertAllowedThumbprints)
+      .toEqual([t.toUpperCase()]);
+  });
+});
+
+describe('checkNcrontab', () => {
+  it.each([
+    ['the nightly default', '0 0 2 * * *', undefined],
+    ['the probe default', '0 */5 * * * *', undefined],
+    ['ranges, steps and names', '0 0-30/10 8-18 1,15 JAN-MAR mon-fri', undefined],
+    ['a step of zero', '0 */0 * * * *', "bad step in minute field '*/0'"],
+    ['a backwards range', '0 0 9-5 * * *', "hour field '9-5' has a range that runs backwards"],
+    ['weekday 7', '0 0 0 * * 7', "weekday field '7' must be within 0-6"],
+  ])('%s', (_sentence, expression, problem) => {
+    expect(checkNcrontab(expression)).toBe(problem);
+  });
+});
+
+describe('SETTINGS and local.settings.sample.json', () => {
+  it('the sample lists every setting, and its values load', () => {
+    const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', import.meta.url), 'utf8')) as {
+      IsEncrypted: boolean;
+      Values: Record<string, string>;
+    };
+    expect(sample.IsEncrypted).toBe(false);
+    expect(sample.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
+    for (const s of SETTINGS) expect(Object.keys(sample.Values), s.name).toContain(s.name);
+    expect(() => loadConfig(sample.Values)).not.toThrow();
+  });
+
+  it('every default is itself valid, and every integer setting documents its range', () => {
+    expect(() => loadConfig({ ...defaultSettings(), ...minimal })).not.toThrow();
+    for (const s of SETTINGS as readonly SettingSpec[]) {
+      expect(s.description.length, s.name).toBeGreaterThan(10);
+      if (s.kind === 'integer') expect([s.min, s.max], s.name).not.toContain(undefined);
+      if (!s.optional && s.default === undefined) expect(['AZURE_SUBSCRIPTION_IDS', 'AzureWebJobsStorage']).toContain(s.name);
+    }
+  });
+});
