@@ -1,7 +1,8 @@
 // X.509 helpers: issue certificates for the sandbox and tests, compute thumbprints the way App Service and Key
-// Vault write them, describe and check certificates. Keys come from node:crypto (native RSA generation is ~50x
-// faster than forge's); forge only builds and signs the certificate structure.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+// Vault write them, describe and check certificates. forge only assembles the certificate structure; key
+// generation and signing are native (node:crypto), far faster than forge's pure-JS RSA. RSA-2048 key
+// generation still dominates (~150 ms on a busy core), so callers that need many certificates cache them.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { CertificateFormatError } from './errors.js';
@@ -51,7 +52,7 @@ export function createCertificateAuthority(opts: { commonName: string; notBefore
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
+  signNatively(cert, keys.keyPem);
   return finish(cert, keys.keyPem);
 }
 
@@ -67,7 +68,6 @@ export function issueCertificate(
   },
 ): IssuedCertificate {
   const issuerCert = forge.pki.certificateFromPem(issuer.certPem);
-  const issuerKey = forge.pki.privateKeyFromPem(issuer.keyPem);
   const keys = generateRsaKeys();
   const notBefore = opts.notBefore ?? new Date(Date.now() - DEFAULT_BACKDATE_MS);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + DEFAULT_LEAF_LIFETIME_MS);
@@ -100,7 +100,7 @@ export function issueCertificate(
     });
   }
   cert.setExtensions(extensions);
-  cert.sign(issuerKey, forge.md.sha256.create());
+  signNatively(cert, issuer.keyPem);
   return finish(cert, keys.keyPem);
 }
 
@@ -226,16 +226,25 @@ function commonNameOf(name: string): string | undefined {
   return line?.slice(3);
 }
 
-function generateRsaKeys(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey; keyPem: string } {
+function generateRsaKeys(): { publicKey: forge.pki.rsa.PublicKey; keyPem: string } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   // PKCS#8 ("BEGIN PRIVATE KEY"), the form Key Vault's PEM secrets use.
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const publicPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
-  return {
-    publicKey: forge.pki.publicKeyFromPem(publicPem) as forge.pki.rsa.PublicKey,
-    privateKey: forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey,
-    keyPem,
-  };
+  return { publicKey: forge.pki.publicKeyFromPem(publicPem) as forge.pki.rsa.PublicKey, keyPem };
+}
+
+// What forge's cert.sign(key, sha256) does, with the RSA operation done by OpenSSL.
+function signNatively(cert: forge.pki.Certificate, signerKeyPem: string): void {
+  const algorithmOid = forge.pki.oids.sha256WithRSAEncryption!;
+  const mutable = cert as forge.pki.Certificate & { tbsCertificate?: forge.asn1.Asn1; signatureOid: string | null };
+  mutable.signatureOid = algorithmOid;
+  cert.siginfo.algorithmOid = algorithmOid;
+  // getTBSCertificate is public in forge but missing from @types/node-forge.
+  const tbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
+  mutable.tbsCertificate = tbs;
+  const tbsDer = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
+  cert.signature = sign('sha256', tbsDer, createPrivateKey(signerKeyPem)).toString('binary');
 }
 
 // 16 random bytes with the top bit cleared: DER INTEGERs are signed and serials must be positive (RFC 5280).
