@@ -1,0 +1,586 @@
+// The ARM surface: the subset of Microsoft.Web (sites, slots, app settings, restart, certificates) and
+// Microsoft.KeyVault/vaults the rotator uses, with ARM's auth, api-version, error and throttling behaviour.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CertificateFormatError, readKeyVaultSecret, readPfx, type CertificateBundle } from '../src/crypto/index.js';
+import { appSettingsJson, certificateJson, siteJson, vaultJson } from './arm-shapes.js';
+import { defaultFaultCode, type FaultRegistry } from './faults.js';
+import { bearerToken, HttpError, readJson, sendJson } from './http.js';
+import type { SecretForm } from './materials.js';
+import { materialFromBundle } from './materials.js';
+import type { Recorder } from './observe.js';
+import {
+  certificateResourceId,
+  webspaceKey,
+  type AppState,
+  type SubscriptionState,
+  type VaultCertificate,
+  type VaultState,
+  type VaultVersion,
+  type WebCertificate,
+  type World,
+} from './state.js';
+import type { ArmThrottle, RequestClass } from './throttling.js';
+
+/** Microsoft.Web api-versions the sandbox accepts (2025-05-01 is what @azure/arm-appservice 19 sends). */
+export const WEB_API_VERSIONS = [
+  '2016-08-01', '2018-02-01', '2019-08-01', '2020-06-01', '2020-09-01', '2020-10-01', '2020-12-01', '2021-01-01',
+  '2021-01-15', '2021-02-01', '2021-03-01', '2022-03-01', '2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01',
+  '2024-11-01', '2025-03-01', '2025-05-01',
+];
+export const KEYVAULT_ARM_API_VERSIONS = [
+  '2019-09-01', '2021-10-01', '2022-07-01', '2023-02-01', '2023-07-01', '2024-11-01', '2024-12-01-preview', '2025-05-01',
+];
+
+export interface ArmContext {
+  world: World;
+  tenantId: string;
+  now: () => Date;
+  endpoint: () => string;
+  pageSize: number;
+  restartOnSettingsWrite: boolean;
+  recorder: Recorder;
+  throttle: ArmThrottle;
+  faults: FaultRegistry;
+  /** Restarts the app (simulated or counted); resolves when done if `wait`. */
+  restart(app: AppState, wait: boolean): Promise<void>;
+  /** The secret of a vault certificate version, as GET /secrets would return it. */
+  secretOf(vault: VaultState, cert: VaultCertificate, version: VaultVersion): SecretForm;
+  control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
+  log?: (line: string) => void;
+}
+
+interface ArmAnswer {
+  status: number;
+  body?: unknown;
+}
+
+interface ArmOperation {
+  operation: string;
+  cls: RequestClass;
+  subscriptionId: string;
+  /** Which api-version list applies. */
+  provider: 'web' | 'keyvault';
+  run(req: IncomingMessage, url: URL): Promise<ArmAnswer>;
+}
+
+const notFound = (type: string, name: string, rg: string) =>
+  new HttpError(
+    404,
+    'ResourceNotFound',
+    `The Resource '${type}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+  );
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringMap(v: unknown, what: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isRecord(v)) throw new HttpError(400, 'BadRequest', `${what} must be an object of strings.`);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') throw new HttpError(400, 'BadRequest', `${what}: the value of '${k}' must be a string.`);
+    out[k] = val;
+  }
+  return out;
+}
+
+export function createArmHandler(ctx: ArmContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const started = performance.now();
+    handle(ctx, req, res, started).catch((err: unknown) => {
+      // Never a stack trace (or anything from the request) in the answer: the message names the sandbox fault.
+      ctx.log?.(`ARM sandbox error on ${req.method} ${req.url?.split('?')[0]}: ${err instanceof Error ? err.message : String(err)}`);
+      sendJson(res, 500, { error: { code: 'InternalServerError', message: 'The sandbox failed to serve the request.' } });
+    });
+  };
+}
+
+async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
+  const url = new URL(req.url ?? '/', ctx.endpoint());
+  const method = (req.method ?? 'GET').toUpperCase();
+  const hadBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  const auth = bearerToken(req);
+
+  const record = (status: number, extra: Partial<Parameters<Recorder['record']>[0]> = {}) =>
+    ctx.recorder.record({
+      surface: url.pathname.startsWith('/_sandbox') ? 'control' : 'arm',
+      method,
+      path: url.pathname,
+      status,
+      authorized: auth.token !== undefined,
+      hadBody,
+      durationMs: performance.now() - started,
+      ...extra,
+    });
+
+  if (auth.token === undefined) {
+    // Not acted on: the body is discarded unread.
+    req.resume();
+    const missing = !auth.present;
+    sendJson(
+      res,
+      401,
+      {
+        error: missing
+          ? { code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." }
+          : { code: 'AuthenticationFailedInvalidHeader', message: "Authentication failed. The 'Authorization' header is provided in an invalid format." },
+      },
+      {
+        'www-authenticate': `Bearer authorization_uri="https://login.microsoftonline.com/${ctx.tenantId}", error="invalid_token", error_description="The authentication failed because of ${missing ? "missing 'Authorization' header" : "an invalid 'Authorization' header"}."`,
+      },
+    );
+    record(401);
+    return;
+  }
+
+  if (url.pathname === '/_sandbox' || url.pathname.startsWith('/_sandbox/')) {
+    await ctx.control(req, res, url);
+    record(res.statusCode);
+    return;
+  }
+
+  let op: ArmOperation;
+  try {
+    op = route(ctx, method, url.pathname);
+  } catch (err) {
+    req.resume();
+    if (!(err instanceof HttpError)) throw err;
+    sendJson(res, err.status, { error: { code: err.code, message: err.message } }, err.headers);
+    record(err.status);
+    return;
+  }
+
+  const rec = { subscriptionId: op.subscriptionId, operation: op.operation, class: op.cls };
+  const apiVersion = url.searchParams.get('api-version');
+  const versions = op.provider === 'web' ? WEB_API_VERSIONS : KEYVAULT_ARM_API_VERSIONS;
+  const quota = ctx.throttle.take(op.subscriptionId, op.cls);
+  const quotaHeader = { [`x-ms-ratelimit-remaining-subscription-${op.cls === 'read' ? 'reads' : 'writes'}`]: String(quota.remaining) };
+
+  if (!quota.allowed) {
+    req.resume();
+    const spec = op.cls === 'read' ? ctx.throttle.options.reads : ctx.throttle.options.writes;
+    const seconds = Math.max(1, Math.ceil(quota.retryAfterMs / 1000));
+    const scaled = ctx.throttle.options.timeScale !== 1;
+    sendJson(
+      res,
+      429,
+      {
+        error: {
+          code: 'SubscriptionRequestsThrottled',
+          message: `Number of ${op.cls} requests for subscription '${op.subscriptionId}' exceeded the limit of '${spec.burst}' for time interval '00:00:${String(Math.ceil(spec.burst / spec.perSecond)).padStart(2, '0')}'. Please try again after '${seconds}' seconds.`,
+        },
+      },
+      {
+        ...quotaHeader,
+        'retry-after': String(seconds),
+        // A compressed clock needs sub-second waits; the SDK prefers this header when present.
+        ...(scaled ? { 'retry-after-ms': String(Math.max(1, quota.retryAfterMs)) } : {}),
+      },
+    );
+    record(429, { ...rec, throttled: true });
+    return;
+  }
+
+  if (apiVersion === null || apiVersion === '') {
+    req.resume();
+    sendJson(res, 400, { error: { code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' } }, quotaHeader);
+    record(400, rec);
+    return;
+  }
+  if (!versions.includes(apiVersion)) {
+    req.resume();
+    const ns = op.provider === 'web' ? 'Microsoft.Web' : 'Microsoft.KeyVault';
+    sendJson(
+      res,
+      400,
+      {
+        error: {
+          code: 'NoRegisteredProviderFound',
+          message: `No registered resource provider found for API version '${apiVersion}' of namespace '${ns}'. The supported api-versions are '${versions.join(', ')}'.`,
+        },
+      },
+      quotaHeader,
+    );
+    record(400, rec);
+    return;
+  }
+
+  const fault = ctx.faults.match({ surface: 'arm', operation: op.operation, subscriptionId: op.subscriptionId, path: url.pathname });
+  if (fault !== undefined) {
+    if (fault.latencyMs !== undefined && fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.hang) {
+      req.resume();
+      record(0, { ...rec, fault: fault.id });
+      return; // the socket stays open until the client gives up or the sandbox stops
+    }
+    if (fault.status !== undefined) {
+      req.resume();
+      const retryAfter = fault.retryAfterSeconds ?? (fault.status === 429 || fault.status === 503 ? 1 : undefined);
+      sendJson(
+        res,
+        fault.status,
+        { error: { code: fault.code ?? defaultFaultCode(fault.status), message: fault.message ?? `Injected fault ${fault.id} (${fault.status}).` } },
+        { ...quotaHeader, ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}) },
+      );
+      record(fault.status, { ...rec, fault: fault.id });
+      return;
+    }
+  }
+
+  let answer: ArmAnswer;
+  try {
+    answer = await op.run(req, url);
+  } catch (err) {
+    req.resume();
+    if (!(err instanceof HttpError)) throw err;
+    sendJson(res, err.status, { error: { code: err.code, message: err.message, ...err.extra } }, { ...quotaHeader, ...err.headers });
+    record(err.status, rec);
+    return;
+  }
+  sendJson(res, answer.status, answer.body, quotaHeader);
+  record(answer.status, { ...rec, ...(fault !== undefined ? { fault: fault.id } : {}) });
+}
+
+function segmentsOf(path: string): string[] {
+  return path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw new HttpError(400, 'BadRequest', 'The request path is not correctly URL-encoded.');
+      }
+    });
+}
+
+function route(ctx: ArmContext, method: string, path: string): ArmOperation {
+  const seg = segmentsOf(path);
+  const lc = seg.map((s) => s.toLowerCase());
+  if (lc[0] !== 'subscriptions' || seg[1] === undefined) {
+    throw new HttpError(404, 'NotFound', `The sandbox serves no resource at '${path}'.`);
+  }
+  const subscriptionId = seg[1];
+  let i = 2;
+  let rg: string | undefined;
+  if (lc[i] === 'resourcegroups') {
+    rg = seg[i + 1];
+    if (rg === undefined) throw new HttpError(404, 'NotFound', `The sandbox serves no resource at '${path}'.`);
+    i += 2;
+  }
+  if (lc[i] !== 'providers' || lc[i + 1] === undefined || lc[i + 2] === undefined) {
+    throw new HttpError(404, 'NotFound', `The sandbox serves no resource at '${path}'.`);
+  }
+  const ns = lc[i + 1];
+  const type = lc[i + 2];
+  const rest = seg.slice(i + 3);
+  const restLc = lc.slice(i + 3);
+  const unsupported = (): never => {
+    throw new HttpError(405, 'MethodNotAllowed', `The sandbox does not implement ${method} on '${path}'.`);
+  };
+  const unknownType = (): never => {
+    throw new HttpError(
+      404,
+      'InvalidResourceType',
+      `The resource type '${seg[i + 2]}' could not be found in the namespace '${seg[i + 1]}' (sandbox).`,
+    );
+  };
+
+  const sub = (): SubscriptionState => {
+    const s = ctx.world.subscription(subscriptionId);
+    if (s === undefined) throw new HttpError(404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
+    return s;
+  };
+  const group = (s: SubscriptionState, name: string) => {
+    const g = s.groups.get(name.toLowerCase());
+    if (g === undefined) throw new HttpError(404, 'ResourceGroupNotFound', `Resource group '${name}' could not be found.`);
+    return g;
+  };
+  const op = (operation: string, cls: RequestClass, run: ArmOperation['run'], provider: ArmOperation['provider'] = 'web'): ArmOperation => ({
+    operation,
+    cls,
+    subscriptionId,
+    provider,
+    run,
+  });
+
+  if (ns === 'microsoft.keyvault') {
+    if (type !== 'vaults') unknownType();
+    if (rg === undefined || rest.length !== 1) unsupported();
+    if (method !== 'GET') unsupported();
+    return op(
+      'Vaults_Get',
+      'read',
+      async () => {
+        const s = sub();
+        group(s, rg!);
+        const v = ctx.world.vault(rest[0]!);
+        if (v === undefined || v.subscriptionId.toLowerCase() !== s.id.toLowerCase() || v.resourceGroup.toLowerCase() !== rg!.toLowerCase()) {
+          throw notFound('Microsoft.KeyVault/vaults', rest[0]!, rg!);
+        }
+        return { status: 200, body: vaultJson(v, ctx.tenantId) };
+      },
+      'keyvault',
+    );
+  }
+  if (ns !== 'microsoft.web') unknownType();
+
+  if (type === 'certificates') {
+    if (rest.length === 0) {
+      if (method !== 'GET') unsupported();
+      return rg === undefined
+        ? op('Certificates_List', 'read', async (_req, url) => {
+            const s = sub();
+            return { status: 200, body: page(ctx, url, [...s.certificates.values()], (c) => certificateJson(c, ctx.now())) };
+          })
+        : op('Certificates_ListByResourceGroup', 'read', async (_req, url) => {
+            const s = sub();
+            group(s, rg!);
+            const prefix = `${rg!.toLowerCase()}/`;
+            const items = [...s.certificates.entries()].filter(([k]) => k.startsWith(prefix)).map(([, c]) => c);
+            return { status: 200, body: page(ctx, url, items, (c) => certificateJson(c, ctx.now())) };
+          });
+    }
+    if (rg === undefined || rest.length !== 1) unsupported();
+    const name = rest[0]!;
+    switch (method) {
+      case 'GET':
+        return op('Certificates_Get', 'read', async () => {
+          const s = sub();
+          group(s, rg!);
+          const c = ctx.world.certificate(s.id, rg!, name);
+          if (c === undefined) throw notFound('Microsoft.Web/certificates', name, rg!);
+          return { status: 200, body: certificateJson(c, ctx.now()) };
+        });
+      case 'PUT':
+        return op('Certificates_CreateOrUpdate', 'write', async (req) => {
+          const s = sub();
+          const g = group(s, rg!);
+          const c = await putCertificate(ctx, s, g.name, name, await readJson(req));
+          return { status: 200, body: certificateJson(c, ctx.now()) };
+        });
+      case 'DELETE':
+        return op('Certificates_Delete', 'write', async () => {
+          const s = sub();
+          group(s, rg!);
+          return { status: ctx.world.deleteCertificate(s.id, rg!, name) ? 200 : 204 };
+        });
+      default:
+        return unsupported();
+    }
+  }
+
+  if (type !== 'sites') unknownType();
+  if (rest.length === 0) {
+    if (method !== 'GET') unsupported();
+    return rg === undefined
+      ? op('WebApps_List', 'read', async (_req, url) => {
+          const s = sub();
+          return { status: 200, body: page(ctx, url, s.sites, (a) => siteJson(a, false)) };
+        })
+      : op('WebApps_ListByResourceGroup', 'read', async (_req, url) => {
+          const s = sub();
+          group(s, rg!);
+          const prefix = rg!.toLowerCase();
+          // includeSlots=true is accepted and, as in ARM's default, slots are listed only by WebApps_ListSlots.
+          const items = s.sites.filter((a) => a.ref.resourceGroup.toLowerCase() === prefix);
+          return { status: 200, body: page(ctx, url, items, (a) => siteJson(a, false)) };
+        });
+  }
+  if (rg === undefined) unsupported();
+  const siteName = rest[0]!;
+  const findSite = (): AppState => {
+    const s = sub();
+    group(s, rg!);
+    const a = s.siteByKey.get(`${rg}/${siteName}`.toLowerCase());
+    if (a === undefined) throw notFound('Microsoft.Web/sites', siteName, rg!);
+    return a;
+  };
+  let tail = restLc.slice(1);
+  let slotName: string | undefined;
+  if (tail[0] === 'slots') {
+    if (tail.length === 1) {
+      if (method !== 'GET') unsupported();
+      return op('WebApps_ListSlots', 'read', async (_req, url) => {
+        const site = findSite();
+        return { status: 200, body: page(ctx, url, site.slots ?? [], (a) => siteJson(a, false)) };
+      });
+    }
+    slotName = rest[2];
+    tail = tail.slice(2);
+  }
+  const suffix = slotName !== undefined ? 'Slot' : '';
+  const findApp = (): AppState => {
+    const site = findSite();
+    if (slotName === undefined) return site;
+    const slot = site.slotByName?.get(slotName.toLowerCase());
+    if (slot === undefined) throw notFound('Microsoft.Web/sites/slots', `${siteName}/${slotName}`, rg!);
+    return slot;
+  };
+  const tailKey = tail.join('/');
+
+  if (tailKey === '' && method === 'GET') {
+    return op(`WebApps_Get${suffix}`, 'read', async () => ({ status: 200, body: siteJson(findApp(), true) }));
+  }
+  if (tailKey === 'config/appsettings/list' && method === 'POST') {
+    // A POST …/list action: ARM counts it as a write.
+    return op(`WebApps_ListApplicationSettings${suffix}`, 'write', async (req) => {
+      req.resume();
+      return { status: 200, body: appSettingsJson(findApp()) };
+    });
+  }
+  if (tailKey === 'config/appsettings' && method === 'PUT') {
+    return op(`WebApps_UpdateApplicationSettings${suffix}`, 'write', async (req) => {
+      const app = findApp();
+      const body = await readJson(req);
+      if (!isRecord(body)) throw new HttpError(400, 'BadRequest', 'The request body must be a StringDictionary: { "properties": { "<name>": "<value>" } }.');
+      // PUT replaces the whole dictionary, as the real API does: keys that are absent are deleted.
+      app.settings = stringMap(body.properties, 'properties');
+      app.lastModified = ctx.now();
+      if (ctx.restartOnSettingsWrite) void ctx.restart(app, false);
+      return { status: 200, body: appSettingsJson(app) };
+    });
+  }
+  if (tailKey === 'restart' && method === 'POST') {
+    return op(`WebApps_Restart${suffix}`, 'write', async (req, url) => {
+      req.resume();
+      const app = findApp();
+      const synchronous = url.searchParams.get('synchronous')?.toLowerCase() === 'true';
+      await ctx.restart(app, synchronous);
+      return { status: 200 };
+    });
+  }
+  return unsupported();
+}
+
+/** One page of a list; `$skiptoken` is the offset of the page (opaque to clients, as in ARM). */
+function page<T>(ctx: ArmContext, url: URL, items: readonly T[], render: (item: T) => unknown): { value: unknown[]; nextLink: string | null } {
+  const raw = url.searchParams.get('$skiptoken');
+  let offset = 0;
+  if (raw !== null) {
+    offset = Number.parseInt(Buffer.from(raw, 'base64url').toString('utf8'), 10);
+    if (!Number.isInteger(offset) || offset < 0) throw new HttpError(400, 'InvalidSkipToken', 'The $skiptoken is not valid.');
+  }
+  const end = Math.min(items.length, offset + ctx.pageSize);
+  const value: unknown[] = [];
+  for (let k = offset; k < end; k++) value.push(render(items[k]!));
+  let nextLink: string | null = null;
+  if (end < items.length) {
+    const next = new URL(url.pathname, ctx.endpoint());
+    for (const [k, v] of url.searchParams) if (k !== '$skiptoken') next.searchParams.set(k, v);
+    next.searchParams.set('$skiptoken', Buffer.from(String(end)).toString('base64url'));
+    nextLink = next.toString();
+  }
+  return { value, nextLink };
+}
+
+const FORMAT_MESSAGES: Record<CertificateFormatError['code'], string> = {
+  WrongPassword: 'The specified PFX password is incorrect.',
+  NoPrivateKey: 'The certificate does not contain a private key. Upload a PFX that includes the private key.',
+  NoCertificate: 'The PFX does not contain a certificate.',
+  Corrupt: 'The certificate data is not a valid PFX (PKCS#12) file.',
+  KeyMismatch: 'The private key in the PFX does not match the certificate.',
+  UnsupportedContentType: 'The Key Vault secret has a content type App Service cannot import.',
+};
+
+async function putCertificate(ctx: ArmContext, s: SubscriptionState, rg: string, name: string, body: unknown): Promise<WebCertificate> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._()-]{0,88}$/.test(name)) {
+    throw new HttpError(400, 'BadRequest', `The certificate name '${name}' is invalid.`);
+  }
+  if (!isRecord(body)) throw new HttpError(400, 'BadRequest', 'The request body is required: { "location": …, "properties": { … } }.');
+  if (typeof body.location !== 'string' || body.location.trim() === '') {
+    throw new HttpError(400, 'LocationRequired', 'The location property is required for this definition.');
+  }
+  const location = body.location;
+  const tags = stringMap(body.tags, 'tags');
+  const props = isRecord(body.properties) ? body.properties : {};
+  const serverFarmId = typeof props.serverFarmId === 'string' ? props.serverFarmId : undefined;
+
+  let bundle: CertificateBundle;
+  let keyVaultId: string | undefined;
+  let keyVaultSecretName: string | undefined;
+  if (typeof props.pfxBlob === 'string' && props.pfxBlob !== '') {
+    if (props.password !== undefined && typeof props.password !== 'string') {
+      throw new HttpError(400, 'BadRequest', 'The parameter password has an invalid value: it must be a string.');
+    }
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(props.pfxBlob.replace(/\s+/g, ''))) {
+      throw new HttpError(400, 'BadRequest', 'The parameter pfxBlob has an invalid value: it must be base64.');
+    }
+    const pfx = Buffer.from(props.pfxBlob, 'base64');
+    try {
+      bundle = readPfx(pfx, (props.password as string | undefined) ?? '');
+    } catch (err) {
+      if (err instanceof CertificateFormatError) throw new HttpError(400, 'BadRequest', FORMAT_MESSAGES[err.code] ?? 'The certificate could not be read.');
+      throw err;
+    }
+  } else if (typeof props.keyVaultId === 'string' && typeof props.keyVaultSecretName === 'string') {
+    keyVaultId = props.keyVaultId;
+    keyVaultSecretName = props.keyVaultSecretName;
+    bundle = importFromVault(ctx, keyVaultId, keyVaultSecretName);
+  } else {
+    throw new HttpError(
+      400,
+      'BadRequest',
+      'The certificate needs either properties.pfxBlob (with properties.password) or properties.keyVaultId and properties.keyVaultSecretName.',
+    );
+  }
+
+  const material = materialFromBundle(bundle);
+  const webspace = webspaceKey(s.id, rg, location);
+  const duplicate = ctx.world.certificateWithThumbprint(webspace, material.thumbprint, name);
+  if (duplicate !== undefined) {
+    // App Service keeps one resource per thumbprint in a webspace.
+    throw new HttpError(
+      409,
+      'Conflict',
+      `Another certificate exists with same thumbprint ${material.thumbprint} at location ${duplicate.location} in the Resource Group ${duplicate.resourceGroup}.`,
+    );
+  }
+  const hostNames = Array.isArray(props.hostNames) && props.hostNames.every((h) => typeof h === 'string')
+    ? (props.hostNames as string[])
+    : [material.subjectCommonName ?? material.subject];
+  const cert: WebCertificate = {
+    id: certificateResourceId(s.id, rg, name),
+    name,
+    subscriptionId: s.id,
+    resourceGroup: rg,
+    location,
+    webspace,
+    tags,
+    material,
+    keyVaultId,
+    keyVaultSecretName,
+    serverFarmId,
+    hostNames,
+  };
+  ctx.world.putCertificate(cert);
+  return cert;
+}
+
+function importFromVault(ctx: ArmContext, keyVaultId: string, secretName: string): CertificateBundle {
+  const vault = ctx.world.vaultById(keyVaultId);
+  if (vault === undefined) {
+    throw new HttpError(400, 'BadRequest', `The Key Vault '${keyVaultId}' does not exist.`);
+  }
+  const cert = vault.certificates.get(secretName.toLowerCase());
+  if (vault.forbidden || cert?.forbidden) {
+    throw new HttpError(
+      400,
+      'BadRequest',
+      `The service does not have access to '${keyVaultId}' Key Vault. Please make sure that you have granted necessary permissions to the service to perform the request operation.`,
+    );
+  }
+  if (cert === undefined) throw new HttpError(400, 'BadRequest', `The secret '${secretName}' does not exist in Key Vault '${vault.name}'.`);
+  const latest = cert.versions[cert.versions.length - 1]!;
+  if (!latest.enabled) throw new HttpError(400, 'BadRequest', `The current version of secret '${secretName}' in Key Vault '${vault.name}' is disabled.`);
+  const secret = ctx.secretOf(vault, cert, latest);
+  try {
+    return readKeyVaultSecret(secret.contentType, secret.value);
+  } catch (err) {
+    if (err instanceof CertificateFormatError) {
+      throw new HttpError(400, 'BadRequest', `The secret '${secretName}' in Key Vault '${vault.name}' cannot be imported: ${FORMAT_MESSAGES[err.code]}`);
+    }
+    throw err;
+  }
+}
