@@ -40,6 +40,8 @@ export type { ThrottlingOptions, BucketSpec } from './throttling.js';
 export type { Counters, RequestLogEntry } from './observe.js';
 export { quotaFloorSeconds, ARM_READS, ARM_WRITES } from './throttling.js';
 export { ScenarioError } from './scenario.js';
+export { demoScenario, scaleScenario, scaleSubscriptionId, DEMO_SUBSCRIPTION_ID, DEMO_EXPECTED_OUTCOMES } from './scenarios.js';
+export type { ScaleScenarioOptions, ScaleScenarioFacts } from './scenarios.js';
 
 export const DEFAULT_TENANT_ID = '72f988bf-0000-4000-8000-00000000a11e';
 const DAY_MS = 86_400_000;
