@@ -1,0 +1,223 @@
+// Storage queue triggers, polling the queue the way the host's queue listener does:
+// - a received message is invisible to other consumers while it runs (a lease, renewed while the function runs);
+// - success deletes it; failure makes it visible again after host.json `visibilityTimeout`, and the next
+//   receive counts one more dequeue;
+// - a message that has failed `maxDequeueCount` times (host.json, default 5) is copied to `<queue>-poison`
+//   and deleted, where a poison-queue function or an alert rule picks it up;
+// - an empty queue is polled less and less often (doubling up to the maximum interval), a busy one at once.
+// Messages are base64 on the wire (the extension's default `messageEncoding`); JSON objects reach the handler
+// parsed, other text as a string.
+import { QueueServiceClient, type DequeuedMessageItem, type QueueClient } from '@azure/storage-queue';
+import type { Registration } from './capture.js';
+import { createInvocationContext, describeThrown, type HostLog, type InvocationTracker } from './invocation.js';
+import { LocalHostConfigError, resolveSettingReferences } from './settings.js';
+
+export interface QueueOptions {
+  maxDequeueCount: number;
+  /** Delay, in seconds, before a failed message is visible again. */
+  visibilityTimeoutSeconds: number;
+  batchSize: number;
+  minPollingIntervalMs: number;
+  maxPollingIntervalMs: number;
+  /** Invisibility while a function runs; renewed at half-time, so a slow function keeps its message. */
+  leaseSeconds: number;
+}
+
+interface Listener {
+  registration: Registration;
+  queueName: string;
+  queue: QueueClient;
+  poison: QueueClient;
+  loop?: Promise<void>;
+}
+
+const DEFAULT_CONNECTION = 'AzureWebJobsStorage';
+
+export class QueueListeners {
+  readonly #listeners: Listener[] = [];
+  #stopped = false;
+  readonly #wakers = new Set<() => void>();
+
+  constructor(
+    registrations: readonly Registration[],
+    settings: Readonly<Record<string, string | undefined>>,
+    private readonly options: QueueOptions,
+    private readonly log: HostLog,
+    private readonly tracker: InvocationTracker,
+  ) {
+    for (const registration of registrations) {
+      const where = `queue function '${registration.name}'`;
+      const rawName = registration.trigger.queueName;
+      if (typeof rawName !== 'string' || rawName === '') throw new LocalHostConfigError(`${where} has no queueName`);
+      const queueName = resolveSettingReferences(rawName, settings, `${where} queueName`).toLowerCase();
+      const connection = connectionString(registration, settings, where);
+      const service = QueueServiceClient.fromConnectionString(connection);
+      this.#listeners.push({
+        registration,
+        queueName,
+        queue: service.getQueueClient(queueName),
+        poison: service.getQueueClient(`${queueName}-poison`),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const listener of this.#listeners) {
+      // The host waits for a queue to appear; creating it spares a local user an empty poll loop with no hint.
+      await listener.queue.createIfNotExists();
+      this.log(`queue function '${listener.registration.name}' listening on '${listener.queueName}'`);
+      listener.loop = this.#poll(listener);
+    }
+  }
+
+  /** Stops polling; running invocations are the tracker's to wait for. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const wake of this.#wakers) wake();
+    await Promise.all(this.#listeners.map((l) => l.loop));
+  }
+
+  queueNames(): Record<string, string> {
+    return Object.fromEntries(this.#listeners.map((l) => [l.registration.name, l.queueName]));
+  }
+
+  async #poll(listener: Listener): Promise<void> {
+    let delay = this.options.minPollingIntervalMs;
+    while (!this.#stopped) {
+      let messages: DequeuedMessageItem[] = [];
+      try {
+        const response = await listener.queue.receiveMessages({
+          numberOfMessages: Math.min(Math.max(this.options.batchSize, 1), 32),
+          visibilityTimeout: this.options.leaseSeconds,
+        });
+        messages = response.receivedMessageItems;
+      } catch (err) {
+        if (this.#stopped) return;
+        this.log(`queue '${listener.queueName}': receive failed, backing off: ${(err as Error).message}`);
+      }
+      if (messages.length === 0) {
+        await this.#sleep(delay);
+        delay = Math.min(delay * 2, this.options.maxPollingIntervalMs);
+        continue;
+      }
+      delay = this.options.minPollingIntervalMs;
+      await Promise.all(messages.map((m) => this.tracker.track(this.#process(listener, m))));
+    }
+  }
+
+  async #process(listener: Listener, message: DequeuedMessageItem): Promise<void> {
+    const { registration } = listener;
+    const text = decodeMessageText(message.messageText);
+    const context = createInvocationContext(registration, this.log, {
+      triggerMetadata: {
+        id: message.messageId,
+        dequeueCount: message.dequeueCount,
+        insertionTime: message.insertedOn.toISOString(),
+        expirationTime: message.expiresOn.toISOString(),
+        nextVisibleTime: message.nextVisibleOn.toISOString(),
+        popReceipt: message.popReceipt,
+        queueTrigger: text,
+      },
+    });
+    let popReceipt = message.popReceipt;
+    const renew = setInterval(() => {
+      listener.queue
+        .updateMessage(message.messageId, popReceipt, undefined, this.options.leaseSeconds)
+        .then((r) => {
+          if (r.popReceipt !== undefined) popReceipt = r.popReceipt;
+        })
+        .catch((err: Error) => this.log(`queue '${listener.queueName}': could not renew message ${message.messageId}: ${err.message}`));
+    }, (this.options.leaseSeconds * 1000) / 2);
+    renew.unref();
+
+    this.log(`executing '${registration.name}' (queue '${listener.queueName}', message ${message.messageId}, dequeue count ${message.dequeueCount}, id ${context.invocationId})`);
+    let failure: unknown;
+    let failed = false;
+    try {
+      await registration.handler(parseMessage(text), context);
+    } catch (err) {
+      failed = true;
+      failure = err;
+    } finally {
+      clearInterval(renew);
+    }
+    try {
+      if (!failed) {
+        await listener.queue.deleteMessage(message.messageId, popReceipt);
+        this.log(`executed '${registration.name}' (succeeded, id ${context.invocationId})`);
+        return;
+      }
+      this.log(`executed '${registration.name}' (failed, attempt ${message.dequeueCount} of ${this.options.maxDequeueCount}, id ${context.invocationId}): ${describeThrown(failure)}`);
+      if (message.dequeueCount >= this.options.maxDequeueCount) {
+        await listener.poison.createIfNotExists();
+        // The original text, still encoded, as the host copies it: a poison handler decodes it the same way.
+        await listener.poison.sendMessage(message.messageText);
+        await listener.queue.deleteMessage(message.messageId, popReceipt);
+        this.log(`message ${message.messageId} moved to '${listener.queueName}-poison' after ${message.dequeueCount} failed attempts`);
+      } else {
+        await listener.queue.updateMessage(message.messageId, popReceipt, undefined, this.options.visibilityTimeoutSeconds);
+      }
+    } catch (err) {
+      // Losing the pop receipt (lease expired) only means the message comes back; nothing to do but say so.
+      this.log(`queue '${listener.queueName}': could not settle message ${message.messageId}: ${(err as Error).message}`);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
+  }
+}
+
+function connectionString(registration: Registration, settings: Readonly<Record<string, string | undefined>>, where: string): string {
+  const raw = registration.trigger.connection;
+  const name = typeof raw === 'string' && raw !== '' ? resolveSettingReferences(raw, settings, `${where} connection`) : DEFAULT_CONNECTION;
+  // The host also looks for the name with an `AzureWebJobs` prefix.
+  const value = settings[name] ?? settings[`AzureWebJobs${name}`];
+  if (value === undefined || value === '') {
+    if (settings[`${name}__queueServiceUri`] !== undefined || settings[`${name}__serviceUri`] !== undefined) {
+      throw new LocalHostConfigError(`${where}: identity-based connection '${name}' is not supported by the local host; set '${name}' to a connection string (Azurite: UseDevelopmentStorage=true)`);
+    }
+    throw new LocalHostConfigError(`${where}: connection setting '${name}' is not set (a storage connection string; Azurite: UseDevelopmentStorage=true)`);
+  }
+  return value;
+}
+
+/** Base64 text is decoded (the extension's default); anything else, e.g. written by a tool without encoding, is read as is. */
+export function decodeMessageText(raw: string): string {
+  const compact = raw.trim();
+  if (compact.length > 0 && compact.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'));
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** JSON objects and arrays become values, as the worker receives them typed as JSON; other text stays a string. */
+export function parseMessage(text: string): unknown {
+  const t = text.trim();
+  if (t.startsWith('{') || t.startsWith('[')) {
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+/** What to send so that a queue function receives `value` (base64 of its JSON, or of the text). */
+export function encodeQueueMessage(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return Buffer.from(text, 'utf8').toString('base64');
+}
