@@ -8,8 +8,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, type Cookie, type HttpResponseInit } from '@azure/functions';
+import type { Cookie, HttpResponseInit } from '@azure/functions';
 import type { Registration } from './capture.js';
+import { HttpRequest, HttpResponse } from './functionsRuntime.js';
 import { createInvocationContext, describeThrown, type HostLog, type InvocationTracker } from './invocation.js';
 import { compareRoutes, compileRoute, matchRoute, RouteTemplateError, type CompiledRoute } from './routes.js';
 import { LocalHostConfigError } from './settings.js';

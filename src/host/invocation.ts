@@ -2,7 +2,8 @@
 // tracker so that stop() can wait for invocations that are still running.
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
-import { InvocationContext, type FunctionInput, type FunctionOutput, type FunctionTrigger } from '@azure/functions';
+import type { FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext as InvocationContextType } from '@azure/functions';
+import { InvocationContext } from './functionsRuntime.js';
 import type { Registration, RpcBindingInfo } from './capture.js';
 
 export type HostLog = (line: string) => void;
@@ -11,7 +12,7 @@ export function createInvocationContext(
   registration: Registration,
   log: HostLog,
   extra: { invocationId?: string; triggerMetadata?: Record<string, unknown> } = {},
-): InvocationContext {
+): InvocationContextType {
   const invocationId = extra.invocationId ?? randomUUID();
   const bindings = Object.values(registration.metadata.bindings);
   const returnBinding = registration.metadata.bindings.$return;
