@@ -337,8 +337,7 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
         : op('Certificates_ListByResourceGroup', 'read', async (_req, url) => {
             const s = sub();
             group(s, rg!);
-            const prefix = `${rg!.toLowerCase()}/`;
-            const items = [...s.certificates.entries()].filter(([k]) => k.startsWith(prefix)).map(([, c]) => c);
+            const items = [...(s.certificatesByGroup.get(rg!.toLowerCase())?.values() ?? [])];
             return { status: 200, body: page(ctx, url, items, (c) => certificateJson(c, ctx.now())) };
           });
     }
@@ -382,9 +381,8 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
       : op('WebApps_ListByResourceGroup', 'read', async (_req, url) => {
           const s = sub();
           group(s, rg!);
-          const prefix = rg!.toLowerCase();
           // includeSlots=true is accepted and, as in ARM's default, slots are listed only by WebApps_ListSlots.
-          const items = s.sites.filter((a) => a.ref.resourceGroup.toLowerCase() === prefix);
+          const items = s.sitesByGroup.get(rg!.toLowerCase()) ?? [];
           return { status: 200, body: page(ctx, url, items, (a) => siteJson(a, false)) };
         });
   }

@@ -61,9 +61,13 @@ export interface SubscriptionState {
   displayName: string;
   groups: Map<string, ResourceGroupState>;
   sites: AppState[];
+  /** lowercase resource group → its sites, so listing one group does not walk the subscription. */
+  sitesByGroup: Map<string, AppState[]>;
   siteByKey: Map<string, AppState>;
   /** key: lowercase "rg/name"; insertion order is list order. */
   certificates: Map<string, WebCertificate>;
+  /** lowercase resource group → (lowercase name → certificate). */
+  certificatesByGroup: Map<string, Map<string, WebCertificate>>;
 }
 
 export interface VaultVersion {
@@ -144,7 +148,16 @@ export class World {
   }
 
   addSubscription(id: string, displayName: string): SubscriptionState {
-    const s: SubscriptionState = { id, displayName, groups: new Map(), sites: [], siteByKey: new Map(), certificates: new Map() };
+    const s: SubscriptionState = {
+      id,
+      displayName,
+      groups: new Map(),
+      sites: [],
+      sitesByGroup: new Map(),
+      siteByKey: new Map(),
+      certificates: new Map(),
+      certificatesByGroup: new Map(),
+    };
     this.subscriptions.set(id.toLowerCase(), s);
     return s;
   }
@@ -154,6 +167,13 @@ export class World {
     if (parent === undefined) {
       const sub = this.subscription(app.ref.subscriptionId)!;
       sub.sites.push(app);
+      const rg = app.ref.resourceGroup.toLowerCase();
+      let group = sub.sitesByGroup.get(rg);
+      if (group === undefined) {
+        group = [];
+        sub.sitesByGroup.set(rg, group);
+      }
+      group.push(app);
       sub.siteByKey.set(`${app.ref.resourceGroup}/${app.ref.site}`.toLowerCase(), app);
     } else {
       parent.slots ??= [];
@@ -192,6 +212,13 @@ export class World {
     const previous = sub.certificates.get(key);
     if (previous !== undefined) this.webspaces.get(previous.webspace)?.delete(previous.name.toLowerCase());
     sub.certificates.set(key, c);
+    const rg = c.resourceGroup.toLowerCase();
+    let group = sub.certificatesByGroup.get(rg);
+    if (group === undefined) {
+      group = new Map();
+      sub.certificatesByGroup.set(rg, group);
+    }
+    group.set(c.name.toLowerCase(), c);
     let ws = this.webspaces.get(c.webspace);
     if (ws === undefined) {
       ws = new Map();
@@ -206,6 +233,7 @@ export class World {
     const c = sub?.certificates.get(key);
     if (sub === undefined || c === undefined) return false;
     sub.certificates.delete(key);
+    sub.certificatesByGroup.get(c.resourceGroup.toLowerCase())?.delete(c.name.toLowerCase());
     this.webspaces.get(c.webspace)?.delete(c.name.toLowerCase());
     return true;
   }
