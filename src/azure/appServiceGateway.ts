@@ -10,6 +10,7 @@ import {
   type PipelinePolicy,
 } from '@azure/core-rest-pipeline';
 import { WebSiteManagementClient, type Certificate, type Site } from '@azure/arm-appservice';
+import { attemptTimeoutPolicy } from './pipeline.js';
 import type {
   AppRef,
   AppServiceGateway,
@@ -17,7 +18,7 @@ import type {
   SiteInfo,
   UploadCertificateInput,
 } from '../core/ports.js';
-import { callAzure, callAzureOptional, NotFoundError, PreconditionError, type AzureErrorContext } from './errors.js';
+import { AzureNotFoundError, AzurePreconditionError, callAzure, callAzureOptional, type AzureErrorContext } from './errors.js';
 
 /** The api-version of `Microsoft.KeyVault/vaults` GET (stable; returns properties.vaultUri). */
 export const KEY_VAULT_ARM_API_VERSION = '2023-07-01';
@@ -87,7 +88,7 @@ export function appRefFromId(id: string): AppRef | undefined {
 export function toSiteInfo(site: Site): SiteInfo {
   const id = site.id ?? '';
   const ref = appRefFromId(id);
-  if (ref === undefined) throw new PreconditionError(`ARM listed a site with an unexpected id '${id}'`, { operation: 'map site', resource: id });
+  if (ref === undefined) throw new AzurePreconditionError(`ARM listed a site with an unexpected id '${id}'`, { operation: 'map site', resource: id });
   return {
     id,
     ref,
@@ -104,7 +105,7 @@ export function toCertificateInfo(certificate: Certificate): CertificateInfo {
   const id = certificate.id ?? '';
   const parsed = parseResourceId(id);
   if (parsed === undefined) {
-    throw new PreconditionError(`ARM listed a certificate with an unexpected id '${id}'`, { operation: 'map certificate', resource: id });
+    throw new AzurePreconditionError(`ARM listed a certificate with an unexpected id '${id}'`, { operation: 'map certificate', resource: id });
   }
   return {
     id,
@@ -138,14 +139,7 @@ export class ArmAppServiceGateway implements AppServiceGateway {
     const key = subscriptionId.toLowerCase();
     let client = this.clients.get(key);
     if (client === undefined) {
-      const timeoutMs = this.options.attemptTimeoutMs ?? 100_000;
-      const attemptTimeout: PipelinePolicy = {
-        name: 'mtlsRotatorAttemptTimeout',
-        sendRequest: (request, next) => {
-          if (!request.timeout) request.timeout = timeoutMs;
-          return next(request);
-        },
-      };
+      const attemptTimeout = attemptTimeoutPolicy(this.options.attemptTimeoutMs ?? 100_000);
       client = new WebSiteManagementClient(this.options.credential, subscriptionId, {
         endpoint: this.endpoint,
         // The v19 client ignores `credentialScopes`; its scopes live under `credentials`.
@@ -276,7 +270,7 @@ export class ArmAppServiceGateway implements AppServiceGateway {
       parsed.segments.length !== 2 ||
       parsed.segments[0].toLowerCase() !== 'vaults'
     ) {
-      throw new PreconditionError(
+      throw new AzurePreconditionError(
         `'${keyVaultResourceId}' is not a Key Vault resource id (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name})`,
         context,
       );
@@ -303,7 +297,7 @@ export class ArmAppServiceGateway implements AppServiceGateway {
     });
     const vaultUri = vault?.properties?.vaultUri;
     if (typeof vaultUri !== 'string' || vaultUri === '') {
-      throw new NotFoundError(`${context.operation} (${keyVaultResourceId}): the vault has no properties.vaultUri`, context);
+      throw new AzureNotFoundError(`${context.operation} (${keyVaultResourceId}): the vault has no properties.vaultUri`, context);
     }
     return vaultUri;
   }

@@ -3,6 +3,8 @@
 // (PreconditionError, NotFoundError). The SDK error itself is never kept as `cause`: its non-enumerable `request`
 // holds the request body, which for a certificate upload is the PFX and its password.
 
+import { ConflictError, NotFoundError, PreconditionError, TransientError } from '../core/errors.js';
+
 export interface AzureErrorContext {
   /** What we were doing, e.g. "upload certificate". */
   operation: string;
@@ -10,54 +12,48 @@ export interface AzureErrorContext {
   resource: string;
 }
 
-export abstract class AzureAdapterError extends Error {
-  readonly operation: string;
-  readonly resource: string;
+/** What the service said, kept on every translated error (public data only). */
+export interface AzureErrorDetails extends AzureErrorContext {
   /** HTTP status when the service answered. */
-  readonly status?: number;
-  /** The service's error code (e.g. "Conflict", "Forbidden", "BadRequest"). */
-  readonly code?: string;
+  status?: number;
+  /** The service's own error code (e.g. "BadRequest", "Forbidden", "CertificateNotFound"). */
+  serviceCode?: string;
+  /** From Retry-After, for 429/503. */
+  retryAfterMs?: number;
+}
 
-  constructor(
-    message: string,
-    context: AzureErrorContext & { status?: number; code?: string },
-    options?: { cause?: unknown },
-  ) {
+// Subclasses of the core classes, so the engine's `instanceof TransientError` / `retryable` decide what to do, and
+// the adapter's details stay available for logs and records.
+export class AzureTransientError extends TransientError {
+  constructor(message: string, readonly details: AzureErrorDetails, options?: { cause?: unknown }) {
     super(message, options);
-    this.operation = context.operation;
-    this.resource = context.resource;
-    this.status = context.status;
-    this.code = context.code;
+  }
+}
+export class AzurePreconditionError extends PreconditionError {
+  constructor(message: string, readonly details: AzureErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+export class AzureNotFoundError extends NotFoundError {
+  constructor(message: string, readonly details: AzureErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+export class AzureConflictError extends ConflictError {
+  constructor(message: string, readonly details: AzureErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 
-/** Worth retrying: throttling (429), server errors (5xx), timeouts, dropped connections. */
-export class TransientError extends AzureAdapterError {
-  override readonly name = 'TransientError';
-  readonly retryAfterMs?: number;
+export type AzureAdapterError = AzureTransientError | AzurePreconditionError | AzureNotFoundError | AzureConflictError;
 
-  constructor(
-    message: string,
-    context: AzureErrorContext & { status?: number; code?: string; retryAfterMs?: number },
-    options?: { cause?: unknown },
-  ) {
-    super(message, context, options);
-    this.retryAfterMs = context.retryAfterMs;
-  }
-}
-
-/** Retrying will not help: bad input, missing permission, a conflict that needs a person. */
-export class PreconditionError extends AzureAdapterError {
-  override readonly name: string = 'PreconditionError';
-}
-
-/** The resource does not exist (where "absent" is not a normal answer of the port). */
-export class NotFoundError extends PreconditionError {
-  override readonly name = 'NotFoundError';
-}
-
-export function isTransientError(error: unknown): error is TransientError {
-  return error instanceof TransientError;
+function isAzureAdapterError(error: unknown): error is AzureAdapterError {
+  return (
+    error instanceof AzureTransientError ||
+    error instanceof AzurePreconditionError ||
+    error instanceof AzureNotFoundError ||
+    error instanceof AzureConflictError
+  );
 }
 
 interface RestErrorLike {
@@ -124,47 +120,50 @@ export function translateAzureError(
   context: AzureErrorContext,
   secrets: readonly string[] = [],
 ): AzureAdapterError {
-  if (error instanceof AzureAdapterError) return error;
+  if (isAzureAdapterError(error)) return error;
   const where = `${context.operation} (${context.resource})`;
   if (!(error instanceof Error)) {
-    return new TransientError(`${where} failed with a non-Error value (${typeof error})`, context);
+    return new AzureTransientError(`${where} failed with a non-Error value (${typeof error})`, context);
   }
   const cause = safeCause(error, secrets);
   const detail = scrub(error.message, secrets);
 
   if (error.name === 'AbortError' || error.name === 'TimeoutError') {
-    return new TransientError(`${where} timed out or was aborted: ${detail}`, context, { cause });
+    return new AzureTransientError(`${where} timed out or was aborted: ${detail}`, context, { cause });
   }
   if (error.name === 'CredentialUnavailableError') {
-    return new PreconditionError(`${where}: no usable Azure credential: ${detail}`, context, { cause });
+    return new AzurePreconditionError(`${where}: no usable Azure credential: ${detail}`, context, { cause });
   }
   if (isRestErrorLike(error)) {
     const restError = error as RestErrorLike;
     const status = restError.statusCode;
     const code = typeof restError.code === 'string' ? restError.code : undefined;
-    const ctx = { ...context, status, code };
+    const ctx: AzureErrorDetails = { ...context, status, serviceCode: code };
     if (status === undefined || status <= 0) {
       if (code === undefined || TRANSIENT_NETWORK_CODES.has(code)) {
-        return new TransientError(`${where} could not reach the service: ${detail}`, ctx, { cause });
+        return new AzureTransientError(`${where} could not reach the service: ${detail}`, ctx, { cause });
       }
-      return new PreconditionError(`${where} failed (${code}): ${detail}`, ctx, { cause });
+      return new AzurePreconditionError(`${where} failed (${code}): ${detail}`, ctx, { cause });
     }
     const answered = `answered ${status}${code ? ` ${code}` : ''}`;
-    if (status === 404) return new NotFoundError(`${where}: not found (${answered}: ${detail})`, ctx, { cause });
+    if (status === 404) return new AzureNotFoundError(`${where}: not found (${answered}: ${detail})`, ctx, { cause });
     if (status === 408 || status === 429 || status >= 500) {
-      return new TransientError(`${where} ${answered}: ${detail}`, { ...ctx, retryAfterMs: retryAfterMs(restError) }, { cause });
+      return new AzureTransientError(`${where} ${answered}: ${detail}`, { ...ctx, retryAfterMs: retryAfterMs(restError) }, { cause });
     }
     if (status === 401 || status === 403) {
-      return new PreconditionError(`${where}: not authorized (${answered}: ${detail})`, ctx, { cause });
+      return new AzurePreconditionError(`${where}: not authorized (${answered}: ${detail})`, ctx, { cause });
     }
-    return new PreconditionError(`${where} was refused (${answered}: ${detail})`, ctx, { cause });
+    if (status === 409 || status === 412) {
+      return new AzureConflictError(`${where}: conflict (${answered}: ${detail})`, ctx, { cause });
+    }
+    return new AzurePreconditionError(`${where} was refused (${answered}: ${detail})`, ctx, { cause });
   }
   const code = (error as Error & { code?: unknown }).code;
   if (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code)) {
-    return new TransientError(`${where} could not reach the service (${code}): ${detail}`, { ...context, code }, { cause });
+    return new AzureTransientError(`${where} could not reach the service (${code}): ${detail}`, { ...context, serviceCode: code }, { cause });
   }
   // An unknown failure (an identity library error, a bug): not retried blindly, but reported with its class.
-  return new PreconditionError(`${where} failed: ${error.name}: ${detail}`, context, { cause });
+  return new AzurePreconditionError(`${where} failed: ${error.name}: ${detail}`, context, { cause });
 }
 
 /** Runs an SDK call and translates its failure; a 404 becomes `undefined` when `notFoundAsUndefined`. */
@@ -189,7 +188,7 @@ export async function callAzureOptional<T>(
     return await fn();
   } catch (error) {
     const translated = translateAzureError(error, context, options.secrets);
-    if (translated instanceof NotFoundError) return undefined;
+    if (translated instanceof AzureNotFoundError) return undefined;
     throw translated;
   }
 }

@@ -1,0 +1,134 @@
+// CertificateSource over the Key Vault data plane: CertificateClient for the public part (x5t, dates, enabled) and
+// SecretClient for the certificate's secret (the PFX or PEM with the private key). One client pair per vault URL.
+import type { TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { CertificateClient, type KeyVaultCertificate } from '@azure/keyvault-certificates';
+import { SecretClient } from '@azure/keyvault-secrets';
+import type { CertificateSecret, CertificateSource, KeyVaultCertificateVersion, KeyVaultSource } from '../core/ports.js';
+import { derToPem, describeCertificate, thumbprintOfDer } from '../crypto/index.js';
+import { AzurePreconditionError, callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
+import { attemptTimeoutPolicy } from './pipeline.js';
+
+export interface KeyVaultSourceOptions {
+  credential: TokenCredential;
+  /**
+   * KEYVAULT_CHALLENGE_VERIFICATION. The SDK checks that the resource in Key Vault's 401 challenge is a parent
+   * domain of the vault's host (`*.vault.azure.net`); the sandbox's vaults live on 127.0.0.1, so it is off there.
+   */
+  challengeVerification: boolean;
+  /** Extra CA (PEM) to trust: the sandbox CA. */
+  tlsCa?: string;
+  attemptTimeoutMs?: number;
+  perRetryPolicies?: PipelinePolicy[];
+}
+
+interface VaultClients {
+  certificates: CertificateClient;
+  secrets: SecretClient;
+}
+
+/** `https://kv.vault.azure.net/` and `https://KV.vault.azure.net` name the same vault. */
+export function normalizeVaultUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'https:') throw new AzurePreconditionError(`Key Vault URL must use https, got '${url}'`, { operation: 'open vault', resource: url });
+  return `${parsed.protocol}//${parsed.host.toLowerCase()}`;
+}
+
+export class KeyVaultCertificateSource implements CertificateSource {
+  private readonly vaults = new Map<string, VaultClients>();
+
+  constructor(private readonly options: KeyVaultSourceOptions) {}
+
+  clients(vaultUrl: string): VaultClients {
+    const key = normalizeVaultUrl(vaultUrl);
+    let clients = this.vaults.get(key);
+    if (clients === undefined) {
+      const common = {
+        disableChallengeResourceVerification: !this.options.challengeVerification,
+        ...(this.options.tlsCa ? { tlsOptions: { ca: this.options.tlsCa } } : {}),
+        additionalPolicies: [attemptTimeoutPolicy(this.options.attemptTimeoutMs ?? 60_000), ...(this.options.perRetryPolicies ?? [])].map(
+          (policy) => ({ policy, position: 'perRetry' as const }),
+        ),
+      };
+      clients = {
+        certificates: new CertificateClient(key, this.options.credential, common),
+        secrets: new SecretClient(key, this.options.credential, common),
+      };
+      this.vaults.set(key, clients);
+    }
+    return clients;
+  }
+
+  async getLatest(source: KeyVaultSource): Promise<KeyVaultCertificateVersion | undefined> {
+    const context = { operation: 'get Key Vault certificate', resource: certificateUrl(source) };
+    const certificate = await callAzureOptional(context, () => this.clients(source.vaultUrl).certificates.getCertificate(source.name));
+    return certificate === undefined ? undefined : toVersion(source, certificate, context);
+  }
+
+  async getVersion(source: KeyVaultSource, version: string): Promise<KeyVaultCertificateVersion | undefined> {
+    const context = { operation: 'get Key Vault certificate version', resource: `${certificateUrl(source)}/${version}` };
+    if (!/^[0-9A-Za-z-]{1,64}$/.test(version)) {
+      throw new AzurePreconditionError(`${context.operation} (${context.resource}): '${version}' is not a Key Vault version id`, context);
+    }
+    const certificate = await callAzureOptional(context, () =>
+      this.clients(source.vaultUrl).certificates.getCertificateVersion(source.name, version),
+    );
+    return certificate === undefined ? undefined : toVersion(source, certificate, context);
+  }
+
+  /** The secret value is the private key: it is returned to the caller and appears in no message or log. */
+  async getSecret(source: KeyVaultSource, version: string): Promise<CertificateSecret> {
+    const context = { operation: 'get Key Vault certificate secret', resource: `${source.vaultUrl.replace(/\/+$/, '')}/secrets/${source.name}/${version}` };
+    const secret = await callAzure(context, () => this.clients(source.vaultUrl).secrets.getSecret(source.name, { version }));
+    if (typeof secret.value !== 'string' || secret.value === '') {
+      throw new AzurePreconditionError(`${context.operation} (${context.resource}): the secret has no value`, context);
+    }
+    return { contentType: secret.properties.contentType ?? '', value: secret.value };
+  }
+}
+
+function certificateUrl(source: KeyVaultSource): string {
+  return `${source.vaultUrl.replace(/\/+$/, '')}/certificates/${source.name}`;
+}
+
+/** Maps the SDK's certificate to the port type; the thumbprint is Key Vault's x5t (decoded by the SDK) in App Service form. */
+export function toVersion(source: KeyVaultSource, certificate: KeyVaultCertificate, context: AzureErrorContext): KeyVaultCertificateVersion {
+  const p = certificate.properties;
+  let thumbprint: string | undefined;
+  if (p.x509Thumbprint && p.x509Thumbprint.length > 0) {
+    thumbprint = Buffer.from(p.x509Thumbprint).toString('hex').toUpperCase();
+  } else if (certificate.cer && certificate.cer.length > 0) {
+    thumbprint = thumbprintOfDer(certificate.cer);
+  }
+  if (thumbprint === undefined || !/^[0-9A-F]{40}$/.test(thumbprint)) {
+    throw new AzurePreconditionError(`${context.operation} (${context.resource}): Key Vault returned no usable x5t thumbprint`, context);
+  }
+  const version = p.version ?? lastSegment(p.id ?? certificate.id ?? '');
+  let subject: string | undefined;
+  let issuer: string | undefined;
+  if (certificate.cer && certificate.cer.length > 0) {
+    try {
+      const description = describeCertificate(derToPem(certificate.cer));
+      subject = description.subject;
+      issuer = description.issuer;
+    } catch (error) {
+      throw translateAzureError(error, { ...context, operation: `${context.operation}: read its certificate (cer)` });
+    }
+  }
+  return {
+    source: { vaultUrl: source.vaultUrl.replace(/\/+$/, ''), name: source.name },
+    version,
+    id: p.id ?? certificate.id ?? `${certificateUrl(source)}/${version}`,
+    thumbprint,
+    enabled: p.enabled !== false,
+    notBefore: p.notBefore,
+    expiresOn: p.expiresOn,
+    createdOn: p.createdOn,
+    subject,
+    issuer,
+  };
+}
+
+function lastSegment(id: string): string {
+  return id.split('/').filter((s) => s !== '').pop() ?? '';
+}

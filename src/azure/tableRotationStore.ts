@@ -1,0 +1,438 @@
+// RotationStore over Azure Table Storage (Azurite locally). One table holds everything, by partition:
+//
+//   r-<app>   one row per rotation of an app; RowKey = inverted start time + id, so a partition query lists the
+//             app's history newest first. The whole record is JSON in string properties (split at 30,000
+//             characters: a string property holds at most 64 KiB of UTF-16), plus a few readable columns.
+//   id        RowKey = rotation id → where its row lives, so `get(id)` is two point reads, never a scan.
+//   t         RowKey = inverted start time + id → the same pointer, for `listAll` newest first.
+//   open      RowKey = rotation id → pointer to every record that may still need work (listOpen).
+//   lease     RowKey = app → the per-app lease (owner, expiry; the entity's ETag is the concurrency token).
+//   state     RowKey = key → small service state (last scan).
+//
+// Table keys may not contain / \ # ? or control characters; ids and app ids are escaped (see encodeKey).
+import { odata, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
+import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
+import type { Clock } from '../core/ports.js';
+import type { Lease, RotationRecord, RotationStore } from '../core/records.js';
+import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
+
+export interface TableRotationStoreOptions {
+  /** AzureWebJobsStorage. */
+  connectionString: string;
+  /** ROTATION_TABLE. */
+  tableName: string;
+  /** Lease expiry and the verification window of listOpen are judged by this clock. */
+  clock: Pick<Clock, 'now'>;
+}
+
+/** A string property holds 64 KiB, i.e. 32,768 UTF-16 code units; stay below it. */
+export const CHUNK_CHARS = 30_000;
+/** An entity holds at most 1 MiB and 255 properties. */
+const MAX_CHUNKS = 30;
+/** A pointer whose record is missing may be a create in progress; only older ones are cleaned up. */
+const STALE_POINTER_MS = 10 * 60 * 1000;
+const MAX_TICKS = 9_999_999_999_999;
+
+const P_ID = 'id';
+const P_TIME = 't';
+const P_OPEN = 'open';
+const P_LEASE = 'lease';
+const P_STATE = 'state';
+
+/** Reversible, readable escape for Table keys: every character outside [A-Za-z0-9._-] becomes ~XX (UTF-8 bytes). */
+export function encodeKey(value: string): string {
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9._-]/.test(c) ? c : `~${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function decodeKey(key: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < key.length; i += 1) {
+    if (key[i] === '~') {
+      bytes.push(Number.parseInt(key.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(key.charCodeAt(i));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** 13-digit inverted milliseconds: a later start sorts first. */
+export function invertedTime(iso: string): string {
+  const ms = Date.parse(iso);
+  const safe = Number.isFinite(ms) ? ms : 0;
+  return String(MAX_TICKS - safe).padStart(13, '0');
+}
+
+export function appPartition(appId: string): string {
+  return `r-${encodeKey(appId)}`;
+}
+
+export function recordRowKey(record: Pick<RotationRecord, 'startedAt' | 'id'>): string {
+  return `${invertedTime(record.startedAt)}-${encodeKey(record.id)}`;
+}
+
+/** What listOpen returns: no outcome yet, committed and inside its verification window, or retirement pending. */
+export function isOpenRecord(record: RotationRecord, now: Date): boolean {
+  if (!record.outcome) return true;
+  if (record.retireAfter !== undefined && !record.retiredAt) return true;
+  return record.outcome === 'committed' && record.verifyUntil !== undefined && Date.parse(record.verifyUntil) > now.getTime();
+}
+
+export function splitChunks(text: string, size = CHUNK_CHARS): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+  return chunks.length === 0 ? [''] : chunks;
+}
+
+interface Location {
+  partitionKey: string;
+  rowKey: string;
+}
+
+type Entity = TableEntityResult<Record<string, unknown>>;
+
+export class TableRotationStore implements RotationStore {
+  readonly table: TableClient;
+  private ready: Promise<void> | undefined;
+  /** id → row; a record never moves once created. */
+  private readonly locations = new Map<string, Location>();
+
+  constructor(private readonly options: TableRotationStoreOptions) {
+    // Azurite speaks plain http on loopback; real storage accounts are https and ignore the flag.
+    this.table = TableClient.fromConnectionString(options.connectionString, options.tableName, { allowInsecureConnection: true });
+  }
+
+  /** Creates the table once per process (the SDK treats "already exists" as success). */
+  ensureTable(): Promise<void> {
+    if (this.ready === undefined) {
+      this.ready = callAzure({ operation: 'create table', resource: this.options.tableName }, () => this.table.createTable()).catch(
+        (error: unknown) => {
+          this.ready = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.ready;
+  }
+
+  async create(record: RotationRecord): Promise<void> {
+    await this.ensureTable();
+    const context = this.context('create rotation record', record.id);
+    const location: Location = { partitionKey: appPartition(record.appId), rowKey: recordRowKey(record) };
+    const pointer = { AppId: record.appId, RecordPartition: location.partitionKey, RecordRow: location.rowKey };
+    const claimed = await this.tryCreate({ partitionKey: P_ID, rowKey: encodeKey(record.id), ...pointer }, context);
+    if (!claimed) {
+      // Either the id is taken, or an earlier create of this id stopped after claiming it: only the first is an error.
+      const existing = await this.locate(record.id);
+      if (existing === undefined || (await this.readRow(existing, context)) !== undefined) {
+        throw new ConflictError(`rotation record ${record.id} already exists`);
+      }
+    }
+    // Pointers first, row last: a crash in between leaves a pointer to nothing (skipped, cleaned up later), never a
+    // rotation that the probe timer cannot find.
+    if (isOpenRecord(record, this.options.clock.now())) {
+      await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
+    }
+    await this.upsert({ partitionKey: P_TIME, rowKey: location.rowKey, ...pointer }, context);
+    const created = await this.tryCreate({ ...location, ...recordColumns(record, context) }, context);
+    if (!created) throw new ConflictError(`rotation record ${record.id} already exists`);
+    this.locations.set(record.id, location);
+  }
+
+  async update(record: RotationRecord): Promise<void> {
+    await this.ensureTable();
+    const context = this.context('update rotation record', record.id);
+    const location = await this.locate(record.id);
+    const current = location === undefined ? undefined : await this.readRow(location, context);
+    if (location === undefined || current === undefined) {
+      throw new PreconditionError(`${context.operation}: rotation record ${record.id} does not exist (create it first)`);
+    }
+    const stored = current.record;
+    if (stored.outcome !== undefined) {
+      const changed = changedFields(stored, record).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
+      if (changed.length > 0) {
+        throw new PreconditionError(
+          `rotation record ${record.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`,
+        );
+      }
+    }
+    if (record.appId !== stored.appId || record.id !== stored.id) {
+      throw new PreconditionError(`rotation record ${record.id}: id and appId never change`);
+    }
+    try {
+      await this.table.updateEntity({ ...location, ...recordColumns(record, context) }, 'Replace', { etag: current.etag });
+    } catch (error) {
+      const translated = translateAzureError(error, context);
+      if (translated instanceof ConflictError) {
+        throw new ConflictError(`rotation record ${record.id} was changed by someone else meanwhile`, { cause: translated });
+      }
+      throw translated;
+    }
+    const pointer = { AppId: record.appId, RecordPartition: location.partitionKey, RecordRow: location.rowKey };
+    if (isOpenRecord(record, this.options.clock.now())) {
+      await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
+    } else {
+      await this.deleteQuietly(P_OPEN, encodeKey(record.id), context);
+    }
+  }
+
+  async get(id: string): Promise<RotationRecord | undefined> {
+    await this.ensureTable();
+    const context = this.context('get rotation record', id);
+    const location = await this.locate(id);
+    if (location === undefined) return undefined;
+    return (await this.readRow(location, context))?.record;
+  }
+
+  async listForApp(appId: string, limit = 50): Promise<RotationRecord[]> {
+    await this.ensureTable();
+    const context = this.context('list rotation records', appId);
+    const records: RotationRecord[] = [];
+    const filter = odata`PartitionKey eq ${appPartition(appId)}`;
+    const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1000) });
+    await callAzure(context, async () => {
+      for await (const page of pages) {
+        for (const entity of page) {
+          records.push(recordOf(entity, context));
+          if (records.length >= limit) return;
+        }
+      }
+    });
+    return records;
+  }
+
+  async listOpen(): Promise<RotationRecord[]> {
+    await this.ensureTable();
+    const context = this.context('list open rotation records', P_OPEN);
+    const pointers = await this.queryPartition(P_OPEN, Number.POSITIVE_INFINITY, context);
+    const now = this.options.clock.now();
+    const records: RotationRecord[] = [];
+    for (const pointer of pointers) {
+      const location = pointerLocation(pointer);
+      const row = location === undefined ? undefined : await this.readRow(location, context);
+      if (row !== undefined && isOpenRecord(row.record, now)) {
+        records.push(row.record);
+        continue;
+      }
+      const age = now.getTime() - (pointer.timestamp ? Date.parse(pointer.timestamp) : 0);
+      // Housekeeping: a record that left its verification window, or a pointer whose create never finished.
+      if ((row !== undefined || age > STALE_POINTER_MS) && pointer.rowKey) await this.deleteQuietly(P_OPEN, pointer.rowKey, context);
+    }
+    return records.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  }
+
+  async listAll(limit = 100): Promise<RotationRecord[]> {
+    await this.ensureTable();
+    const context = this.context('list rotation records', P_TIME);
+    const pointers = await this.queryPartition(P_TIME, limit, context);
+    const records: RotationRecord[] = [];
+    for (const pointer of pointers) {
+      const location = pointerLocation(pointer);
+      const row = location === undefined ? undefined : await this.readRow(location, context);
+      if (row !== undefined) records.push(row.record);
+    }
+    return records;
+  }
+
+  async acquireLease(appId: string, owner: string, ttlMs: number): Promise<Lease | undefined> {
+    await this.ensureTable();
+    const context = this.context('acquire lease', appId);
+    const rowKey = encodeKey(appId);
+    // Two rounds: the holder may release between our create (409) and our read (404).
+    for (let round = 0; round < 2; round += 1) {
+      const expiresAt = new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
+      const entity = { partitionKey: P_LEASE, rowKey, AppId: appId, Owner: owner, ExpiresAt: expiresAt };
+      const created = await this.tryCreateWithEtag(entity, context);
+      if (created !== undefined) return { appId, owner, expiresAt, etag: created };
+      const existing = await callAzureOptional(context, () => this.table.getEntity<Record<string, unknown>>(P_LEASE, rowKey));
+      if (existing === undefined) continue;
+      const heldUntil = Date.parse(String(existing.ExpiresAt ?? ''));
+      if (Number.isFinite(heldUntil) && heldUntil > this.options.clock.now().getTime()) return undefined;
+      // Expired: take it over, but only if nobody else did since we read it (ETag).
+      const taken = await this.replaceWithEtag(entity, existing.etag, context);
+      return taken === undefined ? undefined : { appId, owner, expiresAt, etag: taken };
+    }
+    return undefined;
+  }
+
+  async renewLease(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
+    await this.ensureTable();
+    const context = this.context('renew lease', lease.appId);
+    const expiresAt = new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
+    const entity = { partitionKey: P_LEASE, rowKey: encodeKey(lease.appId), AppId: lease.appId, Owner: lease.owner, ExpiresAt: expiresAt };
+    const etag = await this.replaceWithEtag(entity, lease.etag, context);
+    return etag === undefined ? undefined : { ...lease, expiresAt, etag };
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    await this.ensureTable();
+    const context = this.context('release lease', lease.appId);
+    try {
+      await this.table.deleteEntity(P_LEASE, encodeKey(lease.appId), { etag: lease.etag });
+    } catch (error) {
+      const translated = translateAzureError(error, context);
+      // Gone, or already taken over after expiry: either way it is no longer ours to release.
+      if (translated instanceof NotFoundError || translated instanceof ConflictError) return;
+      throw translated;
+    }
+  }
+
+  async getState(key: string): Promise<string | undefined> {
+    await this.ensureTable();
+    const context = this.context('get state', key);
+    const entity = await callAzureOptional(context, () => this.table.getEntity<Record<string, unknown>>(P_STATE, encodeKey(key)));
+    return entity === undefined ? undefined : joinChunks(entity, 'Value', context);
+  }
+
+  async setState(key: string, value: string): Promise<void> {
+    await this.ensureTable();
+    const context = this.context('set state', key);
+    await this.upsert({ partitionKey: P_STATE, rowKey: encodeKey(key), ...chunkColumns('Value', value, context) }, context);
+  }
+
+  // ---- helpers ----
+
+  private context(operation: string, resource: string): AzureErrorContext {
+    return { operation, resource: `${this.options.tableName}:${resource}` };
+  }
+
+  private async locate(id: string): Promise<Location | undefined> {
+    const cached = this.locations.get(id);
+    if (cached) return cached;
+    const pointer = await callAzureOptional(this.context('find rotation record', id), () =>
+      this.table.getEntity<Record<string, unknown>>(P_ID, encodeKey(id)),
+    );
+    const location = pointer === undefined ? undefined : pointerLocation(pointer);
+    if (location) this.locations.set(id, location);
+    return location;
+  }
+
+  private async readRow(location: Location, context: AzureErrorContext): Promise<{ record: RotationRecord; etag: string } | undefined> {
+    const entity = await callAzureOptional(context, () => this.table.getEntity<Record<string, unknown>>(location.partitionKey, location.rowKey));
+    return entity === undefined ? undefined : { record: recordOf(entity, context), etag: entity.etag };
+  }
+
+  private async queryPartition(partition: string, limit: number, context: AzureErrorContext): Promise<Entity[]> {
+    const out: Entity[] = [];
+    const filter = odata`PartitionKey eq ${partition}`;
+    const maxPageSize = Number.isFinite(limit) ? Math.min(limit, 1000) : 1000;
+    await callAzure(context, async () => {
+      for await (const page of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize })) {
+        for (const entity of page) {
+          out.push(entity);
+          if (out.length >= limit) return;
+        }
+      }
+    });
+    return out;
+  }
+
+  /** createEntity; false when the row exists (409). */
+  private async tryCreate(entity: TableEntity<Record<string, unknown>>, context: AzureErrorContext): Promise<boolean> {
+    return (await this.tryCreateWithEtag(entity, context)) !== undefined;
+  }
+
+  private async tryCreateWithEtag(entity: TableEntity<Record<string, unknown>>, context: AzureErrorContext): Promise<string | undefined> {
+    try {
+      const response = await this.table.createEntity(entity);
+      return response.etag ?? '';
+    } catch (error) {
+      const translated = translateAzureError(error, context);
+      if (translated instanceof ConflictError) return undefined;
+      throw translated;
+    }
+  }
+
+  /** Replace only if the ETag still matches; undefined when someone else changed or deleted it. */
+  private async replaceWithEtag(entity: TableEntity<Record<string, unknown>>, etag: string, context: AzureErrorContext): Promise<string | undefined> {
+    try {
+      const response = await this.table.updateEntity(entity, 'Replace', { etag });
+      return response.etag ?? '';
+    } catch (error) {
+      const translated = translateAzureError(error, context);
+      if (translated instanceof ConflictError || translated instanceof NotFoundError) return undefined;
+      throw translated;
+    }
+  }
+
+  private async upsert(entity: TableEntity<Record<string, unknown>>, context: AzureErrorContext): Promise<void> {
+    await callAzure(context, () => this.table.upsertEntity(entity, 'Replace'));
+  }
+
+  private async deleteQuietly(partitionKey: string, rowKey: string, context: AzureErrorContext): Promise<void> {
+    await callAzureOptional(context, () => this.table.deleteEntity(partitionKey, rowKey));
+  }
+}
+
+function pointerLocation(entity: Record<string, unknown>): Location | undefined {
+  const partitionKey = entity.RecordPartition;
+  const rowKey = entity.RecordRow;
+  return typeof partitionKey === 'string' && typeof rowKey === 'string' ? { partitionKey, rowKey } : undefined;
+}
+
+function chunkColumns(prefix: string, text: string, context: AzureErrorContext): Record<string, unknown> {
+  const chunks = splitChunks(text);
+  if (chunks.length > MAX_CHUNKS) {
+    throw new PreconditionError(
+      `${context.operation} (${context.resource}): ${text.length} characters exceed what one table entity holds (${MAX_CHUNKS * CHUNK_CHARS})`,
+    );
+  }
+  const columns: Record<string, unknown> = { [`${prefix}Chunks`]: chunks.length };
+  chunks.forEach((chunk, i) => (columns[`${prefix}${i}`] = chunk));
+  return columns;
+}
+
+function joinChunks(entity: Record<string, unknown>, prefix: string, context: AzureErrorContext): string {
+  const count = Number(entity[`${prefix}Chunks`]);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new PreconditionError(`${context.operation} (${context.resource}): the stored entity has no ${prefix} (not written by this store?)`);
+  }
+  let text = '';
+  for (let i = 0; i < count; i += 1) {
+    const chunk = entity[`${prefix}${i}`];
+    if (typeof chunk !== 'string') throw new PreconditionError(`${context.operation} (${context.resource}): chunk ${i} of ${prefix} is missing`);
+    text += chunk;
+  }
+  return text;
+}
+
+/** The whole record as JSON, plus columns a person browsing the table (Storage Explorer) can read at a glance. */
+function recordColumns(record: RotationRecord, context: AzureErrorContext): Record<string, unknown> {
+  const columns: Record<string, unknown> = {
+    Kind: 'rotation',
+    Id: record.id,
+    AppId: record.appId,
+    Step: record.step,
+    Trigger: record.trigger,
+    StartedAt: record.startedAt,
+    UpdatedAt: record.updatedAt,
+    Outcome: record.outcome ?? '',
+    ...chunkColumns('Record', JSON.stringify(record), context),
+  };
+  if (record.finishedAt) columns.FinishedAt = record.finishedAt;
+  if (record.reason) columns.Reason = record.reason.slice(0, 1000);
+  return columns;
+}
+
+function recordOf(entity: Record<string, unknown>, context: AzureErrorContext): RotationRecord {
+  const text = joinChunks(entity, 'Record', context);
+  try {
+    return JSON.parse(text) as RotationRecord;
+  } catch (error) {
+    throw new PreconditionError(`${context.operation} (${context.resource}): the stored record is not valid JSON`, { cause: error });
+  }
+}
+
+/** Top-level fields whose JSON differs (JSON drops undefined, as the stored copy did). */
+function changedFields(before: RotationRecord, after: RotationRecord): string[] {
+  const a = JSON.parse(JSON.stringify(before)) as Record<string, unknown>;
+  const b = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+}

@@ -1,0 +1,198 @@
+// The Prober port over real HTTPS.
+// - direct: the rotator itself opens an mTLS connection to a downstream, presenting the candidate certificate
+//   (the preflight, before anything on the app changes).
+// - viaApp: a GET to the app's own health path, which makes the app's outbound mTLS call (after the restart).
+// Results carry public data only: status, a short reason, the thumbprint the other side reports.
+import https from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import tls from 'node:tls';
+import type { ClientCredential, ProbeResult, Prober } from '../core/ports.js';
+
+export interface HttpsProberOptions {
+  /** PROBE_TIMEOUT_SECONDS, in ms: the whole probe (connect, handshake, answer) must fit. */
+  timeoutMs: number;
+  /** CA certificates (PEM) trusted besides the system roots: the sandbox CA, a private PKI's root. */
+  extraCaPems?: string[];
+  now?: () => Date;
+}
+
+/** Enough for any health answer; a larger body is cut (the verdict needs only the status and a few fields). */
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_DETAIL_CHARS = 200;
+/** Network failures worth retrying. A TLS refusal (alert, untrusted certificate) is not one of them. */
+const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** Gateway trouble, overload and restarts; 502 from the health path means "the outbound call failed": real. */
+const TRANSIENT_STATUS_DIRECT = new Set([429, 502, 503, 504]);
+const TRANSIENT_STATUS_VIA_APP = new Set([429, 503, 504]);
+
+interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+class ProbeTimeout extends Error {
+  override readonly name = 'ProbeTimeout';
+}
+
+export class HttpsProber implements Prober {
+  private readonly ca: string[];
+  private readonly now: () => Date;
+
+  constructor(private readonly options: HttpsProberOptions) {
+    // `ca` replaces Node's default trust store, so the system roots are passed along with the extra CAs.
+    this.ca = [...tls.rootCertificates, ...(options.extraCaPems ?? [])];
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async direct(url: string, credential: ClientCredential): Promise<ProbeResult> {
+    return this.run('direct', url, { cert: credential.certPem, key: credential.keyPem }, (answer) => {
+      const json = parseJson(answer.body);
+      const observed = stringField(json, 'clientThumbprint') ?? stringField(json, 'thumbprint');
+      const ok = answer.status >= 200 && answer.status < 300;
+      const reason = stringField(json, 'reason');
+      return {
+        ok,
+        transient: !ok && TRANSIENT_STATUS_DIRECT.has(answer.status),
+        observedThumbprint: observed?.toUpperCase(),
+        detail: ok
+          ? `downstream accepted ${credential.thumbprint}`
+          : `downstream answered ${answer.status}${reason ? `: ${short(reason)}` : ''} (presented ${credential.thumbprint})`,
+      };
+    });
+  }
+
+  async viaApp(url: string, expectedThumbprint?: string): Promise<ProbeResult> {
+    return this.run('via-app', url, {}, (answer) => {
+      const json = parseJson(answer.body);
+      const header = answer.headers['x-presented-thumbprint'];
+      const observed = (stringField(json, 'presentedThumbprint') ?? (typeof header === 'string' ? header : undefined))?.trim().toUpperCase();
+      const reason = stringField(json, 'reason');
+      const statusOk = answer.status >= 200 && answer.status < 300;
+      if (!statusOk) {
+        return {
+          ok: false,
+          transient: TRANSIENT_STATUS_VIA_APP.has(answer.status),
+          observedThumbprint: observed,
+          detail: `app answered ${answer.status}${reason ? `: ${short(reason)}` : ''}`,
+        };
+      }
+      if (expectedThumbprint) {
+        const expected = expectedThumbprint.trim().toUpperCase();
+        if (observed === undefined) {
+          return { ok: false, transient: false, detail: 'app answered 2xx but did not report presentedThumbprint' };
+        }
+        if (observed !== expected) {
+          return { ok: false, transient: false, observedThumbprint: observed, detail: `app presented ${observed}, expected ${expected}` };
+        }
+      }
+      return { ok: true, transient: false, observedThumbprint: observed, detail: `app answered ${answer.status}${observed ? ` presenting ${observed}` : ''}` };
+    });
+  }
+
+  private async run(
+    kind: ProbeResult['kind'],
+    url: string,
+    tlsOptions: { cert?: string; key?: string },
+    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint'>,
+  ): Promise<ProbeResult> {
+    const at = this.now();
+    const started = Date.now();
+    const finish = (fields: Pick<ProbeResult, 'ok' | 'transient' | 'detail'> & Partial<ProbeResult>): ProbeResult => ({
+      kind,
+      target: url,
+      at: at.toISOString(),
+      durationMs: Date.now() - started,
+      ...fields,
+    });
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return finish({ ok: false, transient: false, detail: 'probe target is not a URL' });
+    }
+    if (target.protocol !== 'https:') return finish({ ok: false, transient: false, detail: 'probe target must be an https URL' });
+    try {
+      const answer = await this.get(target, tlsOptions);
+      const verdict = judge(answer);
+      return finish({ ...verdict, status: answer.status });
+    } catch (error) {
+      return finish(describeFailure(error, this.options.timeoutMs));
+    }
+  }
+
+  private get(target: URL, tlsOptions: { cert?: string; key?: string }): Promise<HttpAnswer> {
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const request = https.request(target, {
+        method: 'GET',
+        headers: { accept: 'application/json', 'user-agent': 'mtls-rotator-probe' },
+        ca: this.ca,
+        ...tlsOptions,
+        rejectUnauthorized: true,
+        // A fresh connection and handshake each time: a pooled or resumed session would present an older verdict.
+        agent: false,
+      });
+      // One deadline for the whole exchange; a downstream that accepts TCP and never answers is a timeout.
+      const timer = setTimeout(() => request.destroy(new ProbeTimeout(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      request.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      request.once('response', (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          if (size < MAX_BODY_BYTES) chunks.push(chunk);
+          size += chunk.length;
+        });
+        response.once('end', () => {
+          clearTimeout(timer);
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_BYTES) });
+        });
+        response.once('error', (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+      });
+      request.end();
+    });
+  }
+}
+
+/** Turns a failed request into a verdict; only error codes and fixed phrases, never certificate or key text. */
+function describeFailure(error: unknown, timeoutMs: number): Pick<ProbeResult, 'ok' | 'transient' | 'detail'> {
+  if (error instanceof ProbeTimeout) return { ok: false, transient: true, detail: `timed out after ${timeoutMs} ms` };
+  const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
+  if (code !== undefined && TRANSIENT_ERRNO.has(code)) return { ok: false, transient: true, detail: `connection failed: ${code}` };
+  if (code?.startsWith('ERR_OSSL')) {
+    return { ok: false, transient: false, detail: `the client certificate or key could not be used: ${code}` };
+  }
+  if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME|ALTNAME/.test(code)) {
+    return { ok: false, transient: false, detail: `the server's certificate is not trusted: ${code}` };
+  }
+  if (code !== undefined && /SSL|TLS|EPROTO/.test(code)) {
+    return { ok: false, transient: false, detail: `TLS handshake refused: ${code}` };
+  }
+  const name = error instanceof Error ? error.name : typeof error;
+  return { ok: false, transient: false, detail: `request failed: ${code ?? name}` };
+}
+
+function parseJson(body: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stringField(json: Record<string, unknown> | undefined, key: string): string | undefined {
+  const value = json?.[key];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Reasons come from the other side: kept short and free of anything that looks like encoded key material. */
+function short(text: string): string {
+  const clean = text.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[pem]').replace(/[A-Za-z0-9+/=]{120,}/g, '[redacted]').replace(/\s+/g, ' ');
+  return clean.length > MAX_DETAIL_CHARS ? `${clean.slice(0, MAX_DETAIL_CHARS)}…` : clean;
+}
