@@ -10,7 +10,11 @@ import type { Counters, RequestLogEntry } from './observe.js';
 import { ScenarioError, type CertificateVersionSpec } from './scenario.js';
 import type { ThrottlingOptions } from './throttling.js';
 
-/** A new version for `renew`: the CA, validity (days from the sandbox start) and optional defect/enabled. */
+/**
+ * A new version for `renew`: the CA, validity (days from the sandbox start) and optional defect/enabled.
+ * Unlike scenario versions, `notBeforeDays` defaults to 0 and the version is created "now" (real time), so it
+ * is the newest; the CN defaults to the current version's.
+ */
 export type RenewSpec = CertificateVersionSpec;
 
 export interface KeyVaultVersionInfo {

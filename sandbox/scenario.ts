@@ -94,7 +94,7 @@ export interface AppBehaviourSpec {
   downstream?: string;
   /** Default '/healthz/outbound-mtls'. */
   healthPath?: string;
-  /** How long a restart takes (the app answers 503 meanwhile). Default 200 ms. */
+  /** How long a restart takes (the app answers 503 meanwhile). Default 100 ms. */
   restartMs?: number;
   /** A restart never finishes (the app stays 503). */
   hangRestart?: boolean;
