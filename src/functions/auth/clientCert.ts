@@ -191,6 +191,24 @@ export function parseClientCertSettings(env: Readonly<Record<string, string | un
   return allowedThumbprints === undefined ? { mode: 'required', trustedCaPems } : { mode: 'required', trustedCaPems, allowedThumbprints };
 }
 
+/**
+ * The same settings from `loadConfig` (src/core/config.ts), which validates them at start-up too: use this in
+ * the composition root so there is one source of truth; `parseClientCertSettings` is for callers without a
+ * Config (and is stricter: it also refuses a trusted "CA" that is not a CA certificate).
+ */
+export function clientCertSettingsFromConfig(config: {
+  clientCertAuth: 'off' | 'required';
+  clientCertTrustedCaPems: string[];
+  clientCertAllowedThumbprints?: string[];
+}): ClientCertSettings {
+  if (config.clientCertAuth === 'off') return { mode: 'off', trustedCaPems: [] };
+  const settings: ClientCertSettings = { mode: 'required', trustedCaPems: [...config.clientCertTrustedCaPems] };
+  if (config.clientCertAllowedThumbprints !== undefined && config.clientCertAllowedThumbprints.length > 0) {
+    settings.allowedThumbprints = config.clientCertAllowedThumbprints.map((t) => t.toUpperCase());
+  }
+  return settings;
+}
+
 const CA_SETTING = 'CLIENT_CERT_TRUSTED_CA';
 
 /** PEM text (one or several certificates) or base64 of it; throws an Error whose message names the setting. */

@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/core/config.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { createCertificateAuthority, issueCertificate, pemToDer, type IssuedCertificate } from '../../../src/crypto/index.js';
 import {
   authenticateClientCertificate,
   clientCertificateOf,
+  clientCertSettingsFromConfig,
   parseClientCertSettings,
   withClientCertificateAuth,
   type ClientCertSettings,
@@ -193,5 +196,21 @@ describe('withClientCertificateAuth', () => {
   it('lets every request through when the mode is off', async () => {
     const handler = withClientCertificateAuth(async () => ({ status: 204 }), { settings: () => ({ mode: 'off', trustedCaPems: [] }) });
     expect(await handler(request({}), context())).toEqual({ status: 204 });
+  });
+});
+
+describe('clientCertSettingsFromConfig', () => {
+  it('takes the settings loadConfig validated, and they authenticate the same way', () => {
+    const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as { Values: Record<string, string> };
+    const config = loadConfig({
+      ...sample.Values,
+      CLIENT_CERT_AUTH: 'required',
+      CLIENT_CERT_TRUSTED_CA: Buffer.from(trustedCa.certPem).toString('base64'),
+      CLIENT_CERT_ALLOWED_THUMBPRINTS: client.thumbprint.toLowerCase(),
+    });
+    const settings = clientCertSettingsFromConfig(config);
+    expect(settings).toMatchObject({ mode: 'required', allowedThumbprints: [client.thumbprint] });
+    expect(authenticateClientCertificate(base64Der(client), { ...settings, now }).ok).toBe(true);
+    expect(authenticateClientCertificate(base64Der(clientOfSecondCa), { ...settings, now })).toMatchObject({ code: 'ClientCertificateUntrusted' });
   });
 });
