@@ -174,7 +174,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         timers.stop();
-        await queues?.stop();
+        await queues?.stop(options.shutdownTimeoutMs ?? 30_000);
         const drained = await tracker.drain(options.shutdownTimeoutMs ?? 30_000);
         if (!drained) log(`stop: ${tracker.count} invocation(s) still running after the shutdown timeout; closing anyway`);
         await http.close();

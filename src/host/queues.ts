@@ -64,17 +64,31 @@ export class QueueListeners {
   async start(): Promise<void> {
     for (const listener of this.#listeners) {
       // The host waits for a queue to appear; creating it spares a local user an empty poll loop with no hint.
-      await listener.queue.createIfNotExists();
+      try {
+        await listener.queue.createIfNotExists();
+      } catch (err) {
+        throw new LocalHostConfigError(`queue function '${listener.registration.name}': cannot reach queue '${listener.queueName}' at ${listener.queue.url}: ${(err as Error).message}`);
+      }
       this.log(`queue function '${listener.registration.name}' listening on '${listener.queueName}'`);
       listener.loop = this.#poll(listener);
     }
   }
 
-  /** Stops polling; running invocations are the tracker's to wait for. */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling and waits (at most `timeoutMs`) for the loops to settle their current batch; running
+   * invocations are also the tracker's to wait for.
+   */
+  async stop(timeoutMs = 30_000): Promise<void> {
     this.#stopped = true;
     for (const wake of this.#wakers) wake();
-    await Promise.all(this.#listeners.map((l) => l.loop));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#listeners.map((l) => l.loop)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   queueNames(): Record<string, string> {
