@@ -31,6 +31,10 @@ export interface BindingChange {
   certificateResourceName?: string;
   oldCertificateResourceName?: string;
   reason: string;
+  /** True when this rotation uploaded `certificateResourceName` (recorded before the upload, as intent). */
+  uploaded?: boolean;
+  /** `https://<vault>/certificates/<name>` of the binding (also derivable from keyVaultCertificateId). */
+  sourceUrl?: string;
 }
 
 export interface StepEntry {
@@ -72,6 +76,13 @@ export interface RotationRecord {
   retireAfter?: string;
   retiredAt?: string;
   dryRun?: boolean;
+  /** Set on the record of a rollback of an already committed rotation: the id of that rotation. */
+  rollbackOf?: string;
+  /**
+   * What the via-app probe expects the app to present, decided when the rotation starts (the app has
+   * one binding, or a `-settings` key names the certificate it presents); undefined = status only.
+   */
+  probeExpectation?: { newThumbprint?: string; oldThumbprint?: string };
 }
 
 export interface Lease {

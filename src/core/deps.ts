@@ -1,0 +1,24 @@
+// What the engine needs from the outside world, built once by the composition root.
+import type { CrashBoundary } from './boundaries.js';
+import type { Telemetry } from './events.js';
+import type { Logger } from './logger.js';
+import type { AppServiceGateway, CertificateSource, Clock, Prober } from './ports.js';
+import type { RotationStore } from './records.js';
+
+export interface RotatorDeps {
+  gateway: AppServiceGateway;
+  keyVault: CertificateSource;
+  store: RotationStore;
+  prober: Prober;
+  telemetry: Telemetry;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * Called at every side-effect boundary (see CRASH_BOUNDARIES). Whatever it throws propagates out
+   * untouched, with the record and the lease left exactly as a crash would leave them: the
+   * reliability suite simulates a crash this way and then calls resumeOpen().
+   */
+  faultHook?: (boundary: CrashBoundary) => Promise<void> | void;
+  /** Lease owner; defaults to host name + process id + a random suffix. */
+  owner?: string;
+}

@@ -1,0 +1,160 @@
+// Plan: the policy chain applied to every binding, and per app the bindings due with their candidate.
+import { checkCandidateVersion, type CandidateRefusal } from './candidate.js';
+import { daysRemaining, evaluateRenewal, ROTATION_REASONS, type PolicyDecision, type RenewalPolicy } from './policies.js';
+import type { AppRef, KeyVaultCertificateVersion } from './ports.js';
+import type { CertificateBinding, ScannedApp, ScanResult } from './scan.js';
+import { sourceUrlOf } from './tags.js';
+import { sameThumbprint } from './thumbprints.js';
+
+export interface BindingEvaluation {
+  decision: PolicyDecision;
+  /** Set when the decision calls for a rotation but Key Vault's latest may not be rolled out. */
+  refusal?: CandidateRefusal;
+  /** A rotation of this binding to `latest` is due (or forced). */
+  due: boolean;
+  /** Rotated although up to date, because the caller forced it. */
+  forced?: boolean;
+  daysRemaining?: number;
+}
+
+/**
+ * Due when the chain answers a rotating reason (or `force` is set), a source is known and Key Vault's
+ * latest passes the metadata checks (the secret itself is checked when staging).
+ */
+export function evaluateBinding(
+  binding: CertificateBinding,
+  policies: readonly RenewalPolicy[],
+  now: Date,
+  options: { force?: boolean } = {},
+): BindingEvaluation {
+  const decision = evaluateRenewal(
+    { ...(binding.loaded ? { loaded: binding.loaded } : {}), dangling: binding.dangling, ...(binding.latest ? { latest: binding.latest } : {}) },
+    policies,
+  );
+  const evaluation: BindingEvaluation = { decision, due: false };
+  if (binding.loaded?.notAfter) evaluation.daysRemaining = daysRemaining(binding.loaded.notAfter, now);
+  if (binding.problem || !binding.source) return evaluation;
+  const wanted = ROTATION_REASONS.includes(decision.reason);
+  const forced = !wanted && !!options.force && !!binding.latest && !sameThumbprint(binding.latest.thumbprint, binding.loaded?.thumbprint);
+  if (!wanted && !forced) return evaluation;
+  // A dangling thumbprint has no resource, so its dates are unknown: any valid version repairs it.
+  const loadedForCheck = binding.dangling ? undefined : binding.loaded;
+  const refusal = checkCandidateVersion(binding.latest, loadedForCheck, now);
+  if (refusal) {
+    evaluation.refusal = refusal;
+    return evaluation;
+  }
+  evaluation.due = true;
+  if (forced) evaluation.forced = true;
+  return evaluation;
+}
+
+export interface DueBinding {
+  key: string;
+  reason: PolicyDecision['reason'];
+  message: string;
+  oldThumbprint?: string;
+  oldCertificateName?: string;
+  candidate: KeyVaultCertificateVersion;
+  sourceUrl: string;
+  forced?: boolean;
+}
+
+export interface AppPlan {
+  appId: string;
+  name: string;
+  ref: AppRef;
+  mode: 'explicit' | 'wildcard';
+  /**
+   * rotate = at least one binding is due; alert = something needs a person (problems, refused
+   * candidates, RenewalMissing, dangling without a source); none = up to date.
+   */
+  action: 'rotate' | 'alert' | 'none';
+  due: DueBinding[];
+  bindings: Array<{
+    key: string;
+    thumbprint?: string;
+    certificateName?: string;
+    source?: string;
+    latestVersion?: string;
+    latestThumbprint?: string;
+    notAfter?: string;
+    daysRemaining?: number;
+    reason: PolicyDecision['reason'];
+    message: string;
+    due: boolean;
+    refusal?: CandidateRefusal;
+    problem?: string;
+  }>;
+  problems: string[];
+}
+
+export interface Plan {
+  generatedAt: string;
+  apps: AppPlan[];
+  /** Apps with at least one due binding. */
+  dueApps: number;
+  dueBindings: number;
+}
+
+export function planApp(app: ScannedApp): AppPlan {
+  const due: DueBinding[] = [];
+  for (const binding of app.bindings) {
+    if (!binding.evaluation.due || !binding.latest || !binding.source) continue;
+    const entry: DueBinding = {
+      key: binding.key,
+      reason: binding.evaluation.decision.reason,
+      message: binding.evaluation.decision.message,
+      candidate: binding.latest,
+      sourceUrl: sourceUrlOf(binding.source),
+    };
+    if (binding.loaded?.thumbprint) entry.oldThumbprint = binding.loaded.thumbprint;
+    if (binding.certificate) entry.oldCertificateName = binding.certificate.name;
+    if (binding.evaluation.forced) entry.forced = true;
+    due.push(entry);
+  }
+  const needsAlert =
+    app.problems.length > 0 ||
+    app.bindings.some((b) => b.problem || b.evaluation.refusal || b.evaluation.decision.reason === 'RenewalMissing');
+  // An app with problems is never changed, even if some binding looks due.
+  const blocked = app.problems.length > 0;
+  return {
+    appId: app.appId,
+    name: app.name,
+    ref: app.ref,
+    mode: app.mode,
+    action: !blocked && due.length > 0 ? 'rotate' : needsAlert ? 'alert' : 'none',
+    due: blocked ? [] : due,
+    bindings: app.bindings.map((b) => {
+      const row: AppPlan['bindings'][number] = {
+        key: b.key,
+        reason: b.evaluation.decision.reason,
+        message: b.evaluation.decision.message,
+        due: !blocked && b.evaluation.due,
+      };
+      if (b.loaded?.thumbprint) row.thumbprint = b.loaded.thumbprint;
+      if (b.certificate) row.certificateName = b.certificate.name;
+      if (b.source) row.source = sourceUrlOf(b.source);
+      if (b.latest) {
+        row.latestVersion = b.latest.version;
+        row.latestThumbprint = b.latest.thumbprint;
+      }
+      if (b.loaded?.notAfter) row.notAfter = b.loaded.notAfter.toISOString();
+      if (b.evaluation.daysRemaining !== undefined) row.daysRemaining = b.evaluation.daysRemaining;
+      if (b.evaluation.refusal) row.refusal = b.evaluation.refusal;
+      if (b.problem) row.problem = b.problem;
+      return row;
+    }),
+    problems: [...app.problems],
+  };
+}
+
+export function planOf(scan: ScanResult, now: Date): Plan {
+  const apps = scan.apps.map(planApp);
+  return {
+    generatedAt: now.toISOString(),
+    apps,
+    dueApps: apps.filter((a) => a.action === 'rotate').length,
+    dueBindings: apps.reduce((sum, a) => sum + a.due.length, 0),
+  };
+}

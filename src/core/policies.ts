@@ -1,0 +1,144 @@
+// The renewal decision, cert-manager style: an ordered chain of small pure policies, the first one
+// that answers wins. Time comes from the injected clock only.
+import type { Clock, KeyVaultCertificateVersion } from './ports.js';
+import { sameThumbprint } from './thumbprints.js';
+
+/**
+ * Why a binding does (or does not) need a rotation. Also a telemetry dimension, so the names are stable.
+ * - DanglingThumbprint: the app pins a thumbprint with no certificate resource in its webspace; it breaks
+ *   at its next restart (typically a Key Vault-linked resource re-synced to a new version underneath it).
+ * - RenewalMissing: the loaded certificate is expired or nearing expiry, but Key Vault has nothing newer.
+ *   Alert; nothing can be changed.
+ * - Expired: the loaded certificate is past its notAfter and Key Vault has another version.
+ * - NewerVersionAvailable: Key Vault's latest version differs, is valid now and outlives the loaded one.
+ * - NearingExpiry: within RENEW_BEFORE_DAYS (or RENEW_BEFORE_PERCENT of its lifetime) of expiry.
+ * - UpToDate: nothing to do.
+ */
+export const RENEWAL_REASONS = [
+  'DanglingThumbprint',
+  'Expired',
+  'NewerVersionAvailable',
+  'NearingExpiry',
+  'RenewalMissing',
+  'UpToDate',
+] as const;
+export type RenewalReason = (typeof RENEWAL_REASONS)[number];
+
+/** Reasons that call for a rotation (when the candidate passes its checks). */
+export const ROTATION_REASONS: readonly RenewalReason[] = [
+  'DanglingThumbprint',
+  'Expired',
+  'NewerVersionAvailable',
+  'NearingExpiry',
+];
+
+export interface PolicyDecision {
+  reason: RenewalReason;
+  message: string;
+}
+
+export interface LoadedCertificate {
+  thumbprint: string;
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+export interface PolicyInput {
+  /** What the app loads now; undefined for a `*` app with nothing of its source in the webspace. */
+  loaded?: LoadedCertificate;
+  /** The pinned thumbprint has no certificate resource in the app's webspace. */
+  dangling: boolean;
+  /** Key Vault's newest version of the binding's source; undefined when unknown or absent. */
+  latest?: KeyVaultCertificateVersion;
+}
+
+export type RenewalPolicy = (input: PolicyInput) => PolicyDecision | undefined;
+
+export interface PolicyOptions {
+  renewBeforeDays: number;
+  renewBeforePercent?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Days from `now` to `notAfter`, rounded down (negative once expired). */
+export function daysRemaining(notAfter: Date, now: Date): number {
+  return Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+}
+
+/**
+ * The moment renewal becomes due: RENEW_BEFORE_DAYS before notAfter, or earlier when
+ * RENEW_BEFORE_PERCENT of the lifetime is the larger margin (short-lived certificates renew early
+ * enough, long-lived ones are not renewed months ahead).
+ */
+export function renewalTime(loaded: LoadedCertificate, options: PolicyOptions): Date | undefined {
+  if (!loaded.notAfter) return undefined;
+  let margin = options.renewBeforeDays * DAY_MS;
+  if (options.renewBeforePercent !== undefined && loaded.notBefore) {
+    const lifetime = loaded.notAfter.getTime() - loaded.notBefore.getTime();
+    margin = Math.max(margin, (lifetime * options.renewBeforePercent) / 100);
+  }
+  return new Date(loaded.notAfter.getTime() - margin);
+}
+
+/** Key Vault's latest can replace the loaded one: enabled, valid now, and outlives what is loaded. */
+export function isUsableNow(latest: KeyVaultCertificateVersion, loaded: LoadedCertificate | undefined, now: Date): boolean {
+  if (!latest.enabled) return false;
+  if (latest.notBefore && latest.notBefore.getTime() > now.getTime()) return false;
+  if (latest.expiresOn && latest.expiresOn.getTime() <= now.getTime()) return false;
+  if (loaded?.notAfter && latest.expiresOn && latest.expiresOn.getTime() <= loaded.notAfter.getTime()) return false;
+  return true;
+}
+
+function hasNothingNewer(input: PolicyInput): boolean {
+  return input.latest === undefined || sameThumbprint(input.latest.thumbprint, input.loaded?.thumbprint);
+}
+
+export function renewalPolicies(clock: Clock, options: PolicyOptions): RenewalPolicy[] {
+  const isExpired = (loaded?: LoadedCertificate) => !!loaded?.notAfter && loaded.notAfter.getTime() <= clock.now().getTime();
+  const isNearing = (loaded?: LoadedCertificate) => {
+    const due = loaded && renewalTime(loaded, options);
+    return !!due && due.getTime() <= clock.now().getTime();
+  };
+  const expiry = (loaded?: LoadedCertificate) => loaded?.notAfter?.toISOString() ?? 'an unknown date';
+  return [
+    // A pinned thumbprint without a resource breaks the app at its next restart: repair before anything else.
+    ({ dangling, loaded }) =>
+      dangling
+        ? { reason: 'DanglingThumbprint', message: `thumbprint ${loaded?.thumbprint ?? '?'} is pinned but no certificate resource in the webspace has it` }
+        : undefined,
+    // Expired or near expiry with nothing newer in Key Vault: alert, there is nothing to roll out.
+    (input) => {
+      if (!input.loaded && !input.latest) return { reason: 'RenewalMissing', message: 'Key Vault has no version of the source' };
+      if (!(isExpired(input.loaded) || isNearing(input.loaded)) || !hasNothingNewer(input)) return undefined;
+      return {
+        reason: 'RenewalMissing',
+        message: `certificate ${input.loaded?.thumbprint} ${isExpired(input.loaded) ? 'expired' : 'expires'} on ${expiry(input.loaded)} and Key Vault has no newer version`,
+      };
+    },
+    ({ loaded }) =>
+      isExpired(loaded) ? { reason: 'Expired', message: `certificate ${loaded?.thumbprint} expired on ${expiry(loaded)}` } : undefined,
+    ({ loaded, latest }) =>
+      latest && !sameThumbprint(latest.thumbprint, loaded?.thumbprint) && isUsableNow(latest, loaded, clock.now())
+        ? {
+            reason: 'NewerVersionAvailable',
+            message: `Key Vault version ${latest.version} (${latest.thumbprint}, expires ${latest.expiresOn?.toISOString() ?? '?'}) replaces ${loaded?.thumbprint ?? 'nothing loaded'}`,
+          }
+        : undefined,
+    ({ loaded }) =>
+      isNearing(loaded)
+        ? { reason: 'NearingExpiry', message: `certificate ${loaded?.thumbprint} expires on ${expiry(loaded)}, within the renewal window` }
+        : undefined,
+    // Always last: the chain always answers.
+    ({ loaded }) => ({ reason: 'UpToDate', message: `certificate ${loaded?.thumbprint ?? '?'} is current (expires ${expiry(loaded)})` }),
+  ];
+}
+
+/** Runs the chain; the first policy that answers wins. */
+export function evaluateRenewal(input: PolicyInput, policies: readonly RenewalPolicy[]): PolicyDecision {
+  for (const policy of policies) {
+    const decision = policy(input);
+    if (decision) return decision;
+  }
+  return { reason: 'UpToDate', message: 'no policy matched' };
+}

@@ -1,0 +1,443 @@
+// Rotating one app: lease → stage → preflight → switch → restart → verify → commit, or rollback.
+// The record is the state machine: `drive` runs the step that follows the record's `step` until the
+// record has an outcome, so a fresh rotation, a resumed one and a manual rollback share one path.
+// Each step first looks at the real state and the record and skips what is already done.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { CrashSignal } from './boundaries.js';
+import type { Config } from './config.js';
+import type { RotatorDeps } from './deps.js';
+import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
+import { appNameOf } from './identity.js';
+import { planApp, type AppPlan, type DueBinding } from './plan.js';
+import type { Lease, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import { scanApp, type ScannedApp } from './scan.js';
+import { parseAppTags, tagNames } from './tags.js';
+import { commitRotation } from './rotation/commitRotation.js';
+import {
+  addStep,
+  crash,
+  dimensionsOf,
+  finish,
+  leaseMs,
+  releaseQuietly,
+  save,
+  type RotationContext,
+} from './rotation/context.js';
+import { preflight } from './rotation/preflight.js';
+import { restartApp } from './rotation/restartApp.js';
+import { rollbackRotation } from './rotation/rollbackRotation.js';
+import { stageCandidate } from './rotation/stageCandidate.js';
+import { switchThumbprint } from './rotation/switchThumbprint.js';
+import { verifyRotation } from './rotation/verifyRotation.js';
+
+/**
+ * Why a rotation did not run:
+ * DryRun = asked not to write; NothingDue = every binding is up to date (or only needs an alert);
+ * InProgress = another caller holds the app's lease; NotOptedIn = no `<p>=enabled` tag;
+ * AppProblems = bad tags or settings (listed in `problems`), the app is never changed.
+ */
+export type SkipReason = 'DryRun' | 'NothingDue' | 'InProgress' | 'NotOptedIn' | 'AppProblems';
+
+export interface RotationResult {
+  appId: string;
+  /** "site" or "site/slot". */
+  name: string;
+  /**
+   * The record's outcome, `skipped` (nothing started; `reason` is a SkipReason), or `interrupted`
+   * (a transient fault stopped it mid-way; the record stays open and the probe timer resumes it).
+   */
+  outcome: RotationOutcome | 'interrupted';
+  reason?: string;
+  rotationId?: string;
+  record?: RotationRecord;
+  /** The plan the decision was made on (always set for fresh rotations and dry runs). */
+  plan?: AppPlan;
+  problems?: string[];
+  error?: string;
+}
+
+export interface RotateOptions {
+  trigger: RotationRecord['trigger'];
+  dryRun?: boolean;
+  force?: boolean;
+  /** When the scan behind `app` was taken: a rotation recorded after it means the scan is stale. */
+  scannedAt?: Date;
+}
+
+/** Resume attempts after which a rotation stops retrying and rolls back (or fails). */
+export const MAX_ATTEMPTS = 5;
+
+const APP_UNCHANGED: readonly RotationStep[] = ['leased', 'staged', 'preflighted'];
+
+let defaultOwner: string | undefined;
+export function ownerOf(deps: RotatorDeps): string {
+  defaultOwner ??= `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  return deps.owner ?? defaultOwner;
+}
+
+/** Sortable, unique, valid as a Table RowKey (no / \ # ?). */
+export function newRotationId(now: Date): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(4).toString('hex')}`;
+}
+
+function skipped(app: { appId: string; name: string }, reason: SkipReason, extra: Partial<RotationResult> = {}): RotationResult {
+  return { appId: app.appId, name: app.name, outcome: 'skipped', reason, ...extra };
+}
+
+function resultOf(record: RotationRecord, extra: Partial<RotationResult> = {}): RotationResult {
+  const result: RotationResult = {
+    appId: record.appId,
+    name: appNameOf(record.app),
+    outcome: record.outcome ?? 'interrupted',
+    rotationId: record.id,
+    record,
+    ...extra,
+  };
+  if (record.reason !== undefined && result.reason === undefined) result.reason = record.reason;
+  return result;
+}
+
+/** Rotates the due bindings of a scanned app, all in one pass with one restart. */
+export async function rotateScannedApp(
+  deps: RotatorDeps,
+  config: Config,
+  app: ScannedApp,
+  options: RotateOptions,
+): Promise<RotationResult> {
+  const plan = planApp(app);
+  if (!app.tags.enabled) return skipped(app, 'NotOptedIn', { plan });
+  if (app.problems.length > 0) return skipped(app, 'AppProblems', { plan, problems: [...app.problems] });
+  if (options.dryRun) return skipped(app, 'DryRun', { plan });
+  if (plan.due.length === 0) return skipped(app, 'NothingDue', { plan });
+
+  const lease = await deps.store.acquireLease(app.appId, ownerOf(deps), leaseMs(config));
+  if (!lease) {
+    deps.telemetry.event('RotationConflict', { appId: app.appId, slot: app.ref.slot, subscription: app.ref.subscriptionId, reason: 'InProgress' });
+    return skipped(app, 'InProgress', { plan });
+  }
+  try {
+    const history = await deps.store.listForApp(app.appId, 10);
+    // A rotation left mid-way owns the app until it is finished or rolled back: finish it first.
+    const open = history.find((r) => !r.outcome);
+    if (open) return await continueRecord(deps, config, open, lease);
+
+    let current = app;
+    let currentPlan = plan;
+    const scannedAt = options.scannedAt?.getTime();
+    if (scannedAt !== undefined && history.some((r) => Date.parse(r.updatedAt) >= scannedAt)) {
+      // Someone rotated this app after our scan: decide again on fresh state.
+      const fresh = await scanApp(deps, config, app.ref, options.force ? { force: true } : {});
+      if (!fresh) throw new NotFoundError(`app ${app.name} no longer exists`);
+      current = fresh;
+      currentPlan = planApp(fresh);
+      if (fresh.problems.length > 0 || currentPlan.due.length === 0) {
+        await releaseQuietly({ deps, lease });
+        return skipped(fresh, fresh.problems.length > 0 ? 'AppProblems' : 'NothingDue', { plan: currentPlan });
+      }
+    }
+
+    const record = newRecord(deps, current, currentPlan.due, options.trigger);
+    await deps.store.create(record);
+    deps.telemetry.event('RotationStarted', dimensionsOf(record, { reason: record.bindings.map((b) => b.reason).join(',') }));
+    deps.logger.info(`rotation ${record.id} of ${current.name} started`, {
+      rotationId: record.id,
+      appId: record.appId,
+      bindings: record.bindings.map((b) => `${b.oldThumbprint ?? '-'} -> ${b.newThumbprint} (${b.reason})`),
+    });
+    const ctx: RotationContext = {
+      deps,
+      config,
+      names: tagNames(config.rotationTag),
+      record,
+      lease,
+      site: current.site,
+      tags: current.tags,
+      candidates: new Map(),
+    };
+    await crash(ctx, 'afterLease');
+    return await driveToResult(ctx, { plan: currentPlan });
+  } catch (error) {
+    if (error instanceof CrashSignal) throw error;
+    await releaseQuietly({ deps, lease });
+    const fault = toRotatorError(error);
+    deps.telemetry.exception(fault, { appId: app.appId });
+    return { appId: app.appId, name: app.name, outcome: 'interrupted', error: describeError(fault), plan };
+  }
+}
+
+function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigger: RotationRecord['trigger']): RotationRecord {
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const bindings = due.map((d) => {
+    const binding: RotationRecord['bindings'][number] = {
+      newThumbprint: d.candidate.thumbprint.toUpperCase(),
+      keyVaultCertificateId: d.candidate.id,
+      keyVaultVersion: d.candidate.version,
+      reason: d.forced ? `Forced (${d.reason})` : d.reason,
+      sourceUrl: d.sourceUrl,
+    };
+    if (d.oldThumbprint) binding.oldThumbprint = d.oldThumbprint;
+    if (d.oldCertificateName) binding.oldCertificateResourceName = d.oldCertificateName;
+    return binding;
+  });
+  const record: RotationRecord = {
+    id: newRotationId(now),
+    app: { ...app.ref },
+    appId: app.appId,
+    mode: app.mode,
+    trigger,
+    bindings,
+    step: 'leased',
+    steps: [{ step: 'leased', at }],
+    attempts: 1,
+    probes: [],
+    startedAt: at,
+    updatedAt: at,
+  };
+  const expectation = probeExpectationOf(app, bindings);
+  if (expectation) record.probeExpectation = expectation;
+  return record;
+}
+
+/**
+ * What the app presents after the switch: with one binding, that certificate; with several, the one
+ * named by a `<p>-settings` key (CLIENT_CERT_THUMBPRINT style). Otherwise the probe checks status only.
+ */
+function probeExpectationOf(app: ScannedApp, bindings: RotationRecord['bindings']): RotationRecord['probeExpectation'] {
+  const pick = (b: RotationRecord['bindings'][number]) => {
+    const expectation: NonNullable<RotationRecord['probeExpectation']> = { newThumbprint: b.newThumbprint };
+    if (b.oldThumbprint) expectation.oldThumbprint = b.oldThumbprint;
+    return expectation;
+  };
+  if (app.bindings.length === 1 && bindings.length === 1) return pick(bindings[0] as RotationRecord['bindings'][number]);
+  if (app.selectedThumbprint) {
+    const selected = bindings.find((b) => b.oldThumbprint === app.selectedThumbprint);
+    if (selected) return pick(selected);
+    // The selected certificate is not rotated: the app keeps presenting it.
+    return { newThumbprint: app.selectedThumbprint, oldThumbprint: app.selectedThumbprint };
+  }
+  return undefined;
+}
+
+/** Runs `drive` and turns its end state into a result; faults become `interrupted` (record left open). */
+async function driveToResult(ctx: RotationContext, extra: Partial<RotationResult> = {}): Promise<RotationResult> {
+  try {
+    await drive(ctx);
+    return resultOf(ctx.record, extra);
+  } catch (error) {
+    if (error instanceof CrashSignal) throw error;
+    const fault = toRotatorError(error);
+    if (!(fault instanceof LeaseLostError)) await releaseQuietly(ctx);
+    ctx.deps.telemetry.exception(fault, dimensionsOf(ctx.record));
+    ctx.deps.logger.warn(`rotation ${ctx.record.id} interrupted at ${ctx.record.step}: ${describeError(fault)}`, {
+      rotationId: ctx.record.id,
+      appId: ctx.record.appId,
+    });
+    return resultOf(ctx.record, { ...extra, outcome: 'interrupted', error: describeError(fault) });
+  }
+}
+
+/**
+ * Runs steps until the record has an outcome. A transient fault or a lost lease leaves the record
+ * open (thrown to the caller); any other fault ends the rotation: `failed` while the app is untouched,
+ * a rollback once it may have changed, `failed` if the rollback itself cannot proceed.
+ */
+export async function drive(ctx: RotationContext): Promise<void> {
+  while (!ctx.record.outcome) {
+    const before = ctx.record.step;
+    const beforeEntries = ctx.record.steps.length;
+    try {
+      await runStep(ctx, before);
+    } catch (error) {
+      if (error instanceof CrashSignal) throw error;
+      const fault = toRotatorError(error, `${ctx.record.id} after step ${ctx.record.step}`);
+      if (fault.retryable || fault instanceof LeaseLostError) throw fault;
+      ctx.deps.telemetry.exception(fault, dimensionsOf(ctx.record));
+      const reason = `${fault.code}: ${fault.message}`.slice(0, 500);
+      if (APP_UNCHANGED.includes(ctx.record.step)) {
+        await finish(ctx, 'failed', reason);
+      } else if (ctx.record.step === 'rollingBack') {
+        await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
+      } else {
+        ctx.record.reason = reason;
+        addStep(ctx, 'rollingBack', reason);
+        await save(ctx);
+        await crash(ctx, 'afterRollbackStarted');
+      }
+      continue;
+    }
+    // Every step either moves the record on or ends it; anything else would loop forever.
+    if (!ctx.record.outcome && ctx.record.step === before && ctx.record.steps.length === beforeEntries) {
+      throw new PreconditionError(`step after ${before} made no progress on ${ctx.record.id}`);
+    }
+  }
+}
+
+async function runStep(ctx: RotationContext, step: RotationStep): Promise<void> {
+  switch (step) {
+    case 'leased':
+      return stageCandidate(ctx);
+    case 'staged':
+      return preflight(ctx);
+    case 'preflighted':
+    case 'previousRecorded':
+      return switchThumbprint(ctx);
+    case 'switched':
+      return restartApp(ctx);
+    case 'restarted':
+      return verifyRotation(ctx);
+    case 'verified':
+      return commitRotation(ctx);
+    case 'rollingBack':
+      return rollbackRotation(ctx);
+    default:
+      throw new PreconditionError(`record ${ctx.record.id} is at step ${step} without an outcome`);
+  }
+}
+
+async function contextFor(deps: RotatorDeps, config: Config, record: RotationRecord, lease: Lease): Promise<RotationContext | RotationResult> {
+  const site = await deps.gateway.getSite(record.app);
+  const names = tagNames(config.rotationTag);
+  if (!site) {
+    // Nothing left to roll back or finish: the app is gone.
+    const ctx = { deps, config, names, record, lease, candidates: new Map() } as unknown as RotationContext;
+    await finish(ctx, 'failed', `AppNotFound: ${appNameOf(record.app)} no longer exists`);
+    return resultOf(record);
+  }
+  return { deps, config, names, record, lease, site, tags: parseAppTags(site.tags, config.rotationTag).config, candidates: new Map() };
+}
+
+/** Continues an open record under a lease the caller already holds. */
+async function continueRecord(deps: RotatorDeps, config: Config, stored: RotationRecord, lease: Lease): Promise<RotationResult> {
+  const record = (await deps.store.get(stored.id)) ?? stored;
+  if (record.outcome) {
+    await releaseQuietly({ deps, lease });
+    return resultOf(record);
+  }
+  const ctx = await contextFor(deps, config, record, lease);
+  if (!('deps' in ctx)) return ctx;
+  try {
+    record.attempts += 1;
+    if (record.attempts > MAX_ATTEMPTS) {
+      const reason = `TooManyAttempts: ${record.attempts - 1} attempts did not finish the rotation`;
+      if (APP_UNCHANGED.includes(record.step)) await finish(ctx, 'failed', reason);
+      else if (record.step === 'rollingBack') await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
+      else {
+        record.reason = reason;
+        addStep(ctx, 'rollingBack', reason);
+      }
+    }
+    if (!record.outcome) {
+      await save(ctx);
+      deps.logger.info(`resuming rotation ${record.id} of ${record.appId} at ${record.step} (attempt ${record.attempts})`, {
+        rotationId: record.id,
+        appId: record.appId,
+      });
+    }
+  } catch (error) {
+    if (error instanceof CrashSignal) throw error;
+    await releaseQuietly(ctx);
+    return resultOf(record, { outcome: 'interrupted', error: describeError(error) });
+  }
+  return driveToResult(ctx);
+}
+
+/** Resumes an open record (crash, timeout, expired lease): finishes it or rolls it back. */
+export async function resumeRecord(deps: RotatorDeps, config: Config, record: RotationRecord): Promise<RotationResult> {
+  const lease = await deps.store.acquireLease(record.appId, ownerOf(deps), leaseMs(config));
+  if (!lease) return { ...resultOf(record), outcome: 'skipped', reason: 'InProgress' };
+  try {
+    return await continueRecord(deps, config, record, lease);
+  } catch (error) {
+    if (error instanceof CrashSignal) throw error;
+    await releaseQuietly({ deps, lease });
+    throw error;
+  }
+}
+
+/**
+ * Rolls back by hand (or after a failed re-verification): an open rotation is rolled back in place
+ * (aborted if the app was not touched yet); a committed one gets a new record (`rollbackOf`), since
+ * a record is never rewritten after its outcome.
+ */
+export async function rollbackRecord(
+  deps: RotatorDeps,
+  config: Config,
+  record: RotationRecord,
+  trigger: RotationRecord['trigger'],
+  reason: string,
+): Promise<RotationResult> {
+  if (record.outcome && record.outcome !== 'committed') {
+    throw new PreconditionError(`rotation ${record.id} is ${record.outcome}: there is nothing to roll back`);
+  }
+  const lease = await deps.store.acquireLease(record.appId, ownerOf(deps), leaseMs(config));
+  if (!lease) {
+    deps.telemetry.event('RotationConflict', dimensionsOf(record, { reason: 'InProgress' }));
+    return { ...resultOf(record), outcome: 'skipped', reason: 'InProgress' };
+  }
+  try {
+    const history = await deps.store.listForApp(record.appId, 20);
+    if (!record.outcome) {
+      const current = (await deps.store.get(record.id)) ?? record;
+      if (current.outcome) {
+        await releaseQuietly({ deps, lease });
+        return resultOf(current);
+      }
+      const ctx = await contextFor(deps, config, current, lease);
+      if (!('deps' in ctx)) return ctx;
+      if (APP_UNCHANGED.includes(current.step)) {
+        await finish(ctx, 'aborted', `${reason} (before the app was changed)`);
+        return resultOf(current);
+      }
+      if (current.step !== 'rollingBack') {
+        current.reason = reason;
+        addStep(ctx, 'rollingBack', reason);
+        await save(ctx);
+      }
+      return await driveToResult(ctx);
+    }
+
+    const existing = history.find((r) => r.rollbackOf === record.id);
+    if (existing) {
+      await releaseQuietly({ deps, lease });
+      return resultOf(existing);
+    }
+    const newer = history.find((r) => r.id !== record.id && r.startedAt > record.startedAt && r.outcome !== 'aborted');
+    if (newer) {
+      throw new PreconditionError(`rotation ${newer.id} of the same app came after ${record.id}; roll that one back instead`);
+    }
+    const now = deps.clock.now().toISOString();
+    const rollback: RotationRecord = {
+      id: newRotationId(deps.clock.now()),
+      app: { ...record.app },
+      appId: record.appId,
+      mode: record.mode,
+      trigger,
+      bindings: record.bindings.map((b) => ({ ...b })),
+      step: 'rollingBack',
+      steps: [
+        { step: 'leased', at: now },
+        { step: 'rollingBack', at: now, detail: `${reason} (rolls back ${record.id})` },
+      ],
+      attempts: 1,
+      probes: [],
+      reason,
+      startedAt: now,
+      updatedAt: now,
+      rollbackOf: record.id,
+    };
+    if (record.previousSettings) rollback.previousSettings = { ...record.previousSettings };
+    if (record.writtenSettings) rollback.writtenSettings = { ...record.writtenSettings };
+    if (record.probeExpectation) rollback.probeExpectation = { ...record.probeExpectation };
+    await deps.store.create(rollback);
+    deps.telemetry.event('RotationStarted', dimensionsOf(rollback, { reason }));
+    const ctx = await contextFor(deps, config, rollback, lease);
+    if (!('deps' in ctx)) return ctx;
+    return await driveToResult(ctx);
+  } catch (error) {
+    if (error instanceof CrashSignal) throw error;
+    await releaseQuietly({ deps, lease });
+    throw error;
+  }
+}

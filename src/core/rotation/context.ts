@@ -1,0 +1,163 @@
+// What every rotation step shares: the record (the source of truth, persisted after every step),
+// the lease (renewed on every save), the app, and the candidates' key material (memory only).
+import type { CandidateRefusal, ReadCandidate } from '../candidate.js';
+import { credentialOf, isRefusal, readCandidate } from '../candidate.js';
+import { crashPoint, type CrashBoundary } from '../boundaries.js';
+import type { Config } from '../config.js';
+import type { RotatorDeps } from '../deps.js';
+import { LeaseLostError, NotFoundError } from '../errors.js';
+import type { Dimensions, TelemetryEventName } from '../events.js';
+import type { AppRef, ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
+import type { BindingChange, Lease, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
+import { tagNames, type AppTagConfig } from '../tags.js';
+import { DAY_MS } from './time.js';
+
+export interface RotationContext {
+  deps: RotatorDeps;
+  config: Config;
+  names: ReturnType<typeof tagNames>;
+  record: RotationRecord;
+  lease: Lease;
+  site: SiteInfo;
+  tags: AppTagConfig;
+  /** Read candidates by new thumbprint. Holds private keys: never persisted, never logged. */
+  candidates: Map<string, ReadCandidate>;
+}
+
+/** Probe results kept per record (the audit needs the evidence, the table row has a size limit). */
+export const MAX_PROBES_KEPT = 40;
+
+export const leaseMs = (config: Config): number => config.leaseSeconds * 1000;
+
+export function nowIso(ctx: { deps: RotatorDeps }): string {
+  return ctx.deps.clock.now().toISOString();
+}
+
+export function addStep(ctx: RotationContext, step: RotationStep, detail?: string): void {
+  const at = nowIso(ctx);
+  ctx.record.step = step;
+  ctx.record.steps.push(detail === undefined ? { step, at } : { step, at, detail });
+  ctx.record.updatedAt = at;
+}
+
+/** Persists the record, then renews the lease (a lost lease stops the rotation before its next side effect). */
+export async function save(ctx: RotationContext): Promise<void> {
+  ctx.record.updatedAt = nowIso(ctx);
+  await ctx.deps.store.update(ctx.record);
+  const renewed = await ctx.deps.store.renewLease(ctx.lease, leaseMs(ctx.config));
+  if (!renewed) throw new LeaseLostError(`the lease on ${ctx.record.appId} was lost; rotation ${ctx.record.id} stops here`);
+  ctx.lease = renewed;
+}
+
+export function crash(ctx: { deps: RotatorDeps }, boundary: CrashBoundary): Promise<void> {
+  return crashPoint(ctx.deps.faultHook, boundary);
+}
+
+const OUTCOME_EVENTS: Record<Exclude<RotationOutcome, 'skipped'>, TelemetryEventName> = {
+  committed: 'RotationCommitted',
+  aborted: 'RotationAborted',
+  rolledBack: 'RotationRolledBack',
+  failed: 'RotationFailed',
+};
+
+/** Writes the outcome (the record is never rewritten after this, except `retiredAt`) and frees the lease. */
+export async function finish(
+  ctx: RotationContext,
+  outcome: Exclude<RotationOutcome, 'skipped'>,
+  reason: string | undefined,
+  fields: Partial<Pick<RotationRecord, 'verifyUntil' | 'retireAfter'>> = {},
+): Promise<void> {
+  const step: RotationStep = outcome;
+  addStep(ctx, step, reason);
+  ctx.record.outcome = outcome;
+  if (reason !== undefined) ctx.record.reason = reason;
+  ctx.record.finishedAt = ctx.record.updatedAt;
+  Object.assign(ctx.record, fields);
+  // A rotation that uploaded a certificate and did not commit leaves it unreferenced: retirement
+  // removes it after the same grace period (it may be reused by a later rotation meanwhile).
+  if (outcome !== 'committed' && !ctx.record.retireAfter && ctx.record.bindings.some((b) => b.uploaded)) {
+    ctx.record.retireAfter = new Date(ctx.deps.clock.now().getTime() + ctx.config.retireAfterDays * DAY_MS).toISOString();
+  }
+  await ctx.deps.store.update(ctx.record);
+  ctx.deps.telemetry.event(OUTCOME_EVENTS[outcome], dimensionsOf(ctx.record, { reason, step }));
+  const line = `rotation ${ctx.record.id} of ${ctx.record.appId}: ${outcome}${reason ? ` (${reason})` : ''}`;
+  const data = { rotationId: ctx.record.id, appId: ctx.record.appId };
+  if (outcome === 'committed') ctx.deps.logger.info(line, data);
+  else ctx.deps.logger.warn(line, data);
+  if (outcome === 'committed') await crash(ctx, 'afterCommit');
+  await releaseQuietly(ctx);
+}
+
+export async function releaseQuietly(ctx: { deps: RotatorDeps; lease: Lease }): Promise<void> {
+  try {
+    await ctx.deps.store.releaseLease(ctx.lease);
+  } catch (error) {
+    // The lease expires on its own; a failed release only delays the next run.
+    ctx.deps.logger.warn('lease release failed', { appId: ctx.lease.appId, error: String(error) });
+  }
+}
+
+/** Telemetry dimensions of a rotation: public data only (ids, thumbprints, versions, reasons). */
+export function dimensionsOf(record: RotationRecord, extra: Dimensions = {}): Dimensions {
+  const join = (pick: (b: BindingChange) => string | undefined) =>
+    record.bindings.map(pick).filter((v): v is string => !!v).join(',') || undefined;
+  return {
+    appId: record.appId,
+    slot: record.app.slot,
+    subscription: record.app.subscriptionId,
+    oldThumbprint: join((b) => b.oldThumbprint),
+    newThumbprint: join((b) => b.newThumbprint),
+    keyVaultCertificateId: join((b) => b.keyVaultCertificateId),
+    keyVaultVersion: join((b) => b.keyVaultVersion),
+    rotationId: record.id,
+    step: record.step,
+    trigger: record.trigger,
+    ...extra,
+  };
+}
+
+export function recordProbes(ctx: RotationContext, results: ProbeResult[]): void {
+  ctx.record.probes.push(...results);
+  if (ctx.record.probes.length > MAX_PROBES_KEPT) ctx.record.probes.splice(0, ctx.record.probes.length - MAX_PROBES_KEPT);
+}
+
+/** `<vaultUrl>/certificates/<name>/<version>` → source + version. */
+export function parseCertificateId(id: string): { source: KeyVaultSource; version: string } | undefined {
+  const match = /^(https:\/\/[^/]+)\/certificates\/([^/]+)\/([^/]+)\/?$/i.exec(id.trim());
+  if (!match) return undefined;
+  return { source: { vaultUrl: match[1] as string, name: match[2] as string }, version: match[3] as string };
+}
+
+/**
+ * Reads (once per process) and checks every binding's candidate. On resume the key material is gone
+ * and is read again from Key Vault. Returns the first refusal, if any.
+ */
+export async function loadCandidates(
+  ctx: RotationContext,
+): Promise<(CandidateRefusal & { binding: BindingChange }) | undefined> {
+  for (const binding of ctx.record.bindings) {
+    if (ctx.candidates.has(binding.newThumbprint)) continue;
+    const parsed = parseCertificateId(binding.keyVaultCertificateId);
+    if (!parsed) throw new NotFoundError(`'${binding.keyVaultCertificateId}' is not a Key Vault certificate version id`);
+    const version = await ctx.deps.keyVault.getVersion(parsed.source, parsed.version);
+    if (!version) {
+      return { binding, refusal: 'Missing', message: `Key Vault version ${binding.keyVaultCertificateId} no longer exists` };
+    }
+    // The loaded certificate's dates were checked when planning; a dangling one has none.
+    const result = await readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now());
+    if (isRefusal(result)) return { ...result, binding };
+    ctx.candidates.set(binding.newThumbprint, result);
+  }
+  return undefined;
+}
+
+export function credentials(ctx: RotationContext): ClientCredential[] {
+  return ctx.record.bindings
+    .map((b) => ctx.candidates.get(b.newThumbprint))
+    .filter((c): c is ReadCandidate => !!c)
+    .map(credentialOf);
+}
+
+export function appRefOf(ctx: RotationContext): AppRef {
+  return ctx.record.app;
+}

@@ -1,0 +1,123 @@
+// Rollback: put back what the rotation changed, restart, and prove the old state works.
+// Explicit mode writes back the recorded previous values, but only for keys that still hold what the
+// rotation wrote: a key someone changed since is theirs now, left alone and reported as a conflict.
+import { addStep, crash, dimensionsOf, finish, recordProbes, save, type RotationContext } from './context.js';
+import { hasTargets, probeWithRetries, summarise, type ProbeTargets } from './probing.js';
+import { applyValues } from './switchThumbprint.js';
+import { viaAppTarget } from './verifyRotation.js';
+import { readWebspaceUsage } from '../usage.js';
+import { sameThumbprint } from '../thumbprints.js';
+
+export async function rollbackRotation(ctx: RotationContext): Promise<void> {
+  const notes: string[] = [];
+  if (ctx.record.mode === 'explicit') {
+    const restored = await restoreSettings(ctx, notes);
+    if (restored) await crash(ctx, 'afterRollbackWrite');
+  } else {
+    const blocked = await removeStagedForWildcard(ctx, notes);
+    if (blocked) {
+      await finish(ctx, 'failed', `RollbackBlocked: ${blocked}`);
+      return;
+    }
+    await crash(ctx, 'afterRollbackWrite');
+  }
+  addStep(ctx, 'rollingBack', notes.join('; ') || 'nothing to restore');
+  await save(ctx);
+
+  await ctx.deps.gateway.restart(ctx.record.app);
+  await crash(ctx, 'afterRollbackRestart');
+
+  const targets: ProbeTargets = {};
+  const viaApp = viaAppTarget(ctx, 'old');
+  if (viaApp) targets.viaApp = viaApp;
+  const reason = ctx.record.reason ?? 'RolledBack';
+  if (!hasTargets(targets)) {
+    await finish(ctx, 'rolledBack', reason);
+    return;
+  }
+  if (ctx.config.probeWarmupSeconds > 0) await ctx.deps.clock.sleep(ctx.config.probeWarmupSeconds * 1000);
+  const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, { stopOnRefusal: false });
+  recordProbes(ctx, outcome.results);
+  if (outcome.ok) {
+    await finish(ctx, 'rolledBack', reason);
+  } else {
+    await finish(ctx, 'failed', `RollbackUnverified: the old state does not pass either (${summarise(outcome.failures)}); first failure: ${reason}`);
+  }
+}
+
+async function restoreSettings(ctx: RotationContext, notes: string[]): Promise<boolean> {
+  const previous = ctx.record.previousSettings;
+  const written = ctx.record.writtenSettings;
+  if (!previous || !written) {
+    notes.push('no settings were changed');
+    return false;
+  }
+  const settings = await ctx.deps.gateway.readAppSettings(ctx.record.app);
+  const restore: string[] = [];
+  const conflicts: string[] = [];
+  for (const [key, value] of Object.entries(written)) {
+    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] as string) : null;
+    if (current === (previous[key] ?? null)) continue;
+    if (current === value) restore.push(key);
+    else conflicts.push(key);
+  }
+  if (conflicts.length > 0) {
+    ctx.record.conflicts = [...new Set([...(ctx.record.conflicts ?? []), ...conflicts])];
+    notes.push(`left alone (changed by someone since the switch): ${conflicts.join(', ')}`);
+    ctx.deps.telemetry.event('RotationConflict', dimensionsOf(ctx.record, { reason: 'SettingChangedSinceSwitch', keys: conflicts.join(',') }));
+    ctx.deps.logger.warn(`rollback of ${ctx.record.id} leaves ${conflicts.join(', ')} alone: changed since the switch`, {
+      rotationId: ctx.record.id,
+      appId: ctx.record.appId,
+    });
+  }
+  if (restore.length === 0) {
+    notes.push('previous values already in place');
+    return false;
+  }
+  await ctx.deps.gateway.writeAppSettings(ctx.record.app, applyValues(settings, previous, restore));
+  notes.push(`restored ${restore.join(', ')}`);
+  return true;
+}
+
+/**
+ * `*` mode has no setting to write back: the app picks the newest certificate of the webspace, so the
+ * only way to make the old one win again is to remove the new one. It is deleted only when this
+ * rotation uploaded it, no other app or slot of the webspace pins it, and no other open rotation uses
+ * it; otherwise the rollback is blocked (outcome failed, a person decides). Returns why it is blocked.
+ */
+async function removeStagedForWildcard(ctx: RotationContext, notes: string[]): Promise<string | undefined> {
+  const { gateway, store } = ctx.deps;
+  const { subscriptionId } = ctx.record.app;
+  const resourceGroup = ctx.site.ref.resourceGroup;
+  for (const binding of ctx.record.bindings) {
+    if (!binding.certificateResourceName) continue;
+    if (!binding.uploaded) {
+      notes.push(`${binding.certificateResourceName} existed before the rotation and stays`);
+      continue;
+    }
+    const resource = await gateway.getCertificate(subscriptionId, resourceGroup, binding.certificateResourceName);
+    if (!resource || !sameThumbprint(resource.thumbprint, binding.newThumbprint)) {
+      notes.push(`${binding.certificateResourceName} already removed`);
+      continue;
+    }
+    const usage = await readWebspaceUsage(gateway, subscriptionId, ctx.site.webspace);
+    if (usage.unreadable.length > 0) {
+      return `cannot tell whether other apps load ${resource.name}: ${usage.unreadable.join('; ')}`;
+    }
+    const pinnedBy = usage.apps.filter(
+      (a) => a.appId !== ctx.record.appId && a.thumbprints.includes(binding.newThumbprint.toUpperCase()),
+    );
+    if (pinnedBy.length > 0) {
+      return `${resource.name} is loaded explicitly by ${pinnedBy.map((a) => a.name).join(', ')}; it cannot be removed to roll back the * app`;
+    }
+    const others = (await store.listOpen()).filter(
+      (r) => r.id !== ctx.record.id && !r.outcome && r.bindings.some((b) => sameThumbprint(b.newThumbprint, binding.newThumbprint)),
+    );
+    if (others.length > 0) {
+      return `${resource.name} is used by rotation(s) in progress: ${others.map((r) => r.id).join(', ')}`;
+    }
+    await gateway.deleteCertificate(subscriptionId, resourceGroup, resource.name);
+    notes.push(`deleted ${resource.name} so the * app picks the previous certificate again`);
+  }
+  return undefined;
+}

@@ -1,0 +1,160 @@
+// Switch: point the app at the new thumbprints. The previous values of every setting it changes are
+// recorded BEFORE the write (the rollback's source of truth), then the settings are read again and
+// written back whole (PUT replaces the dictionary) with only those keys changed: every other value,
+// Key Vault references included, goes back byte for byte.
+import { PreconditionError } from '../errors.js';
+import type { BindingChange } from '../records.js';
+import { LOAD_CERTIFICATES_SETTING } from '../tags.js';
+import { parseLoadCertificates, replaceThumbprint, replaceThumbprintInValue, sameThumbprint } from '../thumbprints.js';
+import { addStep, crash, finish, save, type RotationContext } from './context.js';
+
+export interface SettingsChange {
+  previous: Record<string, string | null>;
+  written: Record<string, string | null>;
+}
+
+/** The actual key of a setting in the dictionary (names are case-insensitive in App Service). */
+export function keyOf(settings: Record<string, string>, name: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(settings, name)) return name;
+  return Object.keys(settings).find((k) => k.toLowerCase() === name.toLowerCase());
+}
+
+/** What the switch writes: old → new in WEBSITE_LOAD_CERTIFICATES and in the `-settings` keys that hold it. */
+export function computeSwitch(
+  settings: Record<string, string>,
+  bindings: readonly BindingChange[],
+  extraSettings: readonly string[],
+): SettingsChange {
+  const change: SettingsChange = { previous: {}, written: {} };
+  const names = [LOAD_CERTIFICATES_SETTING, ...extraSettings];
+  for (const name of names) {
+    const key = keyOf(settings, name);
+    if (key === undefined || key in change.written) continue;
+    const original = settings[key] as string;
+    let value = original;
+    for (const binding of bindings) {
+      if (!binding.oldThumbprint || sameThumbprint(binding.oldThumbprint, binding.newThumbprint)) continue;
+      const replaced =
+        name === LOAD_CERTIFICATES_SETTING
+          ? replaceThumbprint(value, binding.oldThumbprint, binding.newThumbprint)
+          : replaceThumbprintInValue(value, binding.oldThumbprint, binding.newThumbprint);
+      value = replaced.value;
+    }
+    if (value !== original) {
+      change.previous[key] = original;
+      change.written[key] = value;
+    }
+  }
+  return change;
+}
+
+/** Compares the recorded change with the current settings, key by key. */
+export function compareRecorded(settings: Record<string, string>, change: SettingsChange) {
+  const toWrite: string[] = [];
+  const written: string[] = [];
+  const conflicts: string[] = [];
+  for (const [key, value] of Object.entries(change.written)) {
+    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] as string) : null;
+    if (current === value) written.push(key);
+    else if (current === (change.previous[key] ?? null)) toWrite.push(key);
+    else conflicts.push(key);
+  }
+  return { toWrite, written, conflicts };
+}
+
+export function applyValues(settings: Record<string, string>, values: Record<string, string | null>, keys: readonly string[]) {
+  const next: Record<string, string> = { ...settings };
+  for (const key of keys) {
+    const value = values[key];
+    if (value === null || value === undefined) delete next[key];
+    else next[key] = value;
+  }
+  return next;
+}
+
+export async function switchThumbprint(ctx: RotationContext): Promise<void> {
+  const { gateway } = ctx.deps;
+  const ref = ctx.record.app;
+  if (ctx.record.mode === 'wildcard') {
+    // `*` loads every certificate of the webspace and the app picks the newest: the upload was the switch.
+    addStep(ctx, 'switched', `${LOAD_CERTIFICATES_SETTING}=*: the staged certificate is loaded at restart, no settings write`);
+    await save(ctx);
+    await crash(ctx, 'afterSwitchRecorded');
+    return;
+  }
+
+  let settings = await gateway.readAppSettings(ref);
+  if (!ctx.record.writtenSettings || !ctx.record.previousSettings) {
+    const change = computeSwitch(settings, ctx.record.bindings, ctx.tags.settings);
+    if (Object.keys(change.written).length === 0) {
+      if (holdsNewThumbprints(settings, ctx.record.bindings)) {
+        addStep(ctx, 'switched', 'settings already hold the new thumbprints: nothing to write');
+        await save(ctx);
+        await crash(ctx, 'afterSwitchRecorded');
+      } else {
+        await finish(ctx, 'aborted', `SettingsChanged: ${LOAD_CERTIFICATES_SETTING} no longer holds the thumbprints this rotation replaces`);
+      }
+      return;
+    }
+    ctx.record.previousSettings = change.previous;
+    ctx.record.writtenSettings = change.written;
+    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}`);
+    await save(ctx);
+    await crash(ctx, 'afterPreviousRecorded');
+    // Read-modify-write: the write starts from the dictionary as it is now, not as it was.
+    settings = await gateway.readAppSettings(ref);
+  }
+
+  const change: SettingsChange = {
+    previous: ctx.record.previousSettings as Record<string, string | null>,
+    written: ctx.record.writtenSettings as Record<string, string | null>,
+  };
+  const state = compareRecorded(settings, change);
+  if (state.conflicts.length > 0) {
+    if (state.written.length > 0) {
+      addStep(ctx, 'rollingBack', `settings changed by someone else during the switch: ${state.conflicts.join(', ')}`);
+      ctx.record.reason = `SettingsChanged: ${state.conflicts.join(', ')}`;
+      await save(ctx);
+      await crash(ctx, 'afterRollbackStarted');
+    } else {
+      await finish(ctx, 'aborted', `SettingsChanged: ${state.conflicts.join(', ')} changed by someone else before the switch`);
+    }
+    return;
+  }
+  if (state.toWrite.length > 0) {
+    if (state.written.length === 0) {
+      const missing = await missingStagedCertificates(ctx);
+      if (missing.length > 0) {
+        await finish(ctx, 'aborted', `StagedCertificateMissing: ${missing.join(', ')} no longer exists; the app was not switched`);
+        return;
+      }
+    }
+    await gateway.writeAppSettings(ref, applyValues(settings, change.written, state.toWrite));
+    await crash(ctx, 'afterSwitch');
+  }
+  addStep(ctx, 'switched', state.toWrite.length > 0 ? `wrote ${state.toWrite.join(', ')}` : 'settings already switched');
+  await save(ctx);
+  await crash(ctx, 'afterSwitchRecorded');
+}
+
+function holdsNewThumbprints(settings: Record<string, string>, bindings: readonly BindingChange[]): boolean {
+  const key = keyOf(settings, LOAD_CERTIFICATES_SETTING);
+  const parsed = parseLoadCertificates(key ? settings[key] : undefined);
+  if (parsed.mode !== 'explicit') return false;
+  return bindings.every(
+    (b) =>
+      parsed.thumbprints.includes(b.newThumbprint.toUpperCase()) &&
+      (!b.oldThumbprint || sameThumbprint(b.oldThumbprint, b.newThumbprint) || !parsed.thumbprints.includes(b.oldThumbprint.toUpperCase())),
+  );
+}
+
+/** Never pin a thumbprint whose resource is gone (a concurrent retirement, an operator): the app would load nothing. */
+async function missingStagedCertificates(ctx: RotationContext): Promise<string[]> {
+  const missing: string[] = [];
+  for (const binding of ctx.record.bindings) {
+    if (!binding.certificateResourceName) throw new PreconditionError(`binding ${binding.newThumbprint} was not staged`);
+    const resource = await ctx.deps.gateway.getCertificate(ctx.record.app.subscriptionId, ctx.site.ref.resourceGroup, binding.certificateResourceName);
+    if (!resource || !sameThumbprint(resource.thumbprint, binding.newThumbprint)) missing.push(binding.certificateResourceName);
+  }
+  return missing;
+}

@@ -1,0 +1,63 @@
+// Verify: after a warm-up, the app's own health path (proves it loads and presents the new
+// certificate) and the direct probes with the new certificate. Retried with backoff; only a failure
+// that persists past PROBE_ATTEMPTS starts the rollback.
+import { addStep, crash, credentials, dimensionsOf, loadCandidates, recordProbes, save, type RotationContext } from './context.js';
+import type { SiteInfo } from '../ports.js';
+import type { RotationRecord } from '../records.js';
+import type { AppTagConfig } from '../tags.js';
+import { hasTargets, probeWithRetries, summarise, type ProbeTargets } from './probing.js';
+
+/** `https://<defaultHostName><health path>`, expecting the new (or, after a rollback, the old) thumbprint when known. */
+export function viaAppTargetFor(
+  site: SiteInfo,
+  tags: AppTagConfig,
+  record: RotationRecord,
+  which: 'new' | 'old',
+): ProbeTargets['viaApp'] {
+  if (!tags.healthPath) return undefined;
+  const url = `https://${site.defaultHostName}${tags.healthPath}`;
+  const expected = which === 'new' ? record.probeExpectation?.newThumbprint : record.probeExpectation?.oldThumbprint;
+  return expected ? { url, expectedThumbprint: expected } : { url };
+}
+
+export function viaAppTarget(ctx: RotationContext, which: 'new' | 'old'): ProbeTargets['viaApp'] {
+  return viaAppTargetFor(ctx.site, ctx.tags, ctx.record, which);
+}
+
+export async function verifyRotation(ctx: RotationContext): Promise<void> {
+  const targets: ProbeTargets = {};
+  const viaApp = viaAppTarget(ctx, 'new');
+  if (viaApp) targets.viaApp = viaApp;
+  const notes: string[] = [];
+  if (ctx.tags.probeUrls.length > 0) {
+    const refusal = await loadCandidates(ctx);
+    if (refusal) notes.push(`direct probes skipped: ${refusal.message}`);
+    else targets.direct = { urls: ctx.tags.probeUrls, credentials: credentials(ctx) };
+  }
+  if (!hasTargets(targets)) {
+    addStep(ctx, 'verified', [`no probes configured (tags ${ctx.names.health}, ${ctx.names.probe}): restart completed`, ...notes].join('; '));
+    await save(ctx);
+    await crash(ctx, 'beforeCommit');
+    return;
+  }
+  if (ctx.config.probeWarmupSeconds > 0) await ctx.deps.clock.sleep(ctx.config.probeWarmupSeconds * 1000);
+  const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, { stopOnRefusal: false, midBoundary: true });
+  recordProbes(ctx, outcome.results);
+  if (outcome.ok) {
+    addStep(ctx, 'verified', [`probes passed after ${outcome.attempts} attempt(s)`, ...notes].join('; '));
+    await save(ctx);
+    await crash(ctx, 'beforeCommit');
+    return;
+  }
+  const evidence = summarise(outcome.failures);
+  for (const failure of outcome.failures) {
+    ctx.deps.telemetry.event(
+      'ProbeFailed',
+      dimensionsOf(ctx.record, { reason: 'VerificationFailed', probe: failure.kind, target: failure.target, status: failure.status }),
+    );
+  }
+  ctx.record.reason = `VerificationFailed: ${evidence}`;
+  addStep(ctx, 'rollingBack', `verification failed after ${outcome.attempts} attempt(s): ${evidence}`);
+  await save(ctx);
+  await crash(ctx, 'afterRollbackStarted');
+}

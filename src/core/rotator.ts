@@ -1,0 +1,269 @@
+// The facade the CLI and the Functions use: every use case of the engine, over the ports.
+import { unwrapCrash } from './boundaries.js';
+import type { Config } from './config.js';
+import { collect, mapLimit } from './concurrency.js';
+import type { RotatorDeps } from './deps.js';
+import { NotFoundError } from './errors.js';
+import { appIdOf, appNameOf, looksLikeResourceId, parseAppId } from './identity.js';
+import { planApp, planOf, type Plan } from './plan.js';
+import type { AppRef } from './ports.js';
+import type { RotationRecord } from './records.js';
+import { resumeOpenRotations, type ResumeReport } from './resume.js';
+import { retireRecords, type RetireReport } from './retire.js';
+import { rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
+import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
+import { emitScanTelemetry } from './scanTelemetry.js';
+import { sourceUrlOf } from './tags.js';
+
+export type { RotatorDeps } from './deps.js';
+
+export type ScanReport = ScanResult & { plan: Plan };
+
+export interface PlanFilter {
+  /** An app's resource id, "site" or "site/slot": plan only that app (no subscription-wide scan). */
+  app?: string;
+  subscriptionIds?: string[];
+  /** Keep only apps with action `rotate`. */
+  dueOnly?: boolean;
+}
+
+export interface RotateAppOptions {
+  trigger: RotationRecord['trigger'];
+  /** Return the plan; write nothing (not even a record or a lease). */
+  dryRun?: boolean;
+  /** Rotate even when up to date, if Key Vault has a different, acceptable version. */
+  force?: boolean;
+}
+
+export interface RotateDueOptions {
+  trigger: RotationRecord['trigger'];
+  dryRun?: boolean;
+  force?: boolean;
+  subscriptionIds?: string[];
+}
+
+export interface RotateDueReport {
+  scan: ScanReport;
+  results: RotationResult[];
+}
+
+export interface InventoryEntry {
+  appId: string;
+  name: string;
+  subscriptionId: string;
+  mode: 'explicit' | 'wildcard';
+  thumbprint?: string;
+  certificateName?: string;
+  source?: string;
+  sourceOrigin?: SourceOrigin;
+  latestVersion?: string;
+  latestThumbprint?: string;
+  notAfter?: string;
+  daysRemaining?: number;
+  reason: string;
+  due: boolean;
+  dangling: boolean;
+  refusal?: string;
+  problem?: string;
+}
+
+export interface Rotator {
+  /** Scans every subscription (no writes), plans, emits scan telemetry, stores a summary as state `lastScan`. */
+  scan(options?: { subscriptionIds?: string[] }): Promise<ScanReport>;
+  plan(filter?: PlanFilter): Promise<Plan>;
+  rotateApp(appIdOrName: string, options: RotateAppOptions): Promise<RotationResult>;
+  rotateDue(options: RotateDueOptions): Promise<RotateDueReport>;
+  resumeOpen(): Promise<ResumeReport>;
+  retireDue(): Promise<RetireReport>;
+  /** Rolls back an in-flight or committed rotation by hand. */
+  rollback(rotationId: string, options?: { trigger?: RotationRecord['trigger']; reason?: string }): Promise<RotationResult>;
+  getRotation(id: string): Promise<RotationRecord | undefined>;
+  listRotations(appIdOrName?: string, limit?: number): Promise<RotationRecord[]>;
+  inventory(): Promise<InventoryEntry[]>;
+  /** Resource id, "site" or "site/slot" → the app; NotFoundError with a clear message otherwise. */
+  resolveApp(appIdOrName: string): Promise<AppRef>;
+}
+
+export const LAST_SCAN_STATE = 'lastScan';
+
+export function createRotator(deps: RotatorDeps, config: Config): Rotator {
+  // A simulated crash (fault hook) leaves the public API as whatever the hook threw.
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw unwrapCrash(error);
+    }
+  };
+
+  const scan = async (options: { subscriptionIds?: string[]; force?: boolean } = {}): Promise<ScanReport> => {
+    const result = await scanInventory(deps, config, options);
+    const plan = planOf(result, deps.clock.now());
+    emitScanTelemetry(deps.telemetry, result, plan);
+    try {
+      await deps.store.setState(
+        LAST_SCAN_STATE,
+        JSON.stringify({
+          at: result.finishedAt,
+          durationMs: result.durationMs,
+          apps: result.apps.length,
+          dueApps: plan.dueApps,
+          problems: result.problems.length,
+          failedSubscriptions: result.subscriptions.filter((s) => !s.ok).map((s) => s.subscriptionId),
+        }),
+      );
+    } catch (error) {
+      deps.logger.warn('the scan summary could not be stored', { error: String(error) });
+    }
+    return { ...result, plan };
+  };
+
+  const resolveApp = async (appIdOrName: string): Promise<AppRef> => {
+    const value = appIdOrName.trim();
+    if (looksLikeResourceId(value)) {
+      const ref = parseAppId(value);
+      if (!ref) {
+        throw new NotFoundError(
+          `'${value}' is not an App Service site or slot resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<site>[/slots/<slot>])`,
+        );
+      }
+      return ref;
+    }
+    const [siteName, slotName, ...rest] = value.split('/');
+    if (!siteName || rest.length > 0 || slotName === '') {
+      throw new NotFoundError(`'${value}' is not an app name ("site" or "site/slot") or a resource id`);
+    }
+    const matches: AppRef[] = [];
+    for (const subscriptionId of config.subscriptionIds) {
+      for await (const site of deps.gateway.listSites(subscriptionId)) {
+        if (site.ref.site.toLowerCase() !== siteName.toLowerCase()) continue;
+        if (!slotName) {
+          matches.push(site.ref);
+          continue;
+        }
+        const slots = await collect(deps.gateway.listSlots(site));
+        const slot = slots.find((s) => s.ref.slot?.toLowerCase() === slotName.toLowerCase());
+        if (slot) matches.push(slot.ref);
+      }
+    }
+    if (matches.length === 0) {
+      throw new NotFoundError(`no app named '${value}' in subscription(s) ${config.subscriptionIds.join(', ')}`);
+    }
+    if (matches.length > 1) {
+      throw new NotFoundError(`'${value}' matches several apps (${matches.map(appIdOf).join(', ')}); use the resource id`);
+    }
+    return matches[0] as AppRef;
+  };
+
+  const scanOne = async (appIdOrName: string, force?: boolean) => {
+    const ref = await resolveApp(appIdOrName);
+    const app = await scanApp(deps, config, ref, force ? { force } : {});
+    if (!app) throw new NotFoundError(`app ${appNameOf(ref)} (${appIdOf(ref)}) does not exist`);
+    return app;
+  };
+
+  return {
+    scan: (options) => guard(() => scan(options)),
+
+    plan: (filter = {}) =>
+      guard(async () => {
+        let plan: Plan;
+        if (filter.app) {
+          const app = await scanOne(filter.app);
+          plan = planOf({ startedAt: '', finishedAt: '', durationMs: 0, subscriptions: [], apps: [app], problems: [] }, deps.clock.now());
+        } else {
+          plan = (await scan(filter.subscriptionIds ? { subscriptionIds: filter.subscriptionIds } : {})).plan;
+        }
+        if (!filter.dueOnly) return plan;
+        const apps = plan.apps.filter((a) => a.action === 'rotate');
+        return { ...plan, apps };
+      }),
+
+    rotateApp: (appIdOrName, options) =>
+      guard(async () => {
+        const app = await scanOne(appIdOrName, options.force);
+        return rotateScannedApp(deps, config, app, {
+          trigger: options.trigger,
+          ...(options.dryRun ? { dryRun: true } : {}),
+          ...(options.force ? { force: true } : {}),
+        });
+      }),
+
+    rotateDue: (options) =>
+      guard(async () => {
+        const report = await scan({
+          ...(options.subscriptionIds ? { subscriptionIds: options.subscriptionIds } : {}),
+          ...(options.force ? { force: true } : {}),
+        });
+        const scannedAt = new Date(report.startedAt);
+        const due = report.apps.filter((app) => planApp(app).action === 'rotate');
+        const results = await mapLimit(due, config.maxParallelRotations, (app) =>
+          rotateScannedApp(deps, config, app, {
+            trigger: options.trigger,
+            scannedAt,
+            ...(options.dryRun ? { dryRun: true } : {}),
+            ...(options.force ? { force: true } : {}),
+          }),
+        );
+        return { scan: report, results };
+      }),
+
+    resumeOpen: () => guard(() => resumeOpenRotations(deps, config)),
+
+    retireDue: () =>
+      guard(async () => {
+        // The nightly sweep reads every record (aborted and rolled-back ones too), not just the open list.
+        const records = await deps.store.listAll();
+        return retireRecords(deps, config, records);
+      }),
+
+    rollback: (rotationId, options = {}) =>
+      guard(async () => {
+        const record = await deps.store.get(rotationId);
+        if (!record) throw new NotFoundError(`rotation ${rotationId} does not exist`);
+        return rollbackRecord(deps, config, record, options.trigger ?? 'cli', options.reason ?? 'ManualRollback');
+      }),
+
+    getRotation: (id) => guard(() => deps.store.get(id)),
+
+    listRotations: (appIdOrName, limit) =>
+      guard(async () => {
+        if (!appIdOrName) return deps.store.listAll(limit);
+        const ref = await resolveApp(appIdOrName);
+        return deps.store.listForApp(appIdOf(ref), limit);
+      }),
+
+    inventory: () =>
+      guard(async () => {
+        const report = await scan();
+        return report.apps.flatMap((app) =>
+          app.bindings.map((binding) => {
+            const entry: InventoryEntry = {
+              appId: app.appId,
+              name: app.name,
+              subscriptionId: app.ref.subscriptionId,
+              mode: app.mode,
+              reason: binding.evaluation.decision.reason,
+              due: binding.evaluation.due && app.problems.length === 0,
+              dangling: binding.dangling,
+            };
+            if (binding.loaded?.thumbprint) entry.thumbprint = binding.loaded.thumbprint;
+            if (binding.certificate) entry.certificateName = binding.certificate.name;
+            if (binding.source) entry.source = sourceUrlOf(binding.source);
+            if (binding.sourceOrigin) entry.sourceOrigin = binding.sourceOrigin;
+            if (binding.latest) {
+              entry.latestVersion = binding.latest.version;
+              entry.latestThumbprint = binding.latest.thumbprint;
+            }
+            if (binding.loaded?.notAfter) entry.notAfter = binding.loaded.notAfter.toISOString();
+            if (binding.evaluation.daysRemaining !== undefined) entry.daysRemaining = binding.evaluation.daysRemaining;
+            if (binding.evaluation.refusal) entry.refusal = binding.evaluation.refusal.refusal;
+            if (binding.problem) entry.problem = binding.problem;
+            return entry;
+          }),
+        );
+      }),
+
+    resolveApp: (appIdOrName) => guard(() => resolveApp(appIdOrName)),
+  };
+}
