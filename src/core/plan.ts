@@ -19,7 +19,9 @@ export interface BindingEvaluation {
 
 /**
  * Due when the chain answers a rotating reason (or `force` is set), a source is known and Key Vault's
- * latest passes the metadata checks (the secret itself is checked when staging).
+ * latest passes the metadata checks (the secret itself is checked when staging). `force` rolls out a
+ * latest version that differs from the loaded one even if it does not outlive it (a re-issue after a
+ * key compromise); disabled, not-yet-valid and expired versions are still refused.
  */
 export function evaluateBinding(
   binding: CertificateBinding,
@@ -38,7 +40,8 @@ export function evaluateBinding(
   const forced = !wanted && !!options.force && !!binding.latest && !sameThumbprint(binding.latest.thumbprint, binding.loaded?.thumbprint);
   if (!wanted && !forced) return evaluation;
   // A dangling thumbprint has no resource, so its dates are unknown: any valid version repairs it.
-  const loadedForCheck = binding.dangling ? undefined : binding.loaded;
+  // Forcing is for a re-issue (say, a compromised key) that need not outlive the loaded certificate.
+  const loadedForCheck = binding.dangling || forced ? undefined : binding.loaded;
   const refusal = checkCandidateVersion(binding.latest, loadedForCheck, now);
   if (refusal) {
     evaluation.refusal = refusal;

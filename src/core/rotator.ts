@@ -181,9 +181,11 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
 
     rotateApp: (appIdOrName, options) =>
       guard(async () => {
+        const scannedAt = deps.clock.now();
         const app = await scanOne(appIdOrName, options.force);
         return rotateScannedApp(deps, config, app, {
           trigger: options.trigger,
+          scannedAt,
           ...(options.dryRun ? { dryRun: true } : {}),
           ...(options.force ? { force: true } : {}),
         });

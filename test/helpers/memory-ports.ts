@@ -793,3 +793,105 @@ export function createWorld(options: { certs?: CertificateFactory; config?: Reco
     another: (owner, extra = {}) => createRotator({ ...deps, owner, ...extra }, config),
   };
 }
+
+// ---------------------------------------------------------------- the standard scenario
+
+export type Issued = ReturnType<CertificateFactory['client']>;
+
+/** Certificates generated once per test file (RSA keys are slow to make). */
+export class CertificatePool {
+  private readonly cache = new Map<string, Issued>();
+  constructor(readonly factory: CertificateFactory = new CertificateFactory()) {}
+
+  get(name: 'old' | 'new' | 'newUntrusted' | 'old2' | 'new2' | 'newer' | 'reissue'): Issued {
+    let issued = this.cache.get(name);
+    if (!issued) {
+      const spec = {
+        old: ['client', -340, 20, 'Partner CA'],
+        new: ['client', -1, 365, 'Partner CA'],
+        newer: ['client', 0, 400, 'Partner CA'],
+        reissue: ['client', 0, 200, 'Partner CA'],
+        newUntrusted: ['client', -1, 365, 'Rogue CA'],
+        old2: ['second', -340, 25, 'Partner CA'],
+        new2: ['second', -1, 366, 'Partner CA'],
+      }[name] as [string, number, number, string];
+      issued = this.factory.client(...spec);
+      this.cache.set(name, issued);
+    }
+    return issued;
+  }
+}
+
+export const HEALTH = '/healthz/outbound-mtls';
+export const KV_REFERENCE = '@Microsoft.KeyVault(SecretUri=https://kv1.vault.azure.net/secrets/db-password/)';
+
+export interface Standard {
+  world: World;
+  old: Issued;
+  fresh: Issued;
+  appId: string;
+  site: SiteInfo;
+  /** The app's settings before anything happened. */
+  original: Record<string, string>;
+  vaultId: string;
+}
+
+/**
+ * One opted-in app (app-a) pinning `old` (a Key Vault-linked resource) via WEBSITE_LOAD_CERTIFICATES
+ * and CLIENT_CERT_THUMBPRINT, with a downstream that trusts Partner CA; Key Vault's latest is `fresh`.
+ */
+export function standardWorld(
+  pool: CertificatePool,
+  options: {
+    mode?: 'explicit' | 'wildcard';
+    fresh?: Issued;
+    config?: Record<string, string>;
+    tags?: Record<string, string>;
+    settings?: Record<string, string>;
+    deps?: Partial<RotatorDeps>;
+  } = {},
+): Standard {
+  const world = createWorld({ certs: pool.factory, ...(options.config ? { config: options.config } : {}), ...(options.deps ? { deps: options.deps } : {}) });
+  const old = pool.get('old');
+  const fresh = options.fresh ?? pool.get('new');
+  const source = { vaultUrl: VAULT_URL, name: 'client' };
+  world.keyVault.add(source, old);
+  world.keyVault.add(source, fresh);
+  const vaultId = world.appService.addVault(SUB, 'kv1', `${VAULT_URL}/`);
+  world.appService.addCertificate({ subscriptionId: SUB, name: 'client-old', certificate: old, keyVaultId: vaultId, keyVaultSecretName: 'client' });
+  world.prober.addDownstream(DOWNSTREAM, ['Partner CA']);
+  const original: Record<string, string> =
+    options.mode === 'wildcard'
+      ? { WEBSITE_LOAD_CERTIFICATES: '*', DB_PASSWORD: KV_REFERENCE, ...options.settings }
+      : {
+          WEBSITE_LOAD_CERTIFICATES: ` ${old.thumbprint.toLowerCase()} `,
+          CLIENT_CERT_THUMBPRINT: old.thumbprint,
+          DB_PASSWORD: KV_REFERENCE,
+          GREETING: '  spaces, commas; and "quotes"  ',
+          EMPTY: '',
+          ...options.settings,
+        };
+  const site = world.appService.addSite({
+    subscriptionId: SUB,
+    name: 'app-a',
+    tags: {
+      'mtls-rotation': 'enabled',
+      'mtls-rotation-probe': DOWNSTREAM,
+      'mtls-rotation-health': HEALTH,
+      ...(options.mode === 'wildcard' ? {} : { 'mtls-rotation-settings': 'CLIENT_CERT_THUMBPRINT' }),
+      ...options.tags,
+    },
+    settings: original,
+  });
+  return { world, old, fresh, appId: appIdOf(site.ref), site, original, vaultId };
+}
+
+/** Every secret the world handled: key PEMs, uploaded passwords, PFX bytes. None may appear in records, logs or telemetry. */
+export function assertNoSecrets(world: World, extraSecrets: string[] = []): void {
+  const haystacks = { records: world.store.rawText(), logs: world.logger.text(), telemetry: world.telemetry.text() };
+  const needles = [...world.appService.secretsSeen, ...extraSecrets].filter((s) => s.length >= 16);
+  for (const [where, text] of Object.entries(haystacks)) {
+    if (/PRIVATE KEY|BEGIN CERTIFICATE|MII[A-Za-z0-9+/]{20}/.test(text)) throw new Error(`key or certificate material found in ${where}`);
+    for (const needle of needles) if (text.includes(needle)) throw new Error(`a secret found in ${where}`);
+  }
+}
