@@ -319,7 +319,9 @@ async function continueRecord(deps: RotatorDeps, config: Config, stored: Rotatio
   if (!('deps' in ctx)) return ctx;
   try {
     record.attempts += 1;
-    if (record.attempts > MAX_ATTEMPTS) {
+    // A rollback gets as many attempts again as the rotation had: giving up on it leaves the app unverified.
+    const limit = record.step === 'rollingBack' ? 2 * MAX_ATTEMPTS : MAX_ATTEMPTS;
+    if (record.attempts > limit) {
       const reason = `TooManyAttempts: ${record.attempts - 1} attempts did not finish the rotation`;
       if (APP_UNCHANGED.includes(record.step)) await finish(ctx, 'failed', reason);
       else if (record.step === 'rollingBack') await finish(ctx, 'failed', `RollbackFailed: ${reason}`);

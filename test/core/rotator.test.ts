@@ -1,0 +1,149 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NotFoundError, PreconditionError } from '../../src/core/errors.js';
+import { LAST_SCAN_STATE } from '../../src/core/rotator.js';
+import { assertNoSecrets, CertificatePool, DOWNSTREAM, HEALTH, standardWorld, SUB } from '../helpers/memory-ports.js';
+
+const pool = new CertificatePool();
+beforeAll(() => {
+  pool.get('old');
+  pool.get('new');
+});
+
+describe('createRotator', () => {
+  it('resolves apps by resource id, name and site/slot, with clear errors otherwise', async () => {
+    const s = standardWorld(pool);
+    s.world.appService.addSite({ subscriptionId: SUB, name: 'app-a', slot: 'staging', settings: {} });
+    const { rotator } = s.world;
+    expect(await rotator.resolveApp('APP-A')).toEqual({ subscriptionId: SUB, resourceGroup: 'rg-apps', site: 'app-a' });
+    expect(await rotator.resolveApp('app-a/staging')).toEqual({ subscriptionId: SUB, resourceGroup: 'rg-apps', site: 'app-a', slot: 'staging' });
+    expect(await rotator.resolveApp(s.site.id)).toEqual(s.site.ref);
+    await expect(rotator.resolveApp('nope')).rejects.toThrow(new NotFoundError(`no app named 'nope' in subscription(s) ${SUB}`));
+    await expect(rotator.resolveApp('/subscriptions/x/resourceGroups/y')).rejects.toThrow(/is not an App Service site or slot resource id/);
+    await expect(rotator.rotateApp(`/subscriptions/${SUB}/resourceGroups/rg-apps/providers/Microsoft.Web/sites/ghost`, { trigger: 'cli' }))
+      .rejects.toThrow(/app ghost .* does not exist/);
+    expect(s.world.appService.writes()).toEqual([]);
+  });
+
+  it('scan emits ScanCompleted, days remaining per binding and the alerts, and stores a summary', async () => {
+    const s = standardWorld(pool);
+    s.world.appService.addSite({
+      subscriptionId: SUB,
+      name: 'dangling',
+      tags: { 'mtls-rotation': 'enabled' },
+      settings: { WEBSITE_LOAD_CERTIFICATES: 'E'.repeat(40) },
+    });
+    const report = await s.world.rotator.scan();
+    expect(report.plan).toMatchObject({ dueApps: 1, dueBindings: 1 });
+    const completed = s.world.telemetry.named('ScanCompleted');
+    expect(completed).toHaveLength(1);
+    expect(completed[0]?.measurements).toMatchObject({ subscriptions: 1, appsScanned: 2, bindings: 2, due: 1, dangling: 1 });
+    expect(s.world.telemetry.metrics).toEqual([
+      expect.objectContaining({ name: 'CertificateDaysRemaining', value: 20, dimensions: expect.objectContaining({ appId: s.appId, thumbprint: s.old.thumbprint }) }),
+    ]);
+    // 20 days left but a newer version is ready: the rotation handles it, no expiry alert.
+    expect(s.world.telemetry.named('CertificateExpiring')).toEqual([]);
+    expect(s.world.telemetry.named('DanglingThumbprint')).toHaveLength(1);
+    expect(JSON.parse((await s.world.store.getState(LAST_SCAN_STATE))!)).toMatchObject({ apps: 2, dueApps: 1 });
+  });
+
+  it('inventory lists every binding with its days left and source', async () => {
+    const s = standardWorld(pool);
+    const inventory = await s.world.rotator.inventory();
+    expect(inventory).toEqual([
+      expect.objectContaining({
+        appId: s.appId,
+        name: 'app-a',
+        mode: 'explicit',
+        thumbprint: s.old.thumbprint,
+        certificateName: 'client-old',
+        source: 'https://kv1.vault.azure.net/certificates/client',
+        sourceOrigin: 'linked',
+        latestThumbprint: s.fresh.thumbprint,
+        daysRemaining: 20,
+        reason: 'NewerVersionAvailable',
+        due: true,
+        dangling: false,
+      }),
+    ]);
+  });
+
+  it('plan filters by app and by due, and makes no write', async () => {
+    const s = standardWorld(pool);
+    s.world.appService.addSite({ subscriptionId: SUB, name: 'quiet', tags: { 'mtls-rotation': 'enabled' }, settings: { WEBSITE_LOAD_CERTIFICATES: s.fresh.thumbprint } });
+    s.world.appService.addCertificate({ subscriptionId: SUB, name: 'fresh-manual', certificate: s.fresh, tags: { 'mtls-rotation-source': 'https://kv1.vault.azure.net/certificates/client' } });
+    expect((await s.world.rotator.plan()).apps.map((a) => [a.name, a.action]).sort()).toEqual([['app-a', 'rotate'], ['quiet', 'none']]);
+    expect((await s.world.rotator.plan({ dueOnly: true })).apps.map((a) => a.name)).toEqual(['app-a']);
+    expect((await s.world.rotator.plan({ app: 'quiet' })).apps.map((a) => a.name)).toEqual(['quiet']);
+    expect(s.world.appService.writes()).toEqual([]);
+  });
+
+  it('rotateDue keeps at most MAX_PARALLEL_ROTATIONS rotations in flight', async () => {
+    const s = standardWorld(pool, { config: { MAX_PARALLEL_ROTATIONS: '2' } });
+    for (const name of ['b', 'c', 'd', 'e']) {
+      s.world.appService.addSite({
+        subscriptionId: SUB,
+        name,
+        tags: { 'mtls-rotation': 'enabled', 'mtls-rotation-health': HEALTH, 'mtls-rotation-probe': DOWNSTREAM },
+        settings: { WEBSITE_LOAD_CERTIFICATES: s.old.thumbprint },
+      });
+    }
+    let inFlight = 0;
+    let peak = 0;
+    const acquire = s.world.store.acquireLease.bind(s.world.store);
+    const release = s.world.store.releaseLease.bind(s.world.store);
+    s.world.store.acquireLease = async (...args) => {
+      const lease = await acquire(...args);
+      if (lease) peak = Math.max(peak, ++inFlight);
+      return lease;
+    };
+    s.world.store.releaseLease = async (lease) => {
+      inFlight -= 1;
+      return release(lease);
+    };
+    const report = await s.world.rotator.rotateDue({ trigger: 'timer' });
+    expect(report.results.map((r) => r.outcome)).toEqual(['committed', 'committed', 'committed', 'committed', 'committed']);
+    expect(peak).toBe(2);
+    // Every app of the webspace ends on one resource (parallel stagers PUT the same name and content).
+    expect(s.world.appService.certificatesIn(SUB).filter((c) => c.thumbprint === s.fresh.thumbprint)).toHaveLength(1);
+    assertNoSecrets(s.world);
+  });
+
+  it('rolls back a committed rotation by hand with a new record, and refuses nonsense', async () => {
+    const s = standardWorld(pool);
+    const committed = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    const rollback = await s.world.rotator.rollback(committed.rotationId!);
+    expect(rollback).toMatchObject({ outcome: 'rolledBack', reason: 'ManualRollback', record: { rollbackOf: committed.rotationId, trigger: 'cli' } });
+    expect(s.world.appService.settings.get(s.appId)).toEqual(s.original);
+    expect(s.world.appService.running.get(s.appId)?.presented).toBe(s.old.thumbprint);
+    // Asking twice returns the same rollback.
+    expect((await s.world.rotator.rollback(committed.rotationId!)).rotationId).toBe(rollback.rotationId);
+    await expect(s.world.rotator.rollback(rollback.rotationId!)).rejects.toThrow(PreconditionError);
+    await expect(s.world.rotator.rollback('missing')).rejects.toThrow('rotation missing does not exist');
+    expect((await s.world.rotator.listRotations('app-a')).map((r) => r.id)).toEqual([rollback.rotationId, committed.rotationId]);
+    expect(await s.world.rotator.getRotation(committed.rotationId!)).toEqual(committed.record);
+  });
+
+  it('rolls back an in-flight rotation in place', async () => {
+    const s = standardWorld(pool, {
+      deps: {
+        faultHook: (b) => {
+          if (b === 'afterSwitchRecorded') throw new Error('killed');
+        },
+      },
+    });
+    await expect(s.world.rotator.rotateApp('app-a', { trigger: 'cli' })).rejects.toThrow('killed');
+    const [open] = s.world.store.all();
+    s.world.clock.advance(s.world.config.leaseSeconds * 1000 + 1);
+    const result = await s.world.another('operator', { faultHook: undefined }).rollback(open!.id, { reason: 'operator says no' });
+    expect(result).toMatchObject({ outcome: 'rolledBack', reason: 'operator says no', rotationId: open!.id });
+    expect(s.world.appService.settings.get(s.appId)).toEqual(s.original);
+  });
+
+  it('an app with bad tags is reported and never changed', async () => {
+    const s = standardWorld(pool, { tags: { 'mtls-rotation-probe': 'http://insecure.example/' } });
+    const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    expect(result).toMatchObject({ outcome: 'skipped', reason: 'AppProblems', problems: ["tag mtls-rotation-probe: 'http://insecure.example/' must use https"] });
+    expect(s.world.appService.writes()).toEqual([]);
+    expect(s.world.appService.count('readAppSettings')).toBe(0);
+  });
+});
