@@ -35,6 +35,18 @@ describe('retirement', () => {
     expect(await s.world.rotator.retireDue()).toEqual({ deleted: [], kept: [], recordsRetired: [], errors: [] });
   });
 
+  it('a committed rotation whose old certificate was retired cannot be rolled back onto nothing', async () => {
+    const s = standardWorld(pool);
+    const { rotationId } = await committed(s);
+    s.world.clock.advance(8 * DAY);
+    await s.world.rotator.retireDue();
+    const rollback = await s.world.rotator.rollback(rotationId!);
+    expect(rollback.outcome).toBe('failed');
+    expect(rollback.reason).toMatch(/^RollbackBlocked/);
+    expect(s.world.appService.loadable(s.appId)).toEqual([s.fresh.thumbprint]);
+    expect(s.world.appService.count('writeAppSettings')).toBe(1);
+  });
+
   it('keeps a certificate another app of the webspace still loads, even one that is not opted in', async () => {
     const s = standardWorld(pool);
     s.world.appService.addSite({ subscriptionId: SUB, name: 'legacy', settings: { WEBSITE_LOAD_CERTIFICATES: s.old.thumbprint } });

@@ -168,6 +168,18 @@ describe('rotating one app', () => {
     expect(world.appService.loadable(s.appId)).toEqual([fresh.thumbprint]);
   });
 
+  it('a repaired dangling thumbprint is never rolled back onto nothing: the app stays on the new certificate', async () => {
+    const s = standardWorld(pool, { tags: { 'mtls-rotation-source': `${VAULT_URL}/certificates/client` } });
+    const { world, fresh } = s;
+    world.appService.certificates.splice(0, world.appService.certificates.length);
+    world.prober.override = (call) => (call.kind === 'via-app' ? { ok: false, status: 502, detail: 'downstream down' } : undefined);
+    const result = await world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    expect(result.outcome).toBe('failed');
+    expect(result.reason).toMatch(new RegExp(`^RollbackBlocked: the previous certificate\\(s\\) ${s.old.thumbprint} no longer exist`));
+    expect(world.appService.loadable(s.appId)).toEqual([fresh.thumbprint]);
+    expect(world.telemetry.named('RotationFailed')).toHaveLength(1);
+  });
+
   it('RenewalMissing changes nothing', async () => {
     const s = standardWorld(pool, { fresh: pool.get('old') });
     const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });

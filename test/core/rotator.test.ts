@@ -46,6 +46,21 @@ describe('createRotator', () => {
     expect(JSON.parse((await s.world.store.getState(LAST_SCAN_STATE))!)).toMatchObject({ apps: 2, dueApps: 1 });
   });
 
+  it.each([
+    ['Key Vault has nothing newer', (s: ReturnType<typeof standardWorld>) => void s, 'RenewalMissing', undefined],
+    ['the newer version is disabled',
+      (s: ReturnType<typeof standardWorld>) => void s.world.keyVault.add({ vaultUrl: 'https://kv1.vault.azure.net', name: 'client' }, pool.get('newer'), { enabled: false }),
+      'CertificateExpiring', 'Disabled'],
+  ] as const)('scan alerts when a certificate nears expiry and %s', async (_sentence, arrange, event, refusal) => {
+    const s = standardWorld(pool, event === 'RenewalMissing' ? { fresh: pool.get('old') } : {});
+    arrange(s);
+    const report = await s.world.rotator.scan();
+    expect(report.plan.apps[0]?.action).toBe('alert');
+    expect(s.world.telemetry.named(event)).toEqual([
+      expect.objectContaining({ dimensions: expect.objectContaining({ appId: s.appId, thumbprint: s.old.thumbprint, daysRemaining: 20, refusal }) }),
+    ]);
+  });
+
   it('inventory lists every binding with its days left and source', async () => {
     const s = standardWorld(pool);
     const inventory = await s.world.rotator.inventory();

@@ -49,6 +49,13 @@ export async function save(ctx: RotationContext): Promise<void> {
   ctx.lease = renewed;
 }
 
+/** Renews the lease without touching the record (between long waits: warm-up, probe backoff). */
+export async function renew(ctx: RotationContext): Promise<void> {
+  const renewed = await ctx.deps.store.renewLease(ctx.lease, leaseMs(ctx.config));
+  if (!renewed) throw new LeaseLostError(`the lease on ${ctx.record.appId} was lost; rotation ${ctx.record.id} stops here`);
+  ctx.lease = renewed;
+}
+
 export function crash(ctx: { deps: RotatorDeps }, boundary: CrashBoundary): Promise<void> {
   return crashPoint(ctx.deps.faultHook, boundary);
 }

@@ -33,7 +33,12 @@ export async function probeWithRetries(
   deps: RotatorDeps,
   config: Config,
   targets: ProbeTargets,
-  options: { stopOnRefusal: boolean; midBoundary?: boolean },
+  options: {
+    stopOnRefusal: boolean;
+    midBoundary?: boolean;
+    /** Runs between attempts (a long verification renews the lease here). */
+    between?: () => Promise<void>;
+  },
 ): Promise<ProbeOutcome> {
   const results: ProbeResult[] = [];
   let failures: ProbeResult[] = [];
@@ -47,6 +52,7 @@ export async function probeWithRetries(
     if (options.stopOnRefusal && failures.some((f) => !f.transient)) break;
     if (attempt >= config.probeAttempts) break;
     if (options.midBoundary) await crash({ deps }, 'midVerify');
+    await options.between?.();
     const delay = Math.min(config.probeBackoffSeconds * 1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
     if (delay > 0) await deps.clock.sleep(delay);
   }

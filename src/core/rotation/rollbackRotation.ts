@@ -7,9 +7,21 @@ import { applyValues } from './switchThumbprint.js';
 import { viaAppTarget } from './verifyRotation.js';
 import { readWebspaceUsage } from '../usage.js';
 import { sameThumbprint } from '../thumbprints.js';
+import { collect } from '../concurrency.js';
 
 export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   const notes: string[] = [];
+  const missing = await missingPreviousCertificates(ctx);
+  if (missing.length > 0) {
+    // Restoring a thumbprint whose resource is gone (retired, or the dangling pin this rotation
+    // repaired) would leave the app with no certificate at its next start: stay on the new one.
+    await finish(
+      ctx,
+      'failed',
+      `RollbackBlocked: the previous certificate(s) ${missing.join(', ')} no longer exist in the webspace; the app is left as it is (${ctx.record.reason ?? 'no reason recorded'})`,
+    );
+    return;
+  }
   if (ctx.record.mode === 'explicit') {
     const restored = await restoreSettings(ctx, notes);
     if (restored) await crash(ctx, 'afterRollbackWrite');
@@ -43,6 +55,18 @@ export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   } else {
     await finish(ctx, 'failed', `RollbackUnverified: the old state does not pass either (${summarise(outcome.failures)}); first failure: ${reason}`);
   }
+}
+
+async function missingPreviousCertificates(ctx: RotationContext): Promise<string[]> {
+  const olds = ctx.record.bindings
+    .map((b) => b.oldThumbprint)
+    .filter((t, i): t is string => !!t && !sameThumbprint(t, ctx.record.bindings[i]?.newThumbprint));
+  if (olds.length === 0) return [];
+  // Nothing to restore when the switch never wrote (rolling back before the write is a no-op).
+  if (ctx.record.mode === 'explicit' && !ctx.record.writtenSettings) return [];
+  const inGroup = await collect(ctx.deps.gateway.listCertificatesInResourceGroup(ctx.record.app.subscriptionId, ctx.site.ref.resourceGroup));
+  const webspace = ctx.site.webspace.toLowerCase();
+  return olds.filter((t) => !inGroup.some((c) => c.webspace.toLowerCase() === webspace && sameThumbprint(c.thumbprint, t)));
 }
 
 async function restoreSettings(ctx: RotationContext, notes: string[]): Promise<boolean> {

@@ -1,7 +1,7 @@
 // Verify: after a warm-up, the app's own health path (proves it loads and presents the new
 // certificate) and the direct probes with the new certificate. Retried with backoff; only a failure
 // that persists past PROBE_ATTEMPTS starts the rollback.
-import { addStep, crash, credentials, dimensionsOf, loadCandidates, recordProbes, save, type RotationContext } from './context.js';
+import { addStep, crash, credentials, dimensionsOf, loadCandidates, recordProbes, renew, save, type RotationContext } from './context.js';
 import type { SiteInfo } from '../ports.js';
 import type { RotationRecord } from '../records.js';
 import type { AppTagConfig } from '../tags.js';
@@ -41,7 +41,13 @@ export async function verifyRotation(ctx: RotationContext): Promise<void> {
     return;
   }
   if (ctx.config.probeWarmupSeconds > 0) await ctx.deps.clock.sleep(ctx.config.probeWarmupSeconds * 1000);
-  const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, { stopOnRefusal: false, midBoundary: true });
+  // Warm-up plus backoff can outlast LEASE_SECONDS with large settings: keep the lease fresh.
+  await renew(ctx);
+  const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, {
+    stopOnRefusal: false,
+    midBoundary: true,
+    between: () => renew(ctx),
+  });
   recordProbes(ctx, outcome.results);
   if (outcome.ok) {
     addStep(ctx, 'verified', [`probes passed after ${outcome.attempts} attempt(s)`, ...notes].join('; '));
