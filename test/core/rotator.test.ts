@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, PreconditionError } from '../../src/core/errors.js';
 import { LAST_SCAN_STATE } from '../../src/core/rotator.js';
-import { assertNoSecrets, CertificatePool, DOWNSTREAM, HEALTH, standardWorld, SUB } from '../helpers/memory-ports.js';
+import { assertNoSecrets, CertificatePool, DOWNSTREAM, HEALTH, standardWorld, SUB, type Standard } from '../helpers/memory-ports.js';
 
 const pool = new CertificatePool();
 beforeAll(() => {
@@ -47,11 +47,13 @@ describe('createRotator', () => {
   });
 
   it.each([
-    ['Key Vault has nothing newer', (s: ReturnType<typeof standardWorld>) => void s, 'RenewalMissing', undefined],
+    ['Key Vault has nothing newer', (): void => undefined, 'RenewalMissing', undefined],
     ['the newer version is disabled',
-      (s: ReturnType<typeof standardWorld>) => void s.world.keyVault.add({ vaultUrl: 'https://kv1.vault.azure.net', name: 'client' }, pool.get('newer'), { enabled: false }),
+      (s: Standard): void => {
+        s.world.keyVault.add({ vaultUrl: 'https://kv1.vault.azure.net', name: 'client' }, pool.get('newer'), { enabled: false });
+      },
       'CertificateExpiring', 'Disabled'],
-  ] as const)('scan alerts when a certificate nears expiry and %s', async (_sentence, arrange, event, refusal) => {
+  ] as Array<[string, (s: Standard) => void, 'RenewalMissing' | 'CertificateExpiring', string | undefined]>)('scan alerts when a certificate nears expiry and %s', async (_sentence, arrange, event, refusal) => {
     const s = standardWorld(pool, event === 'RenewalMissing' ? { fresh: pool.get('old') } : {});
     arrange(s);
     const report = await s.world.rotator.scan();
