@@ -1,0 +1,20 @@
+// The engine's public surface, for the CLI, the Functions and the integration tests.
+export { createRotator, LAST_SCAN_STATE } from './rotator.js';
+export type { Rotator, RotatorDeps, ScanReport, PlanFilter, RotateAppOptions, RotateDueOptions, RotateDueReport, InventoryEntry } from './rotator.js';
+export { loadConfig, SETTINGS, defaultSettings, checkNcrontab } from './config.js';
+export type { Config, SettingSpec, SettingName, SettingKind } from './config.js';
+export type { RotationResult, SkipReason } from './rotate.js';
+export { MAX_ATTEMPTS } from './rotate.js';
+export type { Plan, AppPlan, DueBinding, BindingEvaluation } from './plan.js';
+export type { ScanResult, ScannedApp, CertificateBinding, SubscriptionScan, ScanProblem, SourceOrigin } from './scan.js';
+export type { ResumeReport, ReverifyResult } from './resume.js';
+export type { RetireReport, RetiredCertificate, KeptCertificate } from './retire.js';
+export { RENEWAL_REASONS, ROTATION_REASONS } from './policies.js';
+export type { RenewalReason, PolicyDecision } from './policies.js';
+export { CANDIDATE_REFUSALS } from './candidate.js';
+export type { CandidateRefusal, CandidateRefusalReason } from './candidate.js';
+export { CRASH_BOUNDARIES } from './boundaries.js';
+export type { CrashBoundary } from './boundaries.js';
+export * from './errors.js';
+export { appIdOf, parseAppId, appNameOf } from './identity.js';
+export { DEFAULT_TAG_PREFIX, tagNames, parseAppTags } from './tags.js';
