@@ -69,7 +69,11 @@ export const SETTINGS = [
   { name: 'ARM_PACING', kind: 'boolean', default: 'true', optional: false,
     description: 'Pace ARM calls against the per-subscription token bucket (remaining-quota headers, 429s).' },
   { name: 'AzureWebJobsStorage', kind: 'string', optional: false, secret: true,
-    description: 'Storage connection string (rotation records, leases, queue); UseDevelopmentStorage=true for Azurite.' },
+    requiredWhen: 'no identity-based AzureWebJobsStorage__accountName (or __tableServiceUri and __queueServiceUri) is set',
+    description:
+      'Storage for rotation records, leases and the queue: a connection string (UseDevelopmentStorage=true for Azurite), ' +
+      'or identity-based as the Functions host reads it: AzureWebJobsStorage__accountName (or __tableServiceUri and ' +
+      '__queueServiceUri), with __credential=managedidentity and __clientId for a user-assigned identity.' },
   { name: 'ROTATION_TABLE', kind: 'string', default: 'rotations', optional: false,
     description: 'Table of rotation records and leases.' },
   { name: 'ROTATION_QUEUE', kind: 'string', default: 'rotation-requests', optional: false,
@@ -108,7 +112,10 @@ export interface Config {
   leaseSeconds: number;
   maxParallelRotations: number;
   armPacing: boolean;
-  storageConnectionString: string;
+  /** How to reach Table and Queue storage. */
+  storage: StorageSettings;
+  /** Set when `storage.kind` is `connectionString` (convenience for adapters that take one). */
+  storageConnectionString?: string;
   rotationTable: string;
   rotationQueue: string;
   appInsightsConnectionString?: string;
@@ -118,6 +125,26 @@ export interface Config {
   /** Normalised thumbprints; undefined = no allow-list. */
   clientCertAllowedThumbprints?: string[];
 }
+
+/**
+ * Storage as the Functions host reads `AzureWebJobsStorage`: a connection string, or identity-based
+ * (`AzureWebJobsStorage__accountName` or service URIs; `__credential`, `__clientId`) where the
+ * account refuses shared keys. For `identity`, the URIs are derived from the account name when not given.
+ */
+export type StorageSettings =
+  | { kind: 'connectionString'; connectionString: string }
+  | {
+      kind: 'identity';
+      accountName?: string;
+      tableServiceUri: string;
+      queueServiceUri: string;
+      /** `managedidentity` when set by the template; otherwise the default credential chain. */
+      credential?: string;
+      /** User-assigned identity (falls back to AZURE_CLIENT_ID). */
+      clientId?: string;
+    };
+
+const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Azure tag names may not contain < > % & \ ? / ; a prefix also becomes part of other tag names.
@@ -225,11 +252,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const rotationSchedule = cron('ROTATION_SCHEDULE');
   const verifySchedule = cron('VERIFY_SCHEDULE');
 
-  const storageConnectionString = text('AzureWebJobsStorage', (value) =>
-    /^UseDevelopmentStorage=true$/i.test(value) || /(^|;)\s*(AccountName|BlobEndpoint|TableEndpoint|QueueEndpoint)=/i.test(value)
-      ? undefined
-      : 'must be a storage connection string (AccountName=...;AccountKey=... or UseDevelopmentStorage=true)',
-  );
+  const storage = storageSettings(env, raw('AzureWebJobsStorage'), clientId, problems);
   const rotationTable = text('ROTATION_TABLE', (value) =>
     TABLE_NAME.test(value) ? undefined : 'must be a table name: 3 to 63 letters or digits, starting with a letter',
   );
@@ -287,12 +310,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     leaseSeconds: integer('LEASE_SECONDS'),
     maxParallelRotations: integer('MAX_PARALLEL_ROTATIONS'),
     armPacing: boolean('ARM_PACING'),
-    storageConnectionString,
+    storage,
     rotationTable,
     rotationQueue,
     clientCertAuth,
     clientCertTrustedCaPems,
   };
+  if (storage.kind === 'connectionString') config.storageConnectionString = storage.connectionString;
   if (clientId !== undefined) config.clientId = clientId;
   if (staticToken !== undefined) config.staticToken = staticToken;
   if (renewBeforePercent !== undefined) config.renewBeforePercent = renewBeforePercent;
@@ -301,6 +325,61 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function storageSettings(
+  env: Record<string, string | undefined>,
+  connectionString: string | undefined,
+  clientId: string | undefined,
+  problems: string[],
+): StorageSettings {
+  const get = (suffix: string) => {
+    const value = env[`AzureWebJobsStorage__${suffix}`]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  if (connectionString !== undefined) {
+    if (!/^UseDevelopmentStorage=true$/i.test(connectionString) && !/(^|;)\s*(AccountName|BlobEndpoint|TableEndpoint|QueueEndpoint)=/i.test(connectionString)) {
+      problems.push(
+        'AzureWebJobsStorage must be a storage connection string (AccountName=...;AccountKey=... or UseDevelopmentStorage=true), got (value hidden)',
+      );
+    }
+    return { kind: 'connectionString', connectionString };
+  }
+  const accountName = get('accountName');
+  let tableServiceUri = get('tableServiceUri');
+  let queueServiceUri = get('queueServiceUri');
+  if (accountName === undefined && (tableServiceUri === undefined || queueServiceUri === undefined)) {
+    problems.push(
+      'AzureWebJobsStorage is required: a connection string, or identity-based AzureWebJobsStorage__accountName (or both __tableServiceUri and __queueServiceUri)',
+    );
+    return { kind: 'connectionString', connectionString: '' };
+  }
+  if (accountName !== undefined && !STORAGE_ACCOUNT.test(accountName)) {
+    problems.push(`AzureWebJobsStorage__accountName must be a storage account name (3 to 24 lowercase letters and digits), got '${accountName}'`);
+  }
+  for (const [suffix, value] of [['tableServiceUri', tableServiceUri], ['queueServiceUri', queueServiceUri]] as const) {
+    if (value !== undefined && checkServiceUri(value)) problems.push(`AzureWebJobsStorage__${suffix} must be an https URL, got '${value}'`);
+  }
+  tableServiceUri ??= `https://${accountName}.table.core.windows.net`;
+  queueServiceUri ??= `https://${accountName}.queue.core.windows.net`;
+  const storage: StorageSettings = { kind: 'identity', tableServiceUri: tableServiceUri.replace(/\/+$/, ''), queueServiceUri: queueServiceUri.replace(/\/+$/, '') };
+  if (accountName !== undefined) storage.accountName = accountName;
+  const credential = get('credential');
+  if (credential !== undefined) storage.credential = credential;
+  const identity = get('clientId') ?? clientId;
+  if (identity !== undefined) {
+    if (!GUID.test(identity)) problems.push(`AzureWebJobsStorage__clientId must be a client id (GUID), got '${identity}'`);
+    storage.clientId = identity;
+  }
+  return storage;
+}
+
+function checkServiceUri(value: string): boolean {
+  try {
+    return new URL(value).protocol !== 'https:';
+  } catch {
+    return true;
+  }
 }
 
 /** Defaults of every setting that has one, as env text (for docs, samples and tests). */

@@ -100,6 +100,10 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     const result = await scanInventory(deps, config, options);
     const plan = planOf(result, deps.clock.now());
     emitScanTelemetry(deps.telemetry, result, plan);
+    deps.logger.info(
+      `scan: ${result.apps.length} opted-in app(s) in ${result.subscriptions.length} subscription(s), ${plan.dueApps} due, ${result.problems.length} problem(s), ${result.durationMs} ms`,
+      { failedSubscriptions: result.subscriptions.filter((s) => !s.ok).map((s) => s.subscriptionId) },
+    );
     try {
       await deps.store.setState(
         LAST_SCAN_STATE,

@@ -139,6 +139,28 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...minimal, ...env })).toEqual(problem === undefined ? [] : [problem]);
   });
 
+  it('accepts identity-based storage as the Functions host reads it (shared keys disabled)', () => {
+    const identity = { AZURE_SUBSCRIPTION_IDS: SUB, AzureWebJobsStorage__accountName: 'strotator01', AzureWebJobsStorage__credential: 'managedidentity', AzureWebJobsStorage__clientId: SUB };
+    expect(loadConfig(identity).storage).toEqual({
+      kind: 'identity',
+      accountName: 'strotator01',
+      tableServiceUri: 'https://strotator01.table.core.windows.net',
+      queueServiceUri: 'https://strotator01.queue.core.windows.net',
+      credential: 'managedidentity',
+      clientId: SUB,
+    });
+    expect(loadConfig(identity).storageConnectionString).toBeUndefined();
+    expect(loadConfig({ AZURE_SUBSCRIPTION_IDS: SUB, AzureWebJobsStorage__tableServiceUri: 'https://127.0.0.1:10002/devstoreaccount1/', AzureWebJobsStorage__queueServiceUri: 'https://127.0.0.1:10001/devstoreaccount1' }).storage)
+      .toEqual({ kind: 'identity', tableServiceUri: 'https://127.0.0.1:10002/devstoreaccount1', queueServiceUri: 'https://127.0.0.1:10001/devstoreaccount1' });
+    expect(loadConfig(minimal).storage).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
+    expect(problemsOf({ AZURE_SUBSCRIPTION_IDS: SUB, AzureWebJobsStorage__accountName: 'Not_An_Account' })).toEqual([
+      "AzureWebJobsStorage__accountName must be a storage account name (3 to 24 lowercase letters and digits), got 'Not_An_Account'",
+    ]);
+    expect(problemsOf({ AZURE_SUBSCRIPTION_IDS: SUB, AzureWebJobsStorage__tableServiceUri: 'https://t/' })).toEqual([
+      'AzureWebJobsStorage is required: a connection string, or identity-based AzureWebJobsStorage__accountName (or both __tableServiceUri and __queueServiceUri)',
+    ]);
+  });
+
   it('never echoes a secret setting in an error', () => {
     const problems = problemsOf({ ...minimal, AzureWebJobsStorage: 'AccountKeyOnly=s3cr3t-value' });
     expect(problems.join('\n')).not.toContain('s3cr3t-value');
@@ -196,6 +218,7 @@ describe('SETTINGS and local.settings.sample.json', () => {
       expect(s.description.length, s.name).toBeGreaterThan(10);
       if (s.kind === 'integer') expect([s.min, s.max], s.name).not.toContain(undefined);
       if (!s.optional && s.default === undefined) expect(['AZURE_SUBSCRIPTION_IDS', 'AzureWebJobsStorage']).toContain(s.name);
+      if (s.secret) expect(s.default, s.name).toBeUndefined();
     }
   });
 });

@@ -305,11 +305,10 @@ describe('infra/azuredeploy.json: app settings against SETTINGS (src/core/config
     expect(appSettingsFor(defaults).AZURE_SUBSCRIPTION_IDS).toBe('00000000-0000-0000-0000-000000000001');
   });
 
-  // Known gap, reported to the core/azure owners: the template provides AzureWebJobsStorage the way the
-  // Functions host reads it with a managed identity (AzureWebJobsStorage__accountName/__credential/
-  // __clientId, shared keys disabled), but loadConfig still demands a connection string. When loadConfig
-  // accepts the identity-based form this test starts failing: then turn `it.fails` into `it`.
-  it.fails('loadConfig accepts the identity-based AzureWebJobsStorage the template provides', () => {
+  // The template provides AzureWebJobsStorage the way the Functions host reads it with a managed identity
+  // (AzureWebJobsStorage__accountName/__credential/__clientId, shared keys disabled); loadConfig accepts it
+  // (Config.storage.kind === 'identity').
+  it('loadConfig accepts the identity-based AzureWebJobsStorage the template provides', () => {
     expect(problemsOf(appSettingsFor({ ...defaults, alertEmail: 'ops@example.com' }))).toEqual([]);
   });
 
