@@ -33,7 +33,7 @@ export function encodeRotationMessage(message: RotationQueueMessage): string {
 export function decodeRotationMessage(text: string): RotationQueueMessage {
   const trimmed = text.trim();
   let json = trimmed;
-  if (!trimmed.startsWith('{')) {
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) {
       throw new PreconditionError('rotation queue message is neither JSON nor base64 of JSON');
     }

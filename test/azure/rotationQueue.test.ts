@@ -1,0 +1,61 @@
+// The rotation queue against Azurite's Queue service, through the real @azure/storage-queue client.
+import { describe, expect, it } from 'vitest';
+import { PreconditionError } from '../../src/core/errors.js';
+import {
+  decodeRotationMessage,
+  encodeRotationMessage,
+  RotationQueue,
+  type RotationQueueMessage,
+} from '../../src/azure/rotationQueue.js';
+import { uniqueName, useAzurite } from '../helpers/azurite.js';
+
+const azurite = useAzurite();
+
+const MESSAGE: RotationQueueMessage = {
+  appId: '/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg/providers/microsoft.web/sites/app',
+  reason: 'NearingExpiry',
+  requestedBy: 'timer',
+  requestId: 'req-1',
+};
+
+describe('rotation queue messages', () => {
+  it('are base64 of JSON, as the Functions queue trigger decodes by default', () => {
+    const wire = encodeRotationMessage(MESSAGE);
+    expect(JSON.parse(Buffer.from(wire, 'base64').toString('utf8'))).toEqual(MESSAGE);
+    expect(decodeRotationMessage(wire)).toEqual(MESSAGE);
+    expect(decodeRotationMessage(JSON.stringify(MESSAGE))).toEqual(MESSAGE);
+  });
+
+  it.each([
+    ['a message without appId', { requestedBy: 'x', requestId: 'y' }, /appId must be a non-empty string/],
+    ['an appId that is not a resource id', { ...MESSAGE, appId: 'app' }, /appId must be an ARM resource id/],
+    ['an unknown field', { ...MESSAGE, pfx: 'MIIK' }, /unknown field\(s\): pfx/],
+    ['not an object', [1, 2], /must be a JSON object/],
+  ])('reject %s with a message naming the problem', (_label, value, pattern) => {
+    expect(() => decodeRotationMessage(JSON.stringify(value))).toThrow(pattern);
+    expect(() => decodeRotationMessage(JSON.stringify(value))).toThrow(PreconditionError);
+  });
+});
+
+describe('RotationQueue on Azurite', () => {
+  it('sends, receives and deletes a request', async () => {
+    const queue = new RotationQueue({ connectionString: azurite().connectionString, queueName: uniqueName('rq') });
+    await queue.send(MESSAGE);
+    const [received, ...rest] = await queue.receive(10, 30);
+    expect(rest).toEqual([]);
+    expect(received.message).toEqual(MESSAGE);
+    expect(received.dequeueCount).toBe(1);
+    await queue.delete(received);
+    expect(await queue.depth()).toEqual({ queued: 0, poison: 0 });
+  });
+
+  it('moves a message that does not decode to the poison queue instead of returning it', async () => {
+    const queue = new RotationQueue({ connectionString: azurite().connectionString, queueName: uniqueName('rq') });
+    await queue.ensureQueues();
+    await queue.queue.sendMessage(Buffer.from('{"appId": 42}').toString('base64'));
+    expect(await queue.receive(10, 30)).toEqual([]);
+    expect(await queue.depth()).toEqual({ queued: 0, poison: 1 });
+    const poisoned = await queue.poison.receiveMessages();
+    expect(Buffer.from(poisoned.receivedMessageItems[0].messageText, 'base64').toString()).toBe('{"appId": 42}');
+  });
+});

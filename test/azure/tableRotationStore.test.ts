@@ -1,0 +1,201 @@
+// The rotation store against Azurite's Table service, through the real @azure/data-tables client.
+import { describe, expect, it } from 'vitest';
+import { ConflictError, PreconditionError } from '../../src/core/errors.js';
+import type { RotationRecord } from '../../src/core/records.js';
+import {
+  CHUNK_CHARS,
+  decodeKey,
+  encodeKey,
+  isOpenRecord,
+  TableRotationStore,
+} from '../../src/azure/tableRotationStore.js';
+import { uniqueName, useAzurite } from '../helpers/azurite.js';
+
+const azurite = useAzurite();
+
+class FakeClock {
+  constructor(public current = new Date('2030-01-01T00:00:00Z')) {}
+  now = () => new Date(this.current);
+  advance(ms: number) {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+function newStore(clock = new FakeClock()) {
+  return { store: new TableRotationStore({ connectionString: azurite().connectionString, tableName: uniqueName('rot'), clock }), clock };
+}
+
+const APP = '/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg-one/providers/microsoft.web/sites/app-one';
+const SLOT = `${APP}/slots/staging`;
+
+function record(id: string, startedAt: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
+  return {
+    id,
+    appId: APP,
+    app: { subscriptionId: '00000000-0000-4000-8000-000000000001', resourceGroup: 'rg-one', site: 'app-one' },
+    mode: 'explicit',
+    trigger: 'timer',
+    bindings: [
+      {
+        oldThumbprint: 'A'.repeat(40),
+        newThumbprint: 'B'.repeat(40),
+        keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/client/0123',
+        keyVaultVersion: '0123',
+        reason: 'NearingExpiry',
+      },
+    ],
+    previousSettings: { WEBSITE_LOAD_CERTIFICATES: 'A'.repeat(40), CONN: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)' },
+    step: 'leased',
+    steps: [{ step: 'leased', at: startedAt }],
+    attempts: 1,
+    probes: [],
+    startedAt,
+    updatedAt: startedAt,
+    ...overrides,
+  };
+}
+
+describe('Table keys', () => {
+  it.each([
+    ['an app id with slashes', SLOT],
+    ['characters Table keys forbid', 'a/b\\c#d?e'],
+    ['non-ASCII text', 'app-ü-🙂'],
+    ['the escape character itself', 'x~2Fy'],
+  ])('round-trip %s through a key without forbidden characters', (_label, value) => {
+    const key = encodeKey(value);
+    expect(key).not.toMatch(/[/\\#?\u0000-\u001f\u007f-\u009f]/);
+    expect(decodeKey(key)).toBe(value);
+  });
+});
+
+describe('TableRotationStore on Azurite', () => {
+  it('creates, reads back and updates a record, keeping every field', async () => {
+    const { store } = newStore();
+    const r = record('rot-1', '2030-01-01T00:00:00.000Z');
+    await store.create(r);
+    expect(await store.get('rot-1')).toEqual(r);
+
+    const updated = { ...r, step: 'staged' as const, steps: [...r.steps, { step: 'staged' as const, at: '2030-01-01T00:01:00.000Z' }] };
+    await store.update(updated);
+    expect(await store.get('rot-1')).toEqual(updated);
+    expect(await store.get('no-such-id')).toBeUndefined();
+  });
+
+  it('refuses to create a record whose id exists', async () => {
+    const { store } = newStore();
+    await store.create(record('dup', '2030-01-01T00:00:00.000Z'));
+    await expect(store.create(record('dup', '2030-01-02T00:00:00.000Z'))).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('lists an app’s history newest first, limited, and keeps apps apart', async () => {
+    const { store } = newStore();
+    await store.create(record('old', '2030-01-01T00:00:00.000Z'));
+    await store.create(record('newest', '2030-03-01T00:00:00.000Z'));
+    await store.create(record('middle', '2030-02-01T00:00:00.000Z'));
+    await store.create(record('slot', '2030-04-01T00:00:00.000Z', { appId: SLOT }));
+
+    expect((await store.listForApp(APP)).map((r) => r.id)).toEqual(['newest', 'middle', 'old']);
+    expect((await store.listForApp(APP, 2)).map((r) => r.id)).toEqual(['newest', 'middle']);
+    expect((await store.listForApp(SLOT)).map((r) => r.id)).toEqual(['slot']);
+    expect((await store.listAll(3)).map((r) => r.id)).toEqual(['slot', 'newest', 'middle']);
+  });
+
+  it('stores a record larger than one table property (split into chunks)', async () => {
+    const { store } = newStore();
+    const probes = Array.from({ length: 400 }, (_, i) => ({
+      kind: 'via-app' as const,
+      target: `https://app.example/healthz/${i}`,
+      ok: false,
+      transient: true,
+      detail: `app answered 503: restarting ${'x'.repeat(150)}`,
+      at: '2030-01-01T00:00:00.000Z',
+      durationMs: i,
+    }));
+    const big = record('big', '2030-01-01T00:00:00.000Z', { probes });
+    expect(JSON.stringify(big).length).toBeGreaterThan(2 * CHUNK_CHARS);
+    await store.create(big);
+    expect(await store.get('big')).toEqual(big);
+  });
+
+  it('never rewrites a finished record, except to set retiredAt', async () => {
+    const { store } = newStore();
+    const r = record('done', '2030-01-01T00:00:00.000Z');
+    await store.create(r);
+    const committed: RotationRecord = { ...r, step: 'committed', outcome: 'committed', finishedAt: '2030-01-01T00:05:00.000Z', retireAfter: '2030-01-08T00:00:00.000Z' };
+    await store.update(committed);
+
+    await expect(store.update({ ...committed, outcome: 'rolledBack' })).rejects.toThrow(/finished \(committed\).*outcome/);
+    await expect(store.update({ ...committed, bindings: [] })).rejects.toBeInstanceOf(PreconditionError);
+    expect(await store.get('done')).toEqual(committed);
+
+    const retired = { ...committed, retiredAt: '2030-01-08T01:00:00.000Z', updatedAt: '2030-01-08T01:00:00.000Z' };
+    await store.update(retired);
+    expect(await store.get('done')).toEqual(retired);
+  });
+
+  it('lists as open the unfinished, the committed inside their window and those awaiting retirement', async () => {
+    const clock = new FakeClock(new Date('2030-01-01T00:00:00Z'));
+    const { store } = newStore(clock);
+    const base = '2030-01-01T00:00:00.000Z';
+    await store.create(record('running', base));
+    const inWindow = record('in-window', base);
+    await store.create(inWindow);
+    await store.update({ ...inWindow, outcome: 'committed', step: 'committed', verifyUntil: '2030-01-01T01:00:00.000Z' });
+    const aborted = record('aborted', base);
+    await store.create(aborted);
+    await store.update({ ...aborted, outcome: 'aborted', step: 'aborted' });
+    const awaitingRetirement = record('to-retire', base);
+    await store.create(awaitingRetirement);
+    await store.update({ ...awaitingRetirement, outcome: 'rolledBack', step: 'rolledBack', retireAfter: '2030-01-08T00:00:00.000Z' });
+
+    expect((await store.listOpen()).map((r) => r.id).sort()).toEqual(['in-window', 'running', 'to-retire']);
+
+    clock.advance(2 * 60 * 60 * 1000); // past the verification window
+    expect((await store.listOpen()).map((r) => r.id).sort()).toEqual(['running', 'to-retire']);
+    expect(isOpenRecord({ ...inWindow, outcome: 'committed', verifyUntil: '2030-01-01T01:00:00.000Z' }, clock.now())).toBe(false);
+  });
+
+  it('gives a lease to exactly one of two simultaneous acquirers', async () => {
+    const { store } = newStore();
+    const [a, b] = await Promise.all([store.acquireLease(APP, 'owner-a', 60_000), store.acquireLease(APP, 'owner-b', 60_000)]);
+    const winners = [a, b].filter((l) => l !== undefined);
+    expect(winners).toHaveLength(1);
+    expect(await store.acquireLease(APP, 'owner-c', 60_000)).toBeUndefined();
+    // A different app is independent.
+    expect(await store.acquireLease(SLOT, 'owner-c', 60_000)).toBeDefined();
+  });
+
+  it('lets an expired lease be taken over, after which the old holder can neither renew nor release it', async () => {
+    const { store, clock } = newStore();
+    const first = await store.acquireLease(APP, 'crashed-owner', 60_000);
+    expect(first).toBeDefined();
+    clock.advance(61_000);
+
+    const second = await store.acquireLease(APP, 'next-owner', 60_000);
+    expect(second?.owner).toBe('next-owner');
+    expect(await store.renewLease(first!, 60_000)).toBeUndefined();
+    await store.releaseLease(first!); // quietly: it is not ours any more
+    expect(await store.acquireLease(APP, 'third', 60_000)).toBeUndefined();
+
+    const renewed = await store.renewLease(second!, 120_000);
+    expect(renewed?.expiresAt).toBe(new Date(clock.now().getTime() + 120_000).toISOString());
+    await store.releaseLease(renewed!);
+    expect(await store.acquireLease(APP, 'third', 60_000)).toBeDefined();
+  });
+
+  it('lets only one of two racers take over the same expired lease', async () => {
+    const { store, clock } = newStore();
+    await store.acquireLease(APP, 'crashed-owner', 1_000);
+    clock.advance(5_000);
+    const results = await Promise.all([store.acquireLease(APP, 'x', 60_000), store.acquireLease(APP, 'y', 60_000)]);
+    expect(results.filter((l) => l !== undefined)).toHaveLength(1);
+  });
+
+  it('keeps small service state', async () => {
+    const { store } = newStore();
+    expect(await store.getState('lastScan')).toBeUndefined();
+    await store.setState('lastScan', '{"at":"2030-01-01T00:00:00Z","apps":3}');
+    await store.setState('lastScan', '{"at":"2030-01-02T00:00:00Z","apps":4}');
+    expect(await store.getState('lastScan')).toBe('{"at":"2030-01-02T00:00:00Z","apps":4}');
+  });
+});
