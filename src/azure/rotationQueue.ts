@@ -1,6 +1,7 @@
 // The fan-out queue: one message per app that needs a rotation. Messages are base64 of UTF-8 JSON, which is what
 // the Functions host's queue trigger decodes by default (`messageEncoding: base64`); failed messages end up in
 // `<queue>-poison` after the host's maxDequeueCount.
+import type { TokenCredential } from '@azure/core-auth';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { PreconditionError } from '../core/errors.js';
 import { callAzure } from './errors.js';
@@ -76,8 +77,11 @@ export function validateRotationMessage(value: unknown): RotationQueueMessage {
 }
 
 export interface RotationQueueOptions {
-  /** AzureWebJobsStorage. */
-  connectionString: string;
+  /** AzureWebJobsStorage as a connection string… */
+  connectionString?: string;
+  /** …or identity-based: the queue service URI and a credential. */
+  queueServiceUri?: string;
+  credential?: TokenCredential;
   /** ROTATION_QUEUE. */
   queueName: string;
 }
@@ -88,7 +92,10 @@ export class RotationQueue {
   private ready: Promise<void> | undefined;
 
   constructor(private readonly options: RotationQueueOptions) {
-    const service = QueueServiceClient.fromConnectionString(options.connectionString);
+    let service: QueueServiceClient;
+    if (options.connectionString) service = QueueServiceClient.fromConnectionString(options.connectionString);
+    else if (options.queueServiceUri && options.credential) service = new QueueServiceClient(options.queueServiceUri, options.credential);
+    else throw new PreconditionError('the rotation queue needs a storage connection string, or a queue service URI and a credential');
     this.queue = service.getQueueClient(options.queueName);
     this.poison = service.getQueueClient(`${options.queueName}-poison`);
   }

@@ -10,6 +10,7 @@
 //   state     RowKey = key → small service state (last scan).
 //
 // Table keys may not contain / \ # ? or control characters; ids and app ids are escaped (see encodeKey).
+import type { TokenCredential } from '@azure/core-auth';
 import { odata, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
@@ -17,8 +18,11 @@ import type { Lease, RotationRecord, RotationStore } from '../core/records.js';
 import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 
 export interface TableRotationStoreOptions {
-  /** AzureWebJobsStorage. */
-  connectionString: string;
+  /** AzureWebJobsStorage as a connection string (Azurite, or an account that allows shared keys)… */
+  connectionString?: string;
+  /** …or identity-based: the table service URI (AzureWebJobsStorage__tableServiceUri or derived) and a credential. */
+  tableServiceUri?: string;
+  credential?: TokenCredential;
   /** ROTATION_TABLE. */
   tableName: string;
   /** Lease expiry and the verification window of listOpen are judged by this clock. */
@@ -104,8 +108,14 @@ export class TableRotationStore implements RotationStore {
   private readonly locations = new Map<string, Location>();
 
   constructor(private readonly options: TableRotationStoreOptions) {
-    // Azurite speaks plain http on loopback; real storage accounts are https and ignore the flag.
-    this.table = TableClient.fromConnectionString(options.connectionString, options.tableName, { allowInsecureConnection: true });
+    if (options.connectionString) {
+      // Azurite speaks plain http on loopback; real storage accounts are https and ignore the flag.
+      this.table = TableClient.fromConnectionString(options.connectionString, options.tableName, { allowInsecureConnection: true });
+    } else if (options.tableServiceUri && options.credential) {
+      this.table = new TableClient(options.tableServiceUri, options.tableName, options.credential);
+    } else {
+      throw new PreconditionError('the rotation store needs a storage connection string, or a table service URI and a credential');
+    }
   }
 
   /** Creates the table once per process (the SDK treats "already exists" as success). */

@@ -3,6 +3,7 @@
 //   (the preflight, before anything on the app changes).
 // - viaApp: a GET to the app's own health path, which makes the app's outbound mTLS call (after the restart).
 // Results carry public data only: status, a short reason, the thumbprint the other side reports.
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import tls from 'node:tls';
@@ -40,8 +41,9 @@ export class HttpsProber implements Prober {
   private readonly now: () => Date;
 
   constructor(private readonly options: HttpsProberOptions) {
-    // `ca` replaces Node's default trust store, so the system roots are passed along with the extra CAs.
-    this.ca = [...tls.rootCertificates, ...(options.extraCaPems ?? [])];
+    // `ca` replaces Node's default trust store, so the system roots are passed along with the extra CAs, and with
+    // NODE_EXTRA_CA_CERTS, which Node adds to its default store but not to `tls.rootCertificates`.
+    this.ca = [...tls.rootCertificates, ...nodeExtraCaCerts(), ...(options.extraCaPems ?? [])];
     this.now = options.now ?? (() => new Date());
   }
 
@@ -175,6 +177,17 @@ function describeFailure(error: unknown, timeoutMs: number): Pick<ProbeResult, '
   }
   const name = error instanceof Error ? error.name : typeof error;
   return { ok: false, transient: false, detail: `request failed: ${code ?? name}` };
+}
+
+function nodeExtraCaCerts(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch {
+    // Node itself only warns about an unreadable file; the probe then trusts what Node trusts by default.
+    return [];
+  }
 }
 
 function parseJson(body: string): Record<string, unknown> | undefined {

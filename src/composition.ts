@@ -1,0 +1,114 @@
+// The one composition root: builds the credential, the SDK clients and the ports once, from the validated
+// configuration, and hands the engine its dependencies. Everything else receives them; nothing else constructs a
+// client.
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { ArmAppServiceGateway } from './azure/appServiceGateway.js';
+import { createArmPacing, type ArmPacer, type ArmRequestCounter, type PacingOptions, type PacingStats } from './azure/armPacing.js';
+import { createCredential } from './azure/credentials.js';
+import { KeyVaultCertificateSource } from './azure/keyVaultSource.js';
+import { RotationQueue } from './azure/rotationQueue.js';
+import { TableRotationStore } from './azure/tableRotationStore.js';
+import type { CrashBoundary } from './core/boundaries.js';
+import type { Config, StorageSettings } from './core/config.js';
+import type { RotatorDeps } from './core/deps.js';
+import { noTelemetry, type Telemetry } from './core/events.js';
+import { silentLogger, type Logger } from './core/logger.js';
+import { systemClock, type Clock } from './core/ports.js';
+import { HttpsProber } from './probes/prober.js';
+
+export interface CompositionOverrides {
+  /** Extra CA (PEM) every client trusts besides the system roots: the sandbox CA. */
+  tlsCa?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Defaults to no telemetry; the host plugs in Application Insights. */
+  telemetry?: Telemetry;
+  faultHook?: (boundary: CrashBoundary) => Promise<void> | void;
+  /** Lease owner (default: chosen by the engine). */
+  owner?: string;
+  /** Refill rates and bursts of the ARM pacer; the sandbox's time-scaled throttling model needs matching ones. */
+  pacing?: PacingOptions;
+  /** A credential to use instead of the one AZURE_CREDENTIAL describes (tests, tools). */
+  credential?: TokenCredential;
+}
+
+export interface Dependencies extends RotatorDeps {
+  gateway: ArmAppServiceGateway;
+  keyVault: KeyVaultCertificateSource;
+  store: TableRotationStore;
+  prober: HttpsProber;
+  queue: RotationQueue;
+  /** ARM attempts, 429s and pacing waits (live object: read it after a run). */
+  pacingStats: PacingStats;
+  pacer: ArmPacer | ArmRequestCounter;
+  credential: TokenCredential;
+}
+
+export function createDependencies(config: Config, overrides: CompositionOverrides = {}): Dependencies {
+  const clock = overrides.clock ?? systemClock;
+  const credential =
+    overrides.credential ?? createCredential({ kind: config.credential, clientId: config.clientId, staticToken: config.staticToken });
+  const pacer = createArmPacing(config.armPacing, overrides.pacing);
+
+  const gateway = new ArmAppServiceGateway({
+    endpoint: config.armEndpoint,
+    credential,
+    tlsCa: overrides.tlsCa,
+    perRetryPolicies: [pacer.policy()],
+  });
+  const keyVault = new KeyVaultCertificateSource({
+    credential,
+    challengeVerification: config.keyVaultChallengeVerification,
+    tlsCa: overrides.tlsCa,
+  });
+  const storage = storageClients(config.storage, config.clientId);
+  const store = new TableRotationStore({ ...storage.table, tableName: config.rotationTable, clock });
+  const queue = new RotationQueue({ ...storage.queue, queueName: config.rotationQueue });
+  const prober = new HttpsProber({
+    timeoutMs: config.probeTimeoutSeconds * 1000,
+    extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
+    now: () => clock.now(),
+  });
+
+  const deps: Dependencies = {
+    gateway,
+    keyVault,
+    store,
+    prober,
+    telemetry: overrides.telemetry ?? noTelemetry,
+    clock,
+    logger: overrides.logger ?? silentLogger,
+    queue,
+    pacingStats: pacer.stats,
+    pacer,
+    credential,
+  };
+  if (overrides.faultHook) deps.faultHook = overrides.faultHook;
+  if (overrides.owner) deps.owner = overrides.owner;
+  return deps;
+}
+
+/**
+ * Storage as the Functions host reads AzureWebJobsStorage: a connection string, or identity-based where the account
+ * refuses shared keys (the deployed template). The identity credential is built only in that case.
+ */
+function storageClients(
+  storage: StorageSettings,
+  fallbackClientId: string | undefined,
+): { table: { connectionString?: string; tableServiceUri?: string; credential?: TokenCredential }; queue: { connectionString?: string; queueServiceUri?: string; credential?: TokenCredential } } {
+  if (storage.kind === 'connectionString') {
+    return { table: { connectionString: storage.connectionString }, queue: { connectionString: storage.connectionString } };
+  }
+  const clientId = storage.clientId ?? fallbackClientId;
+  const credential: TokenCredential =
+    storage.credential?.toLowerCase() === 'managedidentity'
+      ? clientId
+        ? new ManagedIdentityCredential({ clientId })
+        : new ManagedIdentityCredential()
+      : new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : undefined);
+  return {
+    table: { tableServiceUri: storage.tableServiceUri, credential },
+    queue: { queueServiceUri: storage.queueServiceUri, credential },
+  };
+}
