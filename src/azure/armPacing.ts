@@ -62,6 +62,9 @@ export class TokenBucket {
   private lastMs: number;
   /** Reserved and sent, answer not seen yet: the server may not have counted them when it reports its balance. */
   private inFlight = 0;
+  /** Reservation order, so an answer that arrives late cannot overwrite a newer balance with an older one. */
+  private issued = 0;
+  private seededUpTo = 0;
 
   constructor(
     readonly capacity: number,
@@ -72,13 +75,17 @@ export class TokenBucket {
     this.lastMs = clock.nowMs();
   }
 
-  /** Takes one token; returns how many milliseconds the caller must wait before sending (0 when available). */
-  reserve(): number {
+  /**
+   * Takes one token; returns how many milliseconds the caller must wait before sending (0 when available) and a
+   * ticket that orders this request among the others (for `seed`).
+   */
+  reserve(): { waitMs: number; ticket: number } {
     this.refill();
     const waitMs = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.refillPerSecond) * 1000);
     this.tokens -= 1;
     this.inFlight += 1;
-    return waitMs;
+    this.issued += 1;
+    return { waitMs, ticket: this.issued };
   }
 
   /** The answer to a reserved request arrived (whatever its status). */
@@ -90,7 +97,13 @@ export class TokenBucket {
    * ARM's own balance after a request. Our other requests still on the wire are subtracted: whether ARM has counted
    * them yet is unknown, and assuming it has not is the side that cannot cause a 429.
    */
-  seed(remaining: number): void {
+  seed(remaining: number, ticket?: number): void {
+    // ARM answered requests out of order: a request reserved before the last seeding one was counted earlier,
+    // so its balance is older (and higher) than what we already know.
+    if (ticket !== undefined) {
+      if (ticket < this.seededUpTo) return;
+      this.seededUpTo = ticket;
+    }
     this.refill();
     this.tokens = Math.min(this.capacity, remaining - this.inFlight);
   }
@@ -163,7 +176,7 @@ export class ArmPacer {
     const subscription = subscriptionOfUrl(request.url) ?? 'tenant';
     const requestClass = classifyArmRequest(request.method);
     const bucket = this.bucket(subscription, requestClass);
-    const waitMs = bucket.reserve();
+    const { waitMs, ticket } = bucket.reserve();
     const counters = this.stats.byClass[requestClass];
     if (waitMs > 0) {
       this.stats.waits += 1;
@@ -193,7 +206,8 @@ export class ArmPacer {
     }
     for (const cls of ['reads', 'writes'] as const) {
       const remaining = Number.parseInt(response.headers.get(REMAINING_HEADER[cls]) ?? '', 10);
-      if (Number.isFinite(remaining)) this.bucket(subscription, cls).seed(remaining);
+      // The ticket orders requests of one bucket only; the other class's balance is taken as it comes.
+      if (Number.isFinite(remaining)) this.bucket(subscription, cls).seed(remaining, cls === requestClass ? ticket : undefined);
     }
     if (response.status === 429) {
       this.stats.throttled += 1;
