@@ -159,9 +159,9 @@ describe('ArmAppServiceGateway against the sandbox', () => {
     const leaf = issueCertificate(ca, { commonName: 'bad-pfx client', usage: 'client' });
     const pfx = writePfx({ certPem: leaf.certPem, keyPem: leaf.keyPem }, 'the-real-password-123');
     const password = 'a-wrong-password-456';
-    const error = await gateway
-      .uploadCertificate({ subscriptionId: SUB, resourceGroup: RG, name: 'bad-pfx', location: 'West Europe', pfx, password, tags: {} })
-      .catch((e: unknown) => e as Error);
+    const error = await rejection(
+      gateway.uploadCertificate({ subscriptionId: SUB, resourceGroup: RG, name: 'bad-pfx', location: 'West Europe', pfx, password, tags: {} }),
+    );
     expect(error).toBeInstanceOf(PreconditionError);
     expect(error.message).toMatch(/upload certificate .*bad-pfx.*400 BadRequest: The specified PFX password is incorrect/);
     const base64 = Buffer.from(pfx).toString('base64');
@@ -210,3 +210,13 @@ describe('ArmAppServiceGateway against the sandbox', () => {
     expect(typeof port.listSites).toBe('function');
   });
 });
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}

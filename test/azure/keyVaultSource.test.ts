@@ -65,14 +65,14 @@ describe('KeyVaultCertificateSource against a sandbox vault', () => {
   it('reports a disabled version as disabled, and refuses its secret naming the vault and certificate', async () => {
     const version = await kv.getLatest(source('disabled'));
     expect(version?.enabled).toBe(false);
-    const error = await kv.getSecret(source('disabled'), version!.version).catch((e: unknown) => e as Error);
+    const error = await rejection(kv.getSecret(source('disabled'), version!.version));
     expect(error).toBeInstanceOf(PreconditionError);
     expect(error.message).toContain(`${sb.vaultUrl(VAULT)}/secrets/disabled/${version!.version}`);
     expect(error.message).toMatch(/not authorized .*403/);
   });
 
   it('turns a 403 into a PreconditionError that names the vault and the certificate', async () => {
-    const error = await kv.getLatest(source('locked')).catch((e: unknown) => e as Error);
+    const error = await rejection(kv.getLatest(source('locked')));
     expect(error).toBeInstanceOf(PreconditionError);
     expect(error.message).toContain(`${sb.vaultUrl(VAULT)}/certificates/locked`);
     expect(error.message).toMatch(/403 Forbidden/);
@@ -91,3 +91,13 @@ describe('KeyVaultCertificateSource against a sandbox vault', () => {
     expect(() => normalizeVaultUrl('http://kv.vault.azure.net')).toThrow(/must use https/);
   });
 });
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}
