@@ -40,7 +40,14 @@ export function adapterScenario(): Scenario {
             sites: [
               {
                 name: 'app-0',
-                tags: { 'mtls-rotation': 'enabled' },
+                tags: {
+                  'mtls-rotation': 'enabled',
+                  'mtls-rotation-source': `{{source:${VAULT}/client-pfx}}`,
+                  'mtls-rotation-health': '/healthz/outbound-mtls',
+                  'mtls-rotation-probe': '{{downstream:partner}}',
+                  // The app picks its certificate by this setting, so the rotation must switch it too.
+                  'mtls-rotation-settings': 'CLIENT_CERT_THUMBPRINT',
+                },
                 downstream: 'partner',
                 restartMs: 50,
                 settings: {
