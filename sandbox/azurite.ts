@@ -33,7 +33,7 @@ export class AzuriteStartError extends Error {
 const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/127\.0\.0\.1:(\d+))/;
 
 /**
- * Azurite's telemetry client (Application Insights, enabled unless told otherwise) must never reach the network:
+ * Preloaded into the Azurite child. Azurite's telemetry client (Application Insights, enabled unless told otherwise) must never reach the network:
  * `--disableTelemetry` turns it off (checked in azurite 3.35 `common/Telemetry.js`: init() creates no client when
  * false), and this preload refuses any non-loopback connection or DNS look-up in the child as a second line.
  */
@@ -48,6 +48,8 @@ net.Socket.prototype.connect = function (...a) {
 };
 const lookup = dns.lookup;
 dns.lookup = function (h, ...r) { if (!loop(h)) { const cb = r[r.length - 1]; process.stderr.write('azurite network guard: blocked lookup ' + h + '\\n'); process.nextTick(() => cb(Object.assign(new Error('blocked'), { code: 'ENOTFOUND' }))); return {}; } return lookup.call(this, h, ...r); };
+// The parent holds our stdin open; when it dies (even by SIGKILL, where no exit hook runs) the pipe closes.
+process.stdin.on('end', () => process.exit(0)); process.stdin.on('error', () => process.exit(0)); process.stdin.resume();
 `;
 
 function azuriteEntry(): string {
@@ -90,7 +92,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     {
       // With in-memory persistence Azurite writes nothing, but it still checks that its location (the cwd) exists.
       cwd: os.tmpdir(),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '', AZURITE_ACCOUNTS: '' },
     },
   );
