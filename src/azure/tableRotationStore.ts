@@ -263,8 +263,11 @@ export class TableRotationStore implements RotationStore {
       const existing = await callAzureOptional(context, () => this.table.getEntity<Record<string, unknown>>(P_LEASE, rowKey));
       if (existing === undefined) continue;
       const heldUntil = Date.parse(String(existing.ExpiresAt ?? ''));
-      if (Number.isFinite(heldUntil) && heldUntil > this.options.clock.now().getTime()) return undefined;
-      // Expired: take it over, but only if nobody else did since we read it (ETag).
+      const heldByOther = existing.Owner !== owner;
+      // As the port says: undefined only when SOMEONE ELSE holds an unexpired lease. The same owner takes it again
+      // (a process resuming its own interrupted rotation); exclusion inside one process is the owner's to ensure.
+      if (heldByOther && Number.isFinite(heldUntil) && heldUntil > this.options.clock.now().getTime()) return undefined;
+      // Expired (or ours): take it over, but only if nobody else did since we read it (ETag).
       const taken = await this.replaceWithEtag(entity, existing.etag, context);
       return taken === undefined ? undefined : { appId, owner, expiresAt, etag: taken };
     }

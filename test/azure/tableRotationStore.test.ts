@@ -191,6 +191,17 @@ describe('TableRotationStore on Azurite', () => {
     expect(results.filter((l) => l !== undefined)).toHaveLength(1);
   });
 
+  it('lets the holder take its own unexpired lease again (the port: only someone else blocks)', async () => {
+    const { store } = newStore();
+    const first = await store.acquireLease(APP, 'owner-a', 60_000);
+    const again = await store.acquireLease(APP, 'owner-a', 60_000);
+    expect(again).toBeDefined();
+    expect(again!.etag).not.toBe(first!.etag);
+    // The earlier handle is stale now: renewing it fails, so two flows of one owner cannot both keep going.
+    expect(await store.renewLease(first!, 60_000)).toBeUndefined();
+    expect(await store.acquireLease(APP, 'owner-b', 60_000)).toBeUndefined();
+  });
+
   it('keeps small service state', async () => {
     const { store } = newStore();
     expect(await store.getState('lastScan')).toBeUndefined();
