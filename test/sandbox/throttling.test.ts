@@ -89,7 +89,8 @@ describe('throttling over HTTPS', () => {
   const siteUrl = (sub: string, site: string) => `${sb.armEndpoint}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Web/sites/${site}?api-version=2025-05-01`;
 
   it('off by default: the remaining-reads header still counts down from the documented burst of 250', async () => {
-    sb.control.setThrottling({ enabled: false });
+    // Refill slowed to near zero: at the real 25/s a busy machine can refill a token between two requests.
+    sb.control.setThrottling({ enabled: false, timeScale: 0.0001 });
     const remaining: number[] = [];
     for (let i = 0; i < 3; i++) remaining.push(Number((await rawRequest(sb, siteUrl(OTHER, 'b'))).headers['x-ms-ratelimit-remaining-subscription-reads']));
     expect(remaining[0]).toBe(249);
