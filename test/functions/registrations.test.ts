@@ -1,0 +1,49 @@
+// What the Functions host reads from the app: every function's name, trigger, schedule or route, methods, auth
+// level, queue and connection, exactly as @azure/functions hands it to the host (captured, not guessed).
+import { describe, expect, it } from 'vitest';
+import { captureRegistrations, type Registration } from '../../src/host/index.js';
+
+const registrations: Registration[] = await captureRegistrations(() => import('../../src/functions/index.js'));
+const byName = (name: string): Registration => {
+  const found = registrations.find((r) => r.name === name);
+  if (!found) throw new Error(`function ${name} is not registered (have ${registrations.map((r) => r.name).join(', ')})`);
+  return found;
+};
+
+describe('the function app registrations', () => {
+  it('registers each function exactly once', () => {
+    const names = registrations.map((r) => r.name).sort();
+    expect(names).toEqual(['certificates', 'health', 'nightlyScan', 'rollbackRotation', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
+  });
+
+  it.each([
+    ['the nightly scan runs on ROTATION_SCHEDULE', 'nightlyScan', '%ROTATION_SCHEDULE%'],
+    ['the verify timer runs on VERIFY_SCHEDULE', 'verifyRotations', '%VERIFY_SCHEDULE%'],
+  ])('%s', (_sentence, name, schedule) => {
+    const reg = byName(name);
+    expect(reg.trigger.type).toBe('timerTrigger');
+    expect(reg.trigger).toMatchObject({ schedule, direction: 'in' });
+    expect((reg.trigger as { runOnStartup?: boolean }).runOnStartup ?? false).toBe(false);
+  });
+
+  it('rotateApp is a storage queue trigger on ROTATION_QUEUE through AzureWebJobsStorage', () => {
+    const reg = byName('rotateApp');
+    expect(reg.trigger.type).toBe('queueTrigger');
+    expect(reg.trigger).toMatchObject({ queueName: '%ROTATION_QUEUE%', connection: 'AzureWebJobsStorage', direction: 'in' });
+  });
+
+  it.each([
+    ['rotations: history and new rotations', 'rotations', 'rotations', ['GET', 'POST'], 'function'],
+    ['one rotation', 'rotation', 'rotations/{id}', ['GET'], 'function'],
+    ['a manual rollback', 'rollbackRotation', 'rotations/{id}/rollback', ['POST'], 'function'],
+    ['the certificate inventory', 'certificates', 'certificates', ['GET'], 'function'],
+    ['health, anonymous', 'health', 'health', ['GET'], 'anonymous'],
+  ])('HTTP %s', (_sentence, name, route, methods, authLevel) => {
+    const reg = byName(name);
+    expect(reg.trigger.type).toBe('httpTrigger');
+    expect(reg.trigger).toMatchObject({ route, authLevel });
+    expect([...((reg.trigger as { methods?: string[] }).methods ?? [])].sort()).toEqual(methods);
+    // The response goes through the $return http output binding the host expects.
+    expect(Object.values(reg.metadata.bindings ?? {}).some((b) => b.type === 'http' && b.direction === 'out')).toBe(true);
+  });
+});
