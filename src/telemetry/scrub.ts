@@ -46,6 +46,11 @@ const TOKEN_BLOB_MIXED = 64;
 const RANDOM_TOKEN_MIN = 24;
 const RANDOM_TOKEN_ENTROPY_RATIO = 0.78;
 const RANDOM_TOKEN_MAX_LOWER_RUN = 3.2;
+// Our own rotation ids (`newRotationId` in src/core/rotate.ts: UTC timestamp + 8 hex digits, e.g.
+// 20261123T140903Z-f3467b8d) are public and are what the alert rules and operators join on, but their
+// shape (mixed case, high entropy, short lowercase runs) scores as a random token about half the time,
+// which silently dropped `rotationId` from those events. Only this exact shape is exempt.
+const ROTATION_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
 /** Why a dimension (name and value) looks secret, or undefined when it looks like public data. */
 export function secretReason(key: string, value: string): SecretReason | undefined {
@@ -130,6 +135,7 @@ function tokenReason(rawToken: string): SecretReason | undefined {
     return undefined;
   }
   if (!BASE64_ALPHABET.test(token)) return undefined;
+  if (ROTATION_ID.test(token)) return undefined;
   const mixed = /[A-Z]/.test(token) && /[a-z]/.test(token);
   if (token.length >= TOKEN_BLOB_ANY) return 'base64-blob';
   if (token.length >= TOKEN_BLOB_MIXED && mixed && /[0-9]/.test(token)) return 'base64-blob';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate, writePfx } from '../../src/crypto/index.js';
+import { newRotationId } from '../../src/core/rotate.js';
 import { scrubDimensions, scrubText, secretReason, SCRUBBED_DIMENSION, REDACTED } from '../../src/telemetry/scrub.js';
 
 const ca = createCertificateAuthority({ commonName: 'scrub test CA' });
@@ -62,6 +63,15 @@ describe('public dimensions', () => {
     const { properties, removed } = scrubDimensions({ [key]: value });
     expect(removed).toEqual([]);
     expect(properties).toEqual({ [key]: String(value) });
+  });
+
+  it("keeps the engine's own rotation ids (timestamp + hex), which once scored as random tokens about half the time", () => {
+    // Two ids the scenario test saw dropped, then a spread of fresh ones over several dates.
+    const ids = ['20261123T140903Z-f3467b8d', '20261123T140811Z-b6ea599b'];
+    for (let i = 0; i < 300; i++) ids.push(newRotationId(new Date(Date.UTC(2026, i % 12, 1 + (i % 28), i % 24, i % 60, (i * 7) % 60))));
+    const dropped = ids.filter((id) => scrubDimensions({ rotationId: id }).removed.length > 0);
+    expect(dropped).toEqual([]);
+    expect(scrubText(`rotation ${ids[0]} of app failed`)).toBe(`rotation ${ids[0]} of app failed`);
   });
 
   it('leaves out undefined dimensions and adds no scrubbedDimensions when nothing was removed', () => {
