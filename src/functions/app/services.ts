@@ -6,13 +6,14 @@ import type { InvocationContext } from '@azure/functions';
 import { createDependencies, type CompositionOverrides, type Dependencies } from '../../composition.js';
 import { createRotator, loadConfig, type Config, type Rotator } from '../../core/index.js';
 import type { Logger } from '../../core/logger.js';
-import { processTelemetry, type AppTelemetry } from '../../telemetry/index.js';
+import type { Telemetry } from '../../core/events.js';
+import { processTelemetry } from '../../telemetry/index.js';
 import { clientCertSettingsFromConfig, type ClientCertSettings } from '../auth/clientCert.js';
 
 export interface Services {
   config: Config;
   deps: Dependencies;
-  telemetry: AppTelemetry;
+  telemetry: Telemetry;
   clientCert: ClientCertSettings;
 }
 
@@ -35,13 +36,18 @@ export class ServicesUnavailableError extends Error {
 type Built = { ok: true; services: Services } | { ok: false; error: ServicesUnavailableError };
 
 let built: Built | undefined;
-let overrides: Pick<CompositionOverrides, 'tlsCa' | 'pacing' | 'clock' | 'faultHook'> = {};
+export type ServiceOverrides = Pick<CompositionOverrides, 'tlsCa' | 'pacing' | 'clock' | 'faultHook'> & {
+  /** Instead of the process-wide Application Insights telemetry (a recorder in tests, a console view in the demo). */
+  telemetry?: Telemetry;
+};
+
+let overrides: ServiceOverrides = {};
 
 /**
  * For hosts that run the functions in-process against the sandbox (the demo, tests): the sandbox CA, pacing.
  * Forgets what was built so the next invocation builds with them.
  */
-export function configureServices(next: Pick<CompositionOverrides, 'tlsCa' | 'pacing' | 'clock' | 'faultHook'>): void {
+export function configureServices(next: ServiceOverrides): void {
   overrides = { ...next };
   built = undefined;
 }
@@ -54,8 +60,9 @@ export function resetServices(): void {
 function build(log: (message: string) => void): Built {
   try {
     const config = loadConfig(process.env);
-    const telemetry = processTelemetry(process.env);
-    const deps = createDependencies(config, { ...overrides, telemetry });
+    const { telemetry: telemetryOverride, ...composition } = overrides;
+    const telemetry = telemetryOverride ?? processTelemetry(process.env);
+    const deps = createDependencies(config, { ...composition, telemetry });
     return { ok: true, services: { config, deps, telemetry, clientCert: clientCertSettingsFromConfig(config) } };
   } catch (error) {
     const problems =

@@ -1,0 +1,37 @@
+// App settings for running the function app against the local sandbox and Azurite (the demo, tests). Plain
+// values, no sandbox import: the sandbox is a dev tool and dist/ must not depend on it.
+export interface LocalSettingsInput {
+  armEndpoint: string;
+  token: string;
+  subscriptionId: string;
+  storageConnectionString: string;
+  functionsKey: string;
+  rotationQueue?: string;
+  rotationTable?: string;
+}
+
+export function sandboxAppSettings(input: LocalSettingsInput): Record<string, string> {
+  return {
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    FUNCTIONS_KEY: input.functionsKey,
+    AzureWebJobsStorage: input.storageConnectionString,
+    AZURE_SUBSCRIPTION_IDS: input.subscriptionId,
+    ARM_ENDPOINT: input.armEndpoint,
+    AZURE_CREDENTIAL: 'static',
+    AZURE_STATIC_TOKEN: input.token,
+    // The sandbox vaults live on 127.0.0.1, not *.vault.azure.net.
+    KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+    ROTATION_SCHEDULE: '0 0 2 * * *',
+    ROTATION_JITTER_SECONDS: '0',
+    VERIFY_SCHEDULE: '0 */5 * * * *',
+    // Sandbox apps restart in a fraction of a second; the production warm-up and back-off would only make it wait.
+    PROBE_WARMUP_SECONDS: '0',
+    PROBE_TIMEOUT_SECONDS: '5',
+    PROBE_ATTEMPTS: '2',
+    PROBE_BACKOFF_SECONDS: '1',
+    ROTATION_QUEUE: input.rotationQueue ?? 'rotation-requests',
+    ROTATION_TABLE: input.rotationTable ?? 'rotations',
+    CLIENT_CERT_AUTH: 'off',
+    APPLICATIONINSIGHTS_CONNECTION_STRING: '',
+  };
+}

@@ -1,0 +1,204 @@
+// The function app end to end through the local runner, against the sandbox's demo world and Azurite: the HTTP
+// API (dry run, run + poll, history, manual rollback, inventory, health, keys, bad input), the nightly scan's
+// queue fan-out, and a failing message ending in the poison queue with a PoisonMessage alert.
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { startLocalHost, type LocalHost } from '../../src/host/index.js';
+import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
+import type { AppRef } from '../../src/core/ports.js';
+import type { RotationRecord } from '../../src/core/records.js';
+import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
+import { configureServices, resetServices } from '../../src/functions/app/services.js';
+import { uniqueName, useAzurite } from '../helpers/azurite.js';
+
+const azurite = useAzurite();
+const KEY = 'api-test-function-key';
+const events: Array<{ name: TelemetryEventName; dimensions?: Dimensions }> = [];
+// An in-memory recorder of our own Telemetry port; the Application Insights exporter has its own tests.
+const recorder: Telemetry = {
+  event: (name, dimensions) => void events.push({ name, ...(dimensions ? { dimensions } : {}) }),
+  metric: () => undefined,
+  exception: () => undefined,
+  flush: async () => undefined,
+};
+const lines: string[] = [];
+let sb: Sandbox;
+let host: LocalHost;
+let queueName: string;
+let settings: Record<string, string>;
+
+beforeAll(async () => {
+  sb = await startSandbox(demoScenario());
+  queueName = uniqueName('rot');
+  settings = sandboxAppSettings({
+    armEndpoint: sb.armEndpoint,
+    token: sb.token,
+    subscriptionId: DEMO_SUBSCRIPTION_ID,
+    storageConnectionString: azurite().connectionString,
+    functionsKey: KEY,
+    rotationQueue: queueName,
+    rotationTable: uniqueName('rot'),
+  });
+  configureServices({ tlsCa: sb.caPem, telemetry: recorder });
+  host = await startLocalHost({
+    register: () => import('../../src/functions/index.js'),
+    settings,
+    localSettings: false,
+    port: 0,
+    log: (line) => lines.push(line),
+    timers: { scheduled: false },
+    // host.json's count of 5 attempts stays; only the 30 s delay between them is cut.
+    queues: { visibilityTimeoutSeconds: 0, minPollingIntervalMs: 50, maxPollingIntervalMs: 250 },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await host?.stop();
+  resetServices();
+  await sb?.stop();
+}, 60_000);
+
+async function call(method: string, path: string, options: { body?: string; key?: string | null; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.key !== null) headers['x-functions-key'] = options.key ?? KEY;
+  const response = await fetch(`${host.apiUrl}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: text ? (JSON.parse(text) as any) : undefined };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-20).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const finishedFor = async (app: string): Promise<RotationRecord[]> =>
+  ((await call('GET', `/rotations?app=${encodeURIComponent(app)}`)).json.rotations as RotationRecord[]).filter((r) => r.outcome !== undefined);
+
+describe('the HTTP API through the local runner', () => {
+  it('answers health anonymously, before any scan', async () => {
+    const res = await call('GET', '/health', { key: null });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ status: 'ok', lastScan: null });
+  });
+
+  it.each([
+    ['no key', null],
+    ['a wrong key', 'not-the-key'],
+  ])('refuses the inventory with %s (401)', async (_sentence, key) => {
+    expect((await call('GET', '/certificates', { key })).status).toBe(401);
+  });
+
+  it('lists the inventory: every opted-in binding with its days left, the untagged app absent', async () => {
+    const res = await call('GET', '/certificates');
+    expect(res.status).toBe(200);
+    const names = new Set((res.json.certificates as Array<{ name: string }>).map((c) => c.name));
+    expect([...names].sort()).toEqual(['billing', 'inventory', 'orders', 'orders/staging', 'payments', 'reports']);
+    const orders = res.json.certificates.find((c: { name: string }) => c.name === 'orders');
+    expect(orders).toMatchObject({ due: true, daysRemaining: expect.any(Number) });
+  });
+
+  it('answers a dry run with the plan and changes nothing', async () => {
+    const before = sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT;
+    const res = await call('POST', '/rotations', { body: JSON.stringify({ app: 'orders', dryRun: true }) });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ dryRun: true, app: { name: 'orders' }, plan: { action: 'rotate' } });
+    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(before);
+    expect(await finishedFor('orders')).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown app is 404', JSON.stringify({ app: 'no-such-app' }), 404, 'NotFound'],
+    ['bad JSON is 400', '{"app": ', 400, 'InvalidJson'],
+    ['an unknown field is 400', JSON.stringify({ app: 'orders', dryrun: true }), 400, 'UnknownField'],
+    ['a wrongly typed field is 400', JSON.stringify({ dryRun: 'yes' }), 400, 'InvalidField'],
+    ['force without an app is 400', JSON.stringify({ force: true }), 400, 'ForceNeedsApp'],
+    ['an oversized body is 413', JSON.stringify({ app: 'x'.repeat(20_000) }), 413, 'PayloadTooLarge'],
+  ])('POST /rotations: %s with a JSON error', async (_sentence, body, status, code) => {
+    const res = await call('POST', '/rotations', { body });
+    expect(res.status).toBe(status);
+    expect(res.json.error.code).toBe(code);
+    expect(res.text).not.toMatch(/\n\s+at /);
+  });
+
+  it('404s an unknown rotation id with a JSON error', async () => {
+    const res = await call('GET', '/rotations/does-not-exist');
+    expect(res.status).toBe(404);
+    expect(res.json.error.code).toBe('NotFound');
+  });
+
+  let committed: RotationRecord;
+
+  it('runs a rotation through the queue: 202 with a Location to poll, then committed', async () => {
+    const res = await call('POST', '/rotations', { body: JSON.stringify({ app: 'orders' }) });
+    expect(res.status).toBe(202);
+    expect(res.json.queued).toHaveLength(1);
+    const location = res.headers.get('location');
+    expect(location).toMatch(/^\/api\/rotations\?app=/);
+    const poll = location!.replace(/^\/api/, '');
+    [committed] = await until('the orders rotation to finish', async () => {
+      const rotations = ((await call('GET', poll)).json.rotations as RotationRecord[]).filter((r) => r.outcome !== undefined);
+      return rotations.length > 0 ? rotations : undefined;
+    });
+    expect(committed).toMatchObject({ outcome: 'committed', trigger: 'queue', appId: expect.stringMatching(/\/resourcegroups\/rg-apps\/providers\/microsoft.web\/sites\/orders$/i) });
+    const newThumbprint = committed.bindings[0]!.newThumbprint;
+    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(newThumbprint);
+
+    const one = await call('GET', `/rotations/${committed.id}`);
+    expect(one.status).toBe(200);
+    expect(one.json).toMatchObject({ id: committed.id, outcome: 'committed' });
+    expect(one.json.steps.length).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('rolls back the committed rotation by hand', async () => {
+    const res = await call('POST', `/rotations/${committed.id}/rollback`, { body: JSON.stringify({ reason: 'operator test' }) });
+    expect(res.status).toBe(200);
+    expect(res.json.outcome).toBe('rolledBack');
+    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(committed.bindings[0]!.oldThumbprint);
+  }, 90_000);
+
+  it('nightly scan: stores the scan, queues one message per due app, and each is rotated once through the queue', async () => {
+    const plan = (await call('POST', '/rotations', { body: JSON.stringify({ dryRun: true }) })).json.plan as { apps: Array<{ appId: string; name: string; action: string }> };
+    const due = plan.apps.filter((a) => a.action === 'rotate').map((a) => a.name).sort();
+    expect(due).toContain('billing');
+    const queueRunsBefore = lines.filter((l) => l.startsWith("executed 'rotateApp'")).length;
+    const before = new Map<string, number>();
+    for (const name of due) before.set(name, (await finishedFor(name)).length);
+
+    await host.invokeTimer('nightlyScan');
+    const scanLine = lines.find((l) => l.includes('nightly scan:') && l.includes('queued for rotation'));
+    expect(scanLine).toContain(`${due.length} queued`);
+
+    for (const name of due) {
+      await until(`a new finished rotation of ${name}`, async () => ((await finishedFor(name)).length > before.get(name)! ? true : undefined), 90_000);
+    }
+    const queueRuns = lines.filter((l) => l.startsWith("executed 'rotateApp'")).length - queueRunsBefore;
+    expect(queueRuns).toBe(due.length);
+    const outcomes = Object.fromEntries(await Promise.all(due.map(async (name) => [name, (await finishedFor(name))[0]!.outcome] as const)));
+    expect(outcomes).toMatchObject({ billing: 'rolledBack', payments: 'aborted' });
+
+    const health = await call('GET', '/health', { key: null });
+    expect(health.json.lastScan).toMatchObject({ at: expect.any(String), dueApps: due.length });
+  }, 180_000);
+
+  it('moves a message that keeps failing to the poison queue, with a PoisonMessage alert', async () => {
+    const ghost = `/subscriptions/${DEMO_SUBSCRIPTION_ID}/resourceGroups/rg-ghost/providers/Microsoft.Web/sites/ghost`;
+    const service = QueueServiceClient.fromConnectionString(azurite().connectionString);
+    const message = Buffer.from(JSON.stringify({ appId: ghost, requestedBy: 'test', requestId: 'poison-1' })).toString('base64');
+    await service.getQueueClient(queueName).sendMessage(message);
+    const poison = service.getQueueClient(`${queueName}-poison`);
+    await until('the poison queue', async () => ((await poison.getProperties()).approximateMessagesCount ?? 0) > 0 ? true : undefined, 60_000);
+    const alert = events.find((e) => e.name === 'PoisonMessage');
+    expect(alert?.dimensions).toMatchObject({ appId: ghost, dequeueCount: 5 });
+    expect(String(alert?.dimensions?.reason)).toMatch(/ghost/);
+  }, 90_000);
+});
+
+function ordersId(): AppRef {
+  return { subscriptionId: DEMO_SUBSCRIPTION_ID, resourceGroup: 'rg-apps', site: 'orders' };
+}
