@@ -109,7 +109,12 @@ export async function rotateScannedApp(
   if (!app.tags.enabled) return skipped(app, 'NotOptedIn', { plan });
   if (app.problems.length > 0) return skipped(app, 'AppProblems', { plan, problems: [...app.problems] });
   if (options.dryRun) return skipped(app, 'DryRun', { plan });
-  if (plan.due.length === 0) return skipped(app, 'NothingDue', { plan });
+  if (plan.due.length === 0) {
+    // A rotation stopped right after its settings write makes the app look up to date: it still has to be
+    // finished (or rolled back) from its record, not reported as nothing to do.
+    const open = (await deps.store.listForApp(app.appId, 10)).find((r) => !r.outcome);
+    if (!open) return skipped(app, 'NothingDue', { plan });
+  }
 
   const lease = await deps.store.acquireLease(app.appId, ownerOf(deps), leaseMs(config));
   if (!lease) {
