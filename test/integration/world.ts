@@ -1,11 +1,12 @@
 // Shared by the integration tests: a config for a sandbox + Azurite, a clock that can jump ahead, and the request
 // log read as "what did the engine change".
-import type { Sandbox } from '../../sandbox/index.js';
+import type { Sandbox, Scenario } from '../../sandbox/index.js';
+import type { CertificateVersionSpec } from '../../sandbox/scenario.js';
 import type { RequestLogEntry } from '../../sandbox/observe.js';
 import { createDependencies, type Dependencies } from '../../src/composition.js';
 import { loadConfig, type Config } from '../../src/core/index.js';
 import type { CrashBoundary } from '../../src/core/boundaries.js';
-import type { Clock } from '../../src/core/ports.js';
+import type { AppRef, Clock } from '../../src/core/ports.js';
 
 export function sandboxEnv(sb: Sandbox, storage: string, subscriptionIds: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -81,3 +82,90 @@ function isOf(path: string, app: { site: string; slot?: string }): boolean {
   const slots = p.includes(`${site}slots/`);
   return app.slot ? p.includes(`${site}slots/${app.slot.toLowerCase()}/`) : !slots;
 }
+
+export const SUB = '22222222-2222-4222-8222-222222222222';
+export const VAULT = 'kv-int';
+
+export interface IndependentApp {
+  name: string;
+  /** Versions of its vault certificate after the loaded one (index 0); default: one renewal by the new CA. */
+  renewals?: CertificateVersionSpec[];
+  contentType?: 'application/x-pkcs12' | 'application/x-pem-file';
+  forbidden?: boolean;
+  /** What the app itself calls: 'partner' (trusts both CAs, default) or 'strict' (old CA only: verification fails). */
+  calls?: 'partner' | 'strict';
+  /** Untagged apps in the same webspace that load the same old certificate. */
+  neighbours?: string[];
+  settings?: Record<string, string>;
+}
+
+/**
+ * Apps that cannot disturb each other: each in its own resource group (webspace) with its own vault certificate
+ * (version 0 by the old CA, loaded and expiring in 10 days; then `renewals`), its probe tag on 'partner'.
+ */
+export function independentApps(apps: IndependentApp[]): Scenario {
+  return {
+    name: 'integration',
+    cas: [{ name: 'ca-old' }, { name: 'ca-new' }],
+    vaults: [
+      {
+        name: VAULT,
+        subscriptionId: SUB,
+        resourceGroup: 'rg-security',
+        certificates: apps.map((app) => ({
+          name: `${app.name}-client`,
+          ...(app.contentType ? { contentType: app.contentType } : {}),
+          ...(app.forbidden ? { forbidden: true } : {}),
+          versions: [
+            { issuer: 'ca-old', notBeforeDays: -355, notAfterDays: 10 },
+            ...(app.renewals ?? [{ issuer: 'ca-new', notBeforeDays: -1, notAfterDays: 365 }]),
+          ],
+        })),
+      },
+    ],
+    downstreams: [
+      { name: 'partner', trusts: ['ca-old', 'ca-new'] },
+      { name: 'strict', trusts: ['ca-old'] },
+    ],
+    subscriptions: [
+      {
+        id: SUB,
+        resourceGroups: [
+          { name: 'rg-security', location: 'West Europe' },
+          ...apps.map((app) => {
+            const pinned = `{{thumbprint:${VAULT}/${app.name}-client/0}}`;
+            return {
+              name: `rg-${app.name}`,
+              location: 'West Europe',
+              certificates: [{ name: `${app.name}-client-v0`, fromVault: { vault: VAULT, certificate: `${app.name}-client`, version: 0 } }],
+              sites: [
+                {
+                  name: app.name,
+                  downstream: app.calls ?? 'partner',
+                  restartMs: 20,
+                  tags: {
+                    'mtls-rotation': 'enabled',
+                    'mtls-rotation-source': `{{source:${VAULT}/${app.name}-client}}`,
+                    'mtls-rotation-health': '/healthz/outbound-mtls',
+                    'mtls-rotation-probe': '{{downstream:partner}}',
+                    'mtls-rotation-settings': 'CLIENT_CERT_THUMBPRINT',
+                  },
+                  settings: app.settings ?? { WEBSITE_LOAD_CERTIFICATES: pinned, CLIENT_CERT_THUMBPRINT: pinned, OTHER: 'kept' },
+                },
+                ...(app.neighbours ?? []).map((name) => ({
+                  name,
+                  downstream: 'partner',
+                  restartMs: 20,
+                  tags: { team: 'not-opted-in' },
+                  settings: { WEBSITE_LOAD_CERTIFICATES: pinned },
+                })),
+              ],
+            };
+          }),
+        ],
+      },
+    ],
+  };
+}
+
+export const appRef = (name: string): AppRef => ({ subscriptionId: SUB, resourceGroup: `rg-${name}`, site: name });
