@@ -1,63 +1,228 @@
-// `npm start`: the local Azure sandbox with the demo scenario, on 127.0.0.1 free ports, until Ctrl-C.
-// `--once` prints the endpoints and exits (a smoke test of the start-up). The full demo (rotator, Azurite,
-// timers) builds on this.
-import { DEMO_EXPECTED_OUTCOMES, DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox } from '../sandbox/index.js';
+// `npm start`: the whole thing on one machine. Azurite, the sandbox with the demo scenario, and the local Functions
+// host running the real function app on 127.0.0.1:7071 (a free port if that one is busy). The nightly scan runs at
+// once, the queue fan-out rotates each due app, a summary table follows, and the HTTP API stays up with two curl
+// lines to try. `--once` exits after the summary: 0 only when every outcome the scenario expects happened.
+// Everything listens on and talks to 127.0.0.1 only.
+import { randomBytes } from 'node:crypto';
+import { startLocalHost, type LocalHost } from './host/index.js';
+import { startAzurite, type Azurite } from '../sandbox/azurite.js';
+import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../sandbox/index.js';
+import type { Telemetry } from './core/events.js';
+import type { AppRef } from './core/ports.js';
+import type { RotationRecord } from './core/records.js';
+import type { InventoryEntry } from './core/rotator.js';
+import { sandboxAppSettings } from './functions/app/localSettings.js';
+import { configureServices } from './functions/app/services.js';
 
-async function main(): Promise<void> {
-  const once = process.argv.includes('--once');
-  const verbose = process.argv.includes('--verbose');
-  const sandbox = await startSandbox(demoScenario(), verbose ? { log: (line) => console.log(`  ${line}`) } : {});
-  const scenario = sandbox.scenario;
+/** What the demo scenario must produce, per app ("site" or "site/slot"); `untouched` = no record, nothing changed. */
+export const DEMO_EXPECTATIONS: Record<string, 'committed' | 'aborted' | 'rolledBack' | 'untouched'> = {
+  orders: 'committed',
+  'orders/staging': 'committed',
+  payments: 'aborted',
+  billing: 'rolledBack',
+  reports: 'committed',
+  inventory: 'committed',
+  'legacy-portal': 'untouched',
+};
 
-  const lines = [
-    `mtls-rotator sandbox (scenario '${scenario.name}') is up; relative days count from ${sandbox.startedAt.toISOString()}`,
-    '',
-    `ARM endpoint      ${sandbox.armEndpoint}`,
-    `CA certificate    ${sandbox.caFile}   (trust it: NODE_EXTRA_CA_CERTS=${sandbox.caFile}, or tlsOptions: { ca })`,
-    `Bearer token      ${sandbox.token}   (any non-empty bearer is accepted)`,
-    `Tenant            ${sandbox.tenantId}`,
-    `Subscription      ${DEMO_SUBSCRIPTION_ID}`,
-  ];
-  for (const v of scenario.vaults ?? []) lines.push(`Key Vault ${v.name.padEnd(8)} ${sandbox.vaultUrl(v.name)}`);
-  for (const d of scenario.downstreams ?? []) lines.push(`Downstream ${d.name.padEnd(14)} ${sandbox.downstreamUrl(d.name)}  trusts ${d.trusts.join(', ')}`);
-  lines.push('', 'Apps and what the rotator should do with them:');
-  for (const sub of scenario.subscriptions) {
-    for (const rg of sub.resourceGroups) {
-      for (const site of rg.sites ?? []) {
-        const refs = [{ name: site.name, slot: undefined as string | undefined }, ...(site.slots ?? []).map((s) => ({ name: `${site.name}/${s.name}`, slot: s.name }))];
-        for (const r of refs) {
-          const url = sandbox.appUrl({ subscriptionId: sub.id, resourceGroup: rg.name, site: site.name, slot: r.slot });
-          lines.push(`  ${r.name.padEnd(16)} ${url}`);
-          lines.push(`  ${''.padEnd(16)} ${DEMO_EXPECTED_OUTCOMES[r.name] ?? ''}`);
-        }
-      }
+const once = process.argv.includes('--once');
+const verbose = process.argv.includes('--verbose');
+const say = (...lines: string[]): void => {
+  for (const line of lines.length > 0 ? lines : ['']) console.log(line);
+};
+
+// Progress straight from the engine's telemetry events (the same ones the alert rules key on).
+const progressTelemetry: Telemetry = {
+  event: (name, dimensions) => {
+    if (name === 'CertificateExpiring' || name === 'ScanCompleted') return;
+    const app = String(dimensions?.appName ?? dimensions?.appId ?? '').replace(/^.*\/sites\//i, '').replace('/slots/', '/');
+    const why = dimensions?.reason !== undefined ? `  ${String(dimensions.reason)}` : '';
+    say(`  ▸ ${name.padEnd(20)} ${app}${why}`);
+  },
+  metric: () => undefined,
+  exception: () => undefined,
+  flush: async () => undefined,
+};
+
+async function main(): Promise<number> {
+  let azurite: Azurite | undefined;
+  let sandbox: Sandbox | undefined;
+  let host: LocalHost | undefined;
+  try {
+    say('Starting Azurite (tables, queues) and the sandbox (ARM, Key Vault, apps, partner APIs) on 127.0.0.1 ...');
+    azurite = await startAzurite();
+    sandbox = await startSandbox(demoScenario(), verbose ? { log: (line) => say(`    ${line}`) } : {});
+    const functionsKey = `demo-${randomBytes(12).toString('hex')}`;
+    const settings = sandboxAppSettings({
+      armEndpoint: sandbox.armEndpoint,
+      token: sandbox.token,
+      subscriptionId: DEMO_SUBSCRIPTION_ID,
+      storageConnectionString: azurite.connectionString,
+      functionsKey,
+    });
+    configureServices({ tlsCa: sandbox.caPem, telemetry: progressTelemetry });
+    const legacy = findApp(sandbox, 'legacy-portal');
+    const legacyBefore = JSON.stringify(sandbox.control.appSettings(legacy));
+
+    host = await startHost(settings);
+    say(`Functions host on ${host.url} (function key ${functionsKey})`);
+
+    const api = async (method: string, path: string, body?: unknown): Promise<any> => {
+      const response = await fetch(`${host!.apiUrl}${path}`, {
+        method,
+        headers: { 'x-functions-key': functionsKey },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const json = (await response.json()) as any;
+      if (response.status >= 400) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+      return json;
+    };
+
+    const inventoryBefore = (await api('GET', '/certificates')).certificates as InventoryEntry[];
+    say('', 'Nightly scan (run now instead of at ROTATION_SCHEDULE):');
+    await host.invokeTimer('nightlyScan');
+    const lastScan = (await (await fetch(`${host.apiUrl}/health`)).json()) as { lastScan?: { dueApps?: number; apps?: number } };
+    const dueApps = lastScan.lastScan?.dueApps ?? 0;
+    say(`  ${lastScan.lastScan?.apps ?? 0} opted-in app(s), ${dueApps} queued for rotation; the queue trigger rotates them:`);
+
+    const finished = await waitForRotations(api, dueApps, 180_000);
+    const rows = summaryRows(inventoryBefore, finished);
+    const legacyUntouched = JSON.stringify(sandbox.control.appSettings(legacy)) === legacyBefore;
+    rows.push({ app: 'legacy-portal', binding: '(no mtls-rotation tag)', change: '', days: '', outcome: legacyUntouched ? 'untouched' : 'CHANGED', reason: 'not opted in' });
+    printTable(rows);
+
+    const problems = checkExpectations(rows);
+    if (problems.length === 0) say('', 'Every outcome the demo scenario expects happened.');
+    else say('', `Unexpected: ${problems.join('; ')}`);
+
+    if (once) return problems.length === 0 ? 0 : 1;
+
+    say(
+      '',
+      'The HTTP API stays up. Try:',
+      `  curl -s -X POST -H "x-functions-key: ${functionsKey}" -d '{"dryRun":true}' ${host.apiUrl}/rotations`,
+      `  curl -s -X POST -H "x-functions-key: ${functionsKey}" -d '{"app":"billing"}' ${host.apiUrl}/rotations`,
+      `then: curl -s -H "x-functions-key: ${functionsKey}" "${host.apiUrl}/rotations?app=billing"  (and /certificates, /health)`,
+      '',
+      'Press Ctrl-C to stop.',
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    return 0;
+  } finally {
+    await host?.stop().catch(() => undefined);
+    await sandbox?.stop().catch(() => undefined);
+    await azurite?.stop().catch(() => undefined);
+  }
+}
+
+async function startHost(settings: Record<string, string>): Promise<LocalHost> {
+  const options = {
+    register: () => import('./functions/index.js'),
+    settings,
+    // The demo's own settings only: a developer's local.settings.json may point at real Azure.
+    localSettings: false as const,
+    log: (line: string) => {
+      if (verbose || /^\[nightlyScan\] nightly scan|\bfailed\b/.test(line)) say(`  ${line}`);
+    },
+    timers: { scheduled: !once },
+    // host.json waits 30 s before retrying a failed message; the demo has nothing to wait for.
+    queues: { visibilityTimeoutSeconds: 1, minPollingIntervalMs: 100, maxPollingIntervalMs: 500 },
+  };
+  try {
+    return await startLocalHost({ ...options, port: 7071 });
+  } catch (error) {
+    if (!/EADDRINUSE/.test(String((error as { code?: string }).code ?? error))) throw error;
+    say('  port 7071 is busy; using a free port instead');
+    return startLocalHost({ ...options, port: 0 });
+  }
+}
+
+async function waitForRotations(api: (m: string, p: string) => Promise<any>, expected: number, timeoutMs: number): Promise<RotationRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const records = ((await api('GET', '/rotations?limit=200')).rotations as RotationRecord[]).filter((r) => r.trigger === 'queue');
+    const done = records.filter((r) => r.outcome !== undefined);
+    if (done.length >= expected && done.length === records.length) return done;
+    if (Date.now() > deadline) {
+      say(`  gave up waiting: ${done.length} of ${expected} rotation(s) finished`);
+      return done;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+interface Row {
+  app: string;
+  binding: string;
+  change: string;
+  days: string;
+  outcome: string;
+  reason: string;
+}
+
+function nameOf(ref: AppRef): string {
+  return ref.slot ? `${ref.site}/${ref.slot}` : ref.site;
+}
+
+function summaryRows(inventory: InventoryEntry[], records: RotationRecord[]): Row[] {
+  const rows: Row[] = [];
+  const apps = [...new Set(inventory.map((e) => e.name))];
+  for (const app of apps) {
+    const record = records.filter((r) => nameOf(r.app) === app).sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
+    for (const entry of inventory.filter((e) => e.name === app)) {
+      const change = record?.bindings.find((b) => b.oldThumbprint === entry.thumbprint) ?? record?.bindings[0];
+      rows.push({
+        app,
+        binding: entry.certificateName ?? entry.thumbprint?.slice(0, 8) ?? '-',
+        change: change ? `${short(change.oldThumbprint)} → ${short(change.newThumbprint)}` : `${short(entry.thumbprint)}`,
+        days: entry.daysRemaining !== undefined ? String(Math.floor(entry.daysRemaining)) : '-',
+        outcome: record?.outcome ?? (entry.due ? 'pending' : 'up to date'),
+        reason: (record?.reason ?? entry.reason ?? '').slice(0, 70),
+      });
     }
   }
-  lines.push(
-    '',
-    'Try:',
-    `  curl --cacert ${sandbox.caFile} -H "Authorization: Bearer ${sandbox.token}" "${sandbox.armEndpoint}/subscriptions/${DEMO_SUBSCRIPTION_ID}/providers/Microsoft.Web/sites?api-version=2025-05-01"`,
-    `  curl --cacert ${sandbox.caFile} -H "Authorization: Bearer ${sandbox.token}" "${sandbox.armEndpoint}/_sandbox/counters"`,
-  );
-  console.log(lines.join('\n'));
+  return rows;
+}
 
-  if (once) {
-    await sandbox.stop();
-    return;
+function short(thumbprint: string | undefined): string {
+  return thumbprint ? thumbprint.slice(0, 8) : '(none)';
+}
+
+function printTable(rows: Row[]): void {
+  const header: Row = { app: 'app', binding: 'binding', change: 'old → new thumbprint', days: 'days left', outcome: 'outcome', reason: 'reason' };
+  const keys = Object.keys(header) as Array<keyof Row>;
+  const width = Object.fromEntries(keys.map((k) => [k, Math.max(...[header, ...rows].map((r) => r[k].length))])) as Record<keyof Row, number>;
+  const line = (r: Row) => keys.map((k) => (k === 'reason' ? r[k] : r[k].padEnd(width[k]))).join('  ');
+  say('', 'Summary', line(header), keys.map((k) => '-'.repeat(k === 'reason' ? 6 : width[k])).join('  '));
+  for (const r of rows) say(line(r));
+}
+
+function checkExpectations(rows: Row[]): string[] {
+  const problems: string[] = [];
+  for (const [app, expected] of Object.entries(DEMO_EXPECTATIONS)) {
+    const outcomes = rows.filter((r) => r.app === app).map((r) => r.outcome);
+    if (outcomes.length === 0) problems.push(`${app}: not in the summary`);
+    else if (outcomes.some((o) => o !== expected)) problems.push(`${app}: expected ${expected}, got ${outcomes.join(', ')}`);
   }
-  console.log('\nPress Ctrl-C to stop.');
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await sandbox.stop();
+  return problems;
+}
+
+function findApp(sandbox: Sandbox, name: string): AppRef {
+  for (const sub of sandbox.scenario.subscriptions) {
+    for (const rg of sub.resourceGroups) {
+      if ((rg.sites ?? []).some((s) => s.name === name)) return { subscriptionId: sub.id, resourceGroup: rg.name, site: name };
+    }
+  }
+  throw new Error(`the demo scenario has no app '${name}'`);
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`sandbox failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   },
 );
