@@ -1,0 +1,37 @@
+// Metric 4: cold start. Imports the bundled functions entry in fresh processes against a bare `node -e 0`, each the
+// median of several runs.
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+// @ts-expect-error -- plain ES module script without declarations
+import { bundle } from '../scripts/bundle.mjs';
+import { round } from './scan.js';
+
+function medianMs(args: string[], runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    times.push(performance.now() - started);
+    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${r.stderr.toString().slice(0, 500)}`);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export interface ColdStartFigures {
+  importOverBareNode: number;
+  detail: Record<string, unknown>;
+}
+
+export async function measureColdStart(runs = 9): Promise<ColdStartFigures> {
+  const { outfile, bytes } = (await bundle({ quiet: true })) as { outfile: string; bytes: number };
+  const url = pathToFileURL(outfile).href;
+  const bare = medianMs(['-e', '0'], runs);
+  // Outside the Functions worker @azure/functions runs in "test mode" and skips registration (a warning on stderr);
+  // the module graph is loaded and evaluated all the same.
+  const entry = medianMs(['--input-type=module', '-e', `await import(${JSON.stringify(url)})`], runs);
+  return {
+    importOverBareNode: entry / bare,
+    detail: { runs, bareNodeMs: round(bare, 1), importEntryMs: round(entry, 1), bundleBytesWithMap: bytes },
+  };
+}

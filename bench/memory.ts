@@ -1,0 +1,70 @@
+// Metric 5: peak memory of a scan of 10,000 opted-in apps, measured in a child process (the sandbox stays here).
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { startSandbox } from '../sandbox/index.js';
+import { DEV_STORAGE, scaleScenario } from './common.js';
+import { round } from './scan.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function buildChild(): Promise<string> {
+  const outfile = join(root, 'dist', 'bench', 'scanChild.mjs');
+  await build({
+    entryPoints: [join(root, 'bench', 'scanChild.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    // Dependencies load from node_modules as in an unbundled deployment.
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+export interface MemoryFigures {
+  peakRssMb: number;
+  detail: Record<string, unknown>;
+}
+
+export async function measureScanMemory(apps = 10_000): Promise<MemoryFigures> {
+  const child = await buildChild();
+  const scenario = scaleScenario({ subscriptions: 4, appsPerSubscription: apps / 4, due: 100 });
+  const facts = scenario.meta?.facts as { subscriptionIds: string[]; optedIn: number };
+  const sb = await startSandbox(scenario, { simulateApps: false });
+  try {
+    const env = {
+      AZURE_SUBSCRIPTION_IDS: facts.subscriptionIds.join(','),
+      ARM_ENDPOINT: sb.armEndpoint,
+      AZURE_CREDENTIAL: 'static',
+      AZURE_STATIC_TOKEN: sb.token,
+      KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+      AzureWebJobsStorage: DEV_STORAGE,
+      // The quota is metric 2's subject; unpaced, the scan runs as fast as the sandbox answers.
+      ARM_PACING: 'false',
+    };
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = spawn(process.execPath, ['--expose-gc', child], {
+        env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: sb.caFile, BENCH_SCAN_ENV: JSON.stringify(env) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.once('error', reject);
+      p.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`scan child exited ${code}: ${stderr.slice(0, 800)}`))));
+    });
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { apps: number; due: number; maxRssMb: number; heapUsedMb: number; seconds: number; problems: number };
+    if (r.apps !== facts.optedIn) throw new Error(`the scan child saw ${r.apps} apps, expected ${facts.optedIn}`);
+    return {
+      peakRssMb: r.maxRssMb,
+      detail: { apps: r.apps, due: r.due, problems: r.problems, seconds: round(r.seconds), heapRetainedAfterGcMb: round(r.heapUsedMb, 1) },
+    };
+  } finally {
+    await sb.stop();
+  }
+}

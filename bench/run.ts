@@ -1,0 +1,79 @@
+// `npm run bench`: the performance figures of issue 7, measured in one run against the sandbox (and Azurite for
+// the fan-out), printed as `name: value (target …)` and written to bench/results.json. Not part of `npm test`:
+// it takes a few minutes and its timings depend on the machine. Options: --only=floor,throttled,fanout,cold,memory
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measureColdStart } from './coldStart.js';
+import { measureFanout } from './fanout.js';
+import { measureScanMemory } from './memory.js';
+import { measureScanFloor, measureThrottledScan, round } from './scan.js';
+
+/** Refill-rate multiplier of the throttling model: the 4 × 500 settings reads need 10 s of quota instead of 30. */
+const TIME_SCALE = 3;
+
+interface Figure {
+  name: string;
+  value: number;
+  unit?: string;
+  target: string;
+  met: boolean | null;
+}
+
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (part: string) => !only || only.includes(part);
+const figures: Figure[] = [];
+const details: Record<string, unknown> = {};
+
+function report(f: Figure): void {
+  figures.push(f);
+  const target = f.met === null ? f.target : `${f.target}${f.met ? '' : ', NOT MET'}`;
+  console.log(`${f.name}: ${f.value}${f.unit ? ` ${f.unit}` : ''} (target ${target})`);
+}
+
+const started = new Date();
+console.log(`mtls-rotator benchmark, ${started.toISOString()}, node ${process.version}, ${availableParallelism()} × ${cpus()[0]?.model ?? 'cpu'}`);
+
+if (wanted('floor')) {
+  const r = await measureScanFloor();
+  details.scanFloor = r.detail;
+  report({ name: 'scan ARM requests / floor (2,000 opted-in + 2,000 not, 4 subscriptions, 40 due)', value: round(r.requestsOverFloor, 3), target: '1.00', met: r.requestsOverFloor <= 1 });
+  report({ name: 'scan writes when nothing is due (PUT/DELETE/restart)', value: r.writesWhenNothingDue, target: '0', met: r.writesWhenNothingDue === 0 });
+}
+
+if (wanted('throttled')) {
+  const r = await measureThrottledScan(TIME_SCALE);
+  details.throttledScan = r.detail;
+  report({ name: `throttled scan wall time / quota floor, paced (timeScale ${TIME_SCALE})`, value: round(r.pacedOverFloor), target: '≤ 1.15', met: r.pacedOverFloor <= 1.15 });
+  report({ name: 'throttled scan 429s received, paced', value: r.paced429s, target: '0', met: r.paced429s === 0 });
+  report({ name: 'throttled scan wall time / quota floor, pacing off', value: round(r.unpacedOverFloor), target: 'comparison', met: null });
+  report({ name: 'throttled scan 429s received, pacing off', value: r.unpaced429s, target: 'comparison', met: null });
+  const unpaced = r.detail.unpaced as { unreadable: number };
+  report({ name: 'throttled scan apps whose settings read was lost, pacing off', value: unpaced.unreadable, target: 'comparison', met: null });
+}
+
+if (wanted('fanout')) {
+  const r = await measureFanout(100);
+  details.fanout = r.detail;
+  report({ name: 'rotate 100 due apps / rotate 1 app (wall time)', value: round(r.allOverOne), target: '≤ 1.5', met: r.allOverOne <= 1.5 });
+}
+
+if (wanted('cold')) {
+  const r = await measureColdStart(9);
+  details.coldStart = r.detail;
+  report({ name: 'cold start: import bundled functions entry / node -e 0 (medians of 9)', value: round(r.importOverBareNode), target: '≤ 3', met: r.importOverBareNode <= 3 });
+}
+
+if (wanted('memory')) {
+  const r = await measureScanMemory(10_000);
+  details.scanMemory = r.detail;
+  report({ name: 'peak RSS scanning 10,000 apps', value: round(r.peakRssMb, 1), unit: 'MB', target: '≤ 150 MB', met: r.peakRssMb <= 150 });
+}
+
+const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json');
+writeFileSync(
+  out,
+  JSON.stringify({ startedAt: started.toISOString(), seconds: round((Date.now() - started.getTime()) / 1000, 1), node: process.version, cpus: availableParallelism(), figures, details }, null, 2) + '\n',
+);
+console.log(`written to bench/results.json (${round((Date.now() - started.getTime()) / 1000, 1)} s)`);
