@@ -29,7 +29,7 @@
 //   AppRoleName when several installations share a workspace.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { TelemetryClient } from 'applicationinsights';
+import type { TelemetryClient } from 'applicationinsights';
 import {
   TELEMETRY_EVENTS,
   TELEMETRY_METRICS,
@@ -113,7 +113,7 @@ export function createTelemetry(connectionString?: string, opts: TelemetryOption
   // Read by the exporter's constructor; without it statsbeat calls the VM metadata address.
   process.env.APPLICATION_INSIGHTS_NO_STATSBEAT ??= 'true';
 
-  const client = new TelemetryClient(connectionString, { useGlobalProviders: false });
+  const client = new (loadSdk().TelemetryClient)(connectionString, { useGlobalProviders: false });
   client.config.azureMonitorOpenTelemetryOptions = {
     azureMonitorExporterOptions: {
       connectionString,
@@ -226,6 +226,14 @@ export async function shutdownProcessTelemetry(): Promise<void> {
   const current = processWide;
   processWide = undefined;
   await current?.telemetry.shutdown();
+}
+
+// The SDK brings all of OpenTelemetry (about 0.7 s to load, most of a cold start): it is required here, on first
+// use with a connection string, not imported by the module, so a worker without telemetry or a function that
+// never builds it does not pay for it. A runtime require also keeps it out of the esbuild bundle, where it would
+// be loaded at import time.
+function loadSdk(): typeof import('applicationinsights') {
+  return createRequire(import.meta.url)('applicationinsights') as typeof import('applicationinsights');
 }
 
 // Loaded from the SDK's own location so that these are the very modules (and singletons) it uses,
