@@ -23,6 +23,8 @@ const TAG = 'mtls-rotation';
  * - audit: due; preflight goes to partner-api and passes, but the app calls audit-closed, which trusts neither the
  *   old nor the new issuer, so verification fails and so does the rollback's verification → RotationFailed;
  * - stale: expires in 6 days and Key Vault has no newer version → RenewalMissing;
+ * - ledger: due; ARM refuses its settings write once (400) → a fault inside the rotation → an exception with the
+ *   rotation id, and a rollback (the write may have been half-done, as far as the engine can know);
  * - held: expires in 5 days and Key Vault's newer version is disabled → nothing can rotate it → CertificateExpiring.
  *   (A certificate near expiry whose renewal is ready is reported as NewerVersionAvailable and rotated, with no
  *   expiry alert: CertificateExpiring means nobody will fix it automatically.)
@@ -37,6 +39,13 @@ function telemetryScenario(): Scenario {
       versions: [
         { issuer: 'contoso-ca-2024', commonName: 'audit.contoso.example', notBeforeDays: -355, notAfterDays: 9 },
         { issuer: 'contoso-ca-2025', commonName: 'audit.contoso.example', notBeforeDays: -1, notAfterDays: 365, createdDays: -1 },
+      ],
+    },
+    {
+      name: 'ledger-client',
+      versions: [
+        { issuer: 'contoso-ca-2024', commonName: 'ledger.contoso.example', notBeforeDays: -355, notAfterDays: 11 },
+        { issuer: 'contoso-ca-2025', commonName: 'ledger.contoso.example', notBeforeDays: -1, notAfterDays: 365, createdDays: -1 },
       ],
     },
     { name: 'stale-client', versions: [{ issuer: 'contoso-ca-2024', commonName: 'stale.contoso.example', notBeforeDays: -359, notAfterDays: 6 }] },
@@ -54,6 +63,7 @@ function telemetryScenario(): Scenario {
   rg.certificates?.push(
     { name: 'audit-client-2024', fromVault: { vault: 'kv-demo', certificate: 'audit-client', version: 0 } },
     { name: 'stale-client-2024', fromVault: { vault: 'kv-demo', certificate: 'stale-client', version: 0 } },
+    { name: 'ledger-client-2024', fromVault: { vault: 'kv-demo', certificate: 'ledger-client', version: 0 } },
     { name: 'held-client-2024', fromVault: { vault: 'kv-demo', certificate: 'held-client', version: 0 } },
   );
   const site = (name: string, downstream: string) => ({
@@ -71,7 +81,7 @@ function telemetryScenario(): Scenario {
       CLIENT_CERT_THUMBPRINT: `{{thumbprint:kv-demo/${name}-client/0}}`,
     },
   });
-  rg.sites?.push(site('audit', 'audit-closed'), site('stale', 'partner-api'), site('held', 'partner-api'));
+  rg.sites?.push(site('audit', 'audit-closed'), site('stale', 'partner-api'), site('held', 'partner-api'), site('ledger', 'partner-api'));
   return scenario;
 }
 
@@ -171,6 +181,14 @@ beforeAll(async () => {
   releaseFirst();
   ordersResult = await firstRun;
 
+  sb.control.addFault({
+    operation: 'WebApps_UpdateApplicationSettings',
+    pathContains: '/sites/ledger/',
+    status: 400,
+    code: 'BadRequest',
+    message: 'The settings could not be saved.',
+    times: 1,
+  });
   const due = await createRotator(second, config).rotateDue({ trigger: 'timer' });
   for (const result of due.results) results.set(result.name, result);
   results.set('orders', ordersResult);
@@ -224,10 +242,10 @@ describe('scan telemetry', () => {
       due: scan.plan.dueBindings,
       dangling: 1,
     });
-    // 8 opted-in sites + the staging slot; legacy-portal is untagged.
-    expect(first?.measurements.appsScanned).toBe(9);
-    // orders, orders/staging, payments, billing, reports, inventory, audit; stale has no renewal, held's is disabled.
-    expect(first?.measurements.due).toBe(7);
+    // 9 opted-in sites + the staging slot; legacy-portal is untagged.
+    expect(first?.measurements.appsScanned).toBe(10);
+    // orders, orders/staging, payments, billing, reports, inventory, audit, ledger; stale has no renewal, held's is disabled.
+    expect(first?.measurements.due).toBe(8);
     expect(first?.properties).toMatchObject({ subscriptions: '1', failedSubscriptions: '0' });
   });
 
@@ -339,6 +357,20 @@ describe('rotation telemetry', () => {
       expect(started.map((e) => e.properties.rotationId)).toContain(results.get(name)?.rotationId);
       expect(started.find((e) => e.properties.rotationId === results.get(name)?.rotationId)?.properties).toMatchObject(rotationDimensions(name));
     }
+  });
+
+  it('a fault inside a rotation is tracked as an exception with the rotation id, app and step, then rolled back', () => {
+    const ledger = results.get('ledger');
+    expect(ledger?.outcome).toBe('rolledBack');
+    const rolledBack = one('RotationRolledBack', 'ledger');
+    expect(rolledBack.properties).toMatchObject({ rotationId: ledger?.rotationId, step: 'rolledBack' });
+    expect(rolledBack.properties.reason).toMatch(/^Precondition: write app settings .* refused/);
+    const exceptions = ingestion.exceptions().filter((e) => e.properties.rotationId === ledger?.rotationId);
+    expect(exceptions.length, JSON.stringify(ingestion.exceptions().map((e) => e.properties))).toBeGreaterThan(0);
+    expect(exceptions[0]?.properties).toMatchObject({ appId: appIdOf('ledger'), subscription: SUB, oldThumbprint: old('ledger'), newThumbprint: renewed('ledger') });
+    expect(exceptions[0]?.properties.step).toBe('previousRecorded');
+    expect(exceptions[0]?.name).toBe('AzurePreconditionError');
+    expect(exceptions[0]?.message).toContain('could not be saved');
   });
 
   it('RotationConflict names the app the second rotation could not lease, with reason InProgress', () => {
