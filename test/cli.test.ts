@@ -1,0 +1,119 @@
+// The `mtls-rotator` CLI as an operator runs it: a child process with the sandbox's settings in its environment,
+// trusting the sandbox CA through NODE_EXTRA_CA_CERTS, state in Azurite.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoScenario, DEMO_SUBSCRIPTION_ID as SUB, startSandbox, type Sandbox } from '../sandbox/index.js';
+import { useAzurite } from './helpers/azurite.js';
+import { sandboxEnv, watch } from './integration/world.js';
+
+const azurite = useAzurite();
+let sb: Sandbox;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  sb = await startSandbox(demoScenario());
+  env = sandboxEnv(sb, azurite().connectionString, SUB);
+}, 60_000);
+
+afterAll(async () => {
+  await sb?.stop();
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], settings: Record<string, string> = env): Promise<Run> {
+  // Only what an operator's shell would hold: PATH and HOME, the settings, the CA to trust.
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_EXTRA_CA_CERTS: sb.caFile,
+    ...settings,
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const ORDERS = { subscriptionId: SUB, resourceGroup: 'rg-apps', site: 'orders' };
+
+describe('mtls-rotator CLI', () => {
+  it('plan --json lists the due apps and makes zero writes', async () => {
+    const w = watch(sb);
+    const run = await cli(['plan', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const plan = JSON.parse(run.stdout) as { apps: Array<{ name: string; action: string }> };
+    expect(plan.apps.find((a) => a.name === 'orders')?.action).toBe('rotate');
+    expect(plan.apps.map((a) => a.name)).not.toContain('legacy-portal');
+    expect(w.changes()).toEqual([]);
+  }, 60_000);
+
+  it('plan prints a readable table', async () => {
+    const run = await cli(['plan', '--app', 'payments']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^APP\s+ACTION\s+REASON/);
+    expect(run.stdout).toMatch(/payments\s+rotate\s+NewerVersionAvailable|payments\s+rotate\s+NearingExpiry/);
+  }, 60_000);
+
+  it('rotate --app orders --json commits the rotation', async () => {
+    const newTp = sb.control.thumbprint('kv-demo/orders-client/latest');
+    const run = await cli(['rotate', '--app', 'orders', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { outcome: string; rotationId: string };
+    expect(result.outcome).toBe('committed');
+    expect(sb.control.appSettings(ORDERS).WEBSITE_LOAD_CERTIFICATES).toBe(newTp);
+    expect(sb.control.loadedThumbprints(ORDERS)).toEqual([newTp]);
+  }, 60_000);
+
+  it('status --json shows the committed rotation of orders', async () => {
+    const run = await cli(['status', '--app', 'orders', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const { rotations } = JSON.parse(run.stdout) as { rotations: Array<{ app: { site: string }; outcome?: string }> };
+    expect(rotations[0]).toMatchObject({ app: { site: 'orders' }, outcome: 'committed' });
+  }, 60_000);
+
+  it('rotate of an app whose downstream refuses the new issuer exits 3 (not committed)', async () => {
+    const run = await cli(['rotate', '--app', 'payments']);
+    expect(run.code, run.stderr).toBe(3);
+    expect(run.stdout).toMatch(/payments\s+aborted/);
+  }, 60_000);
+
+  it.each([
+    ['a setting with an invalid value', { RENEW_BEFORE_DAYS: 'soon' }, /RENEW_BEFORE_DAYS/],
+    ['a required setting missing', { AZURE_SUBSCRIPTION_IDS: '' }, /AZURE_SUBSCRIPTION_IDS/],
+  ])('bad configuration (%s) stops before any request, naming the setting, exit 2', async (_name, override, message) => {
+    const before = sb.control.requests().length;
+    const run = await cli(['plan', '--json'], { ...env, ...override });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stdout).toBe('');
+    expect(sb.control.requests().length).toBe(before);
+  }, 60_000);
+
+  it('an unknown app is a clear error, exit 1, and changes nothing', async () => {
+    const w = watch(sb);
+    const run = await cli(['rotate', '--app', 'no-such-app', '--json']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/no app named 'no-such-app'/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(w.changes()).toEqual([]);
+  }, 60_000);
+
+  it('bad usage names the problem and exits 2; --help exits 0', async () => {
+    const bad = await cli(['rotate', '--limit', '3']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--limit applies to status only/);
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: mtls-rotator <command>/);
+  }, 60_000);
+});
