@@ -1,5 +1,6 @@
 // What the Functions host reads from the app: every function's name, trigger, schedule or route, methods, auth
 // level, queue and connection, exactly as @azure/functions hands it to the host (captured, not guessed).
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { captureRegistrations, type Registration } from '../../src/host/index.js';
 
@@ -45,5 +46,22 @@ describe('the function app registrations', () => {
     expect([...((reg.trigger as { methods?: string[] }).methods ?? [])].sort()).toEqual(methods);
     // The response goes through the $return http output binding the host expects.
     expect(Object.values(reg.metadata.bindings ?? {}).some((b) => b.type === 'http' && b.direction === 'out')).toBe(true);
+  });
+});
+
+describe('what the Functions host loads (package.json main: dist/src/functions/*.js)', () => {
+  const dir = new URL('../../src/functions/', import.meta.url);
+  const topLevel = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+
+  it('matches only registration modules and the index at the top level; helpers live in subfolders', () => {
+    expect(topLevel).toEqual(['api.ts', 'index.ts', 'nightlyScan.ts', 'rotateApp.ts', 'verifyRotations.ts']);
+    for (const file of topLevel.filter((f) => f !== 'index.ts')) {
+      expect(readFileSync(new URL(file, dir), 'utf8'), file).toMatch(/^app\.(http|timer|storageQueue)\(/m);
+    }
+  });
+
+  it('the index imports every registration module', () => {
+    const index = readFileSync(new URL('index.ts', dir), 'utf8');
+    for (const file of topLevel.filter((f) => f !== 'index.ts')) expect(index).toContain(`'./${file.replace(/\.ts$/, '.js')}'`);
   });
 });
