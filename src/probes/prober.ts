@@ -3,6 +3,7 @@
 //   (the preflight, before anything on the app changes).
 // - viaApp: a GET to the app's own health path, which makes the app's outbound mTLS call (after the restart).
 // Results carry public data only: status, a short reason, the thumbprint the other side reports.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -16,6 +17,9 @@ export interface HttpsProberOptions {
   extraCaPems?: string[];
   now?: () => Date;
 }
+
+/** Secure contexts kept (one per client certificate in use): a rotation probes with at most a few. */
+const MAX_CACHED_CONTEXTS = 64;
 
 /** Enough for any health answer; a larger body is cut (the verdict needs only the status and a few fields). */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -39,6 +43,12 @@ class ProbeTimeout extends Error {
 export class HttpsProber implements Prober {
   private readonly ca: string[];
   private readonly now: () => Date;
+  /**
+   * Building a context parses every trusted CA (the ~140 system roots among them): tens of ms of CPU, which made
+   * 100 parallel rotations CPU-bound on probes. Contexts are reused per client certificate; this is not session
+   * reuse (no session is cached or offered without an agent), every probe still makes a full handshake.
+   */
+  private readonly contexts = new Map<string, tls.SecureContext>();
 
   constructor(private readonly options: HttpsProberOptions) {
     // `ca` replaces Node's default trust store, so the system roots are passed along with the extra CAs, and with
@@ -123,17 +133,30 @@ export class HttpsProber implements Prober {
     }
   }
 
+  private contextFor(tlsOptions: { cert?: string; key?: string }): tls.SecureContext {
+    // A digest as the key, so the map does not hold a second copy of the private key.
+    const id = createHash('sha256').update(tlsOptions.cert ?? '').update('\0').update(tlsOptions.key ?? '').digest('base64');
+    let context = this.contexts.get(id);
+    if (context === undefined) {
+      context = tls.createSecureContext({ ca: this.ca, ...tlsOptions });
+      if (this.contexts.size >= MAX_CACHED_CONTEXTS) this.contexts.delete(this.contexts.keys().next().value!);
+      this.contexts.set(id, context);
+    }
+    return context;
+  }
+
   private get(target: URL, tlsOptions: { cert?: string; key?: string }): Promise<HttpAnswer> {
     return new Promise<HttpAnswer>((resolve, reject) => {
-      const request = https.request(target, {
+      // `secureContext` reaches tls.connect; @types/node lists it for tls only.
+      const options: https.RequestOptions & Pick<tls.ConnectionOptions, 'secureContext'> = {
         method: 'GET',
         headers: { accept: 'application/json', 'user-agent': 'mtls-rotator-probe' },
-        ca: this.ca,
-        ...tlsOptions,
+        secureContext: this.contextFor(tlsOptions),
         rejectUnauthorized: true,
         // A fresh connection and handshake each time: a pooled or resumed session would present an older verdict.
         agent: false,
-      });
+      };
+      const request = https.request(target, options);
       // One deadline for the whole exchange; a downstream that accepts TCP and never answers is a timeout.
       const timer = setTimeout(() => request.destroy(new ProbeTimeout(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       request.once('error', (error) => {
