@@ -145,7 +145,8 @@ beforeAll(async () => {
     ROTATION_TABLE: `telemetry${Date.now().toString(36)}`,
     PROBE_WARMUP_SECONDS: '0',
     PROBE_BACKOFF_SECONDS: '1',
-    PROBE_ATTEMPTS: '2',
+    // Enough attempts that an app still restarting under load is not mistaken for a failure.
+    PROBE_ATTEMPTS: '3',
     PROBE_TIMEOUT_SECONDS: '5',
   });
   // Retirement waits RETIRE_AFTER_DAYS after an outcome: the clock jumps past it instead of the test waiting.
