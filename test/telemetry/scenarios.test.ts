@@ -389,7 +389,9 @@ describe('rotation telemetry', () => {
     for (const item of failed) {
       expect(item.properties).toMatchObject({ ...rotationDimensions(name), reason, probe });
       expect(item.properties.target).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
-      if (probe === 'direct') expect(item.properties.target).toContain(new URL(sb.downstreamUrl(target)).host);
+      // direct: the downstream the probe tag names; via-app: the app's own health path.
+      const expected = probe === 'direct' ? sb.downstreamUrl(target) : sb.appUrl({ subscriptionId: SUB, resourceGroup: 'rg-apps', site: target });
+      expect(item.properties.target).toContain(new URL(expected).host);
       expect(item.properties.step).toMatch(/\S/);
     }
   });
