@@ -1,9 +1,14 @@
 // The `mtls-rotator` CLI as an operator runs it: a child process with the sandbox's settings in its environment,
 // trusting the sandbox CA through NODE_EXTRA_CA_CERTS, state in Azurite.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScenario, DEMO_SUBSCRIPTION_ID as SUB, startSandbox, type Sandbox } from '../sandbox/index.js';
+import { parseCliArgs, UsageError } from '../src/cli/args.js';
 import { useAzurite } from './helpers/azurite.js';
+import { startIngestion } from './helpers/ingestion.js';
 import { sandboxEnv, watch } from './integration/world.js';
 
 const azurite = useAzurite();
@@ -25,12 +30,12 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], settings: Record<string, string> = env): Promise<Run> {
+function cli(args: string[], settings: Record<string, string> = env, caFile?: string): Promise<Run> {
   // Only what an operator's shell would hold: PATH and HOME, the settings, the CA to trust.
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
-    NODE_EXTRA_CA_CERTS: sb.caFile,
+    NODE_EXTRA_CA_CERTS: caFile ?? sb.caFile,
     ...settings,
   };
   return new Promise((resolve, reject) => {
@@ -116,4 +121,51 @@ describe('mtls-rotator CLI', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: mtls-rotator <command>/);
   }, 60_000);
+});
+
+describe('telemetry', () => {
+  it('with a connection string, the rotation events reach Application Insights before the process exits', async () => {
+    const ingestion = await startIngestion();
+    const dir = mkdtempSync(join(tmpdir(), 'cli-ca-'));
+    try {
+      // One bundle: the sandbox's CA and the ingestion endpoint's.
+      const bundle = join(dir, 'ca.pem');
+      writeFileSync(bundle, `${sb.caPem.trim()}\n${ingestion.caPem.trim()}\n`);
+      const run = await cli(['rotate', '--app', 'reports', '--json'], { ...env, APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString }, bundle);
+      expect(run.code, run.stderr).toBe(0);
+      expect((JSON.parse(run.stdout) as { outcome: string }).outcome).toBe('committed');
+      // Already there when the process has exited: it flushed before exiting.
+      expect(ingestion.events('RotationCommitted').length).toBeGreaterThan(0);
+      expect(ingestion.events('RotationStarted').length).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await ingestion.stop();
+    }
+  }, 60_000);
+});
+
+describe('argument parsing', () => {
+  it.each([
+    ['plan with an app and --due', ['plan', '--app', 'orders', '--due', '--json'], { command: 'plan', app: 'orders', due: true, json: true }],
+    ['rotate everything due, dry run', ['rotate', '--dry-run'], { command: 'rotate', dryRun: true, force: false }],
+    ['rotate one app by resource id, forced', ['rotate', '--app', '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Web/sites/a', '--force'], { command: 'rotate', force: true, app: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Web/sites/a' }],
+    ['status with a limit', ['status', '--limit', '5'], { command: 'status', limit: 5 }],
+    ['help', ['--help'], { command: 'help' }],
+  ])('%s', (_name, argv, expected) => {
+    expect(parseCliArgs(argv)).toMatchObject(expected);
+  });
+
+  it.each([
+    ['no command', [], /a command is required/],
+    ['an unknown command', ['deploy'], /unknown command 'deploy'/],
+    ['an unknown flag', ['plan', '--verbose'], /verbose/],
+    ['--app without a value', ['rotate', '--app', ' '], /--app needs an app name/],
+    ['--app on retire', ['retire', '--app', 'orders'], /--app does not apply to retire/],
+    ['--dry-run on plan', ['plan', '--dry-run'], /--dry-run and --force apply to rotate only/],
+    ['a limit that is not a number', ['status', '--limit', 'many'], /--limit must be a whole number/],
+    ['an extra argument', ['plan', 'orders'], /unexpected argument 'orders'/],
+  ])('refuses %s', (_name, argv, message) => {
+    expect(() => parseCliArgs(argv)).toThrow(UsageError);
+    expect(() => parseCliArgs(argv)).toThrow(message);
+  });
 });
