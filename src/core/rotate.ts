@@ -359,7 +359,11 @@ export async function resumeRecord(deps: RotatorDeps, config: Config, record: Ro
   } catch (error) {
     if (error instanceof CrashSignal) throw error;
     await releaseQuietly({ deps, lease });
-    throw error;
+    // A fault before the steps run (reading the record, getting the site) stops this record only: thrown, it
+    // would fail the whole probe-timer run, leaving every other open rotation unresumed and nothing retired.
+    const fault = toRotatorError(error);
+    deps.logger.warn(`rotation ${record.id} could not be resumed: ${describeError(fault)}`, { rotationId: record.id, appId: record.appId });
+    return resultOf(record, { outcome: 'interrupted', error: describeError(fault) });
   }
 }
 
