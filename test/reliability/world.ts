@@ -3,6 +3,8 @@
 // lease, and a capture of everything the engine says (logs, telemetry) for the secrets check.
 import type { Sandbox, Scenario } from '../../sandbox/index.js';
 import type { SiteSpec } from '../../sandbox/scenario.js';
+import { ArmAppServiceGateway } from '../../src/azure/appServiceGateway.js';
+import { KeyVaultCertificateSource } from '../../src/azure/keyVaultSource.js';
 import { createDependencies, type Dependencies } from '../../src/composition.js';
 import type { CrashBoundary } from '../../src/core/boundaries.js';
 import { createRotator, loadConfig, type Config, type Rotator } from '../../src/core/index.js';
@@ -230,7 +232,14 @@ export interface Engine {
 export function engine(
   sb: Sandbox,
   config: Config,
-  parts: { clock: Clock; capture: Capture; owner: string; faultHook?: (b: CrashBoundary) => void | Promise<void> },
+  parts: {
+    clock: Clock;
+    capture: Capture;
+    owner: string;
+    faultHook?: (b: CrashBoundary) => void | Promise<void>;
+    /** Per-attempt timeout of the ARM and Key Vault clients (the composition root keeps the production defaults). */
+    attemptTimeoutMs?: number;
+  },
 ): Engine {
   const deps = createDependencies(config, {
     tlsCa: sb.caPem,
@@ -240,6 +249,21 @@ export function engine(
     owner: parts.owner,
     ...(parts.faultHook ? { faultHook: parts.faultHook } : {}),
   });
+  if (parts.attemptTimeoutMs !== undefined) {
+    deps.gateway = new ArmAppServiceGateway({
+      endpoint: config.armEndpoint,
+      credential: deps.credential,
+      tlsCa: sb.caPem,
+      perRetryPolicies: [deps.pacer.policy()],
+      attemptTimeoutMs: parts.attemptTimeoutMs,
+    });
+    deps.keyVault = new KeyVaultCertificateSource({
+      credential: deps.credential,
+      challengeVerification: config.keyVaultChallengeVerification,
+      tlsCa: sb.caPem,
+      attemptTimeoutMs: parts.attemptTimeoutMs,
+    });
+  }
   parts.capture.watch(deps);
   return { deps, rotator: createRotator(deps, config) };
 }
