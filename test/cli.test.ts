@@ -86,6 +86,18 @@ describe('mtls-rotator CLI', () => {
     expect(rotations[0]).toMatchObject({ app: { site: 'orders' }, outcome: 'committed' });
   }, 60_000);
 
+  it('probe --json re-verifies the fresh commit of orders through the app, and retire --json deletes nothing inside the grace period', async () => {
+    const w = watch(sb);
+    const probe = await cli(['probe', '--json']);
+    expect(probe.code, probe.stderr).toBe(0);
+    const report = JSON.parse(probe.stdout) as { reverified: Array<{ appId: string; status: string }> };
+    expect(report.reverified.find((r) => r.appId.endsWith('/sites/orders'))).toMatchObject({ status: 'ok' });
+    const retire = await cli(['retire', '--json']);
+    expect(retire.code, retire.stderr).toBe(0);
+    expect((JSON.parse(retire.stdout) as { deleted: unknown[] }).deleted).toEqual([]);
+    expect(w.changes()).toEqual([]);
+  }, 60_000);
+
   it('rotate of an app whose downstream refuses the new issuer exits 3 (not committed)', async () => {
     const run = await cli(['rotate', '--app', 'payments']);
     expect(run.code, run.stderr).toBe(3);

@@ -17,8 +17,9 @@ export function sandboxEnv(sb: Sandbox, storage: string, subscriptionIds: string
     KEYVAULT_CHALLENGE_VERIFICATION: 'false',
     AzureWebJobsStorage: storage,
     PROBE_WARMUP_SECONDS: '0',
-    PROBE_BACKOFF_SECONDS: '0',
-    PROBE_ATTEMPTS: '2',
+    // A simulated app answers 503 for ~100 ms after a restart: the retries must outlast that (1 s, then 2 s).
+    PROBE_BACKOFF_SECONDS: '1',
+    PROBE_ATTEMPTS: '3',
     PROBE_TIMEOUT_SECONDS: '5',
     ...extra,
   };
