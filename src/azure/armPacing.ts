@@ -15,6 +15,12 @@ export interface PacingOptions {
   writesPerSecond?: number;
   readBurst?: number;
   writeBurst?: number;
+  /**
+   * Tokens the pacer leaves in ARM's bucket (default 2). Sending exactly at the refill rate keeps ARM's bucket at
+   * zero, where a request that arrives a few ms early (event-loop stall, network jitter) is a 429; this margin costs
+   * its size / rate once (0.2 s of reads at 10/s), not a slower rate.
+   */
+  reserveTokens?: number;
   /** Injected for tests; defaults to Date.now and setTimeout. */
   clock?: PacingClock;
 }
@@ -70,6 +76,8 @@ export class TokenBucket {
     readonly capacity: number,
     readonly refillPerSecond: number,
     private readonly clock: Pick<PacingClock, 'nowMs'>,
+    /** Tokens never handed out (see PacingOptions.reserveTokens). */
+    private readonly reserveTokens = 0,
   ) {
     this.tokens = capacity;
     this.lastMs = clock.nowMs();
@@ -81,7 +89,8 @@ export class TokenBucket {
    */
   reserve(): { waitMs: number; ticket: number } {
     this.refill();
-    const waitMs = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.refillPerSecond) * 1000);
+    const needed = 1 + this.reserveTokens;
+    const waitMs = this.tokens >= needed ? 0 : Math.ceil(((needed - this.tokens) / this.refillPerSecond) * 1000);
     this.tokens -= 1;
     this.inFlight += 1;
     this.issued += 1;
@@ -151,9 +160,11 @@ export class ArmPacer {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: PacingClock;
   private readonly rates: Record<RequestClass, { perSecond: number; burst: number }>;
+  private readonly reserveTokens: number;
 
   constructor(options: PacingOptions = {}) {
     this.clock = options.clock ?? systemPacingClock;
+    this.reserveTokens = options.reserveTokens ?? 2;
     this.rates = {
       reads: { perSecond: options.readsPerSecond ?? 25, burst: options.readBurst ?? 250 },
       writes: { perSecond: options.writesPerSecond ?? 10, burst: options.writeBurst ?? 200 },
@@ -165,7 +176,7 @@ export class ArmPacer {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
       const { burst, perSecond } = this.rates[requestClass];
-      bucket = new TokenBucket(burst, perSecond, this.clock);
+      bucket = new TokenBucket(burst, perSecond, this.clock, this.reserveTokens);
       this.buckets.set(key, bucket);
     }
     return bucket;

@@ -100,7 +100,7 @@ describe('ArmPacer', () => {
 
   it('waits before sending once the remaining-quota header says the bucket is empty, and counts it', async () => {
     const clock = new FakeClock();
-    const pacer = new ArmPacer({ clock, readsPerSecond: 25 });
+    const pacer = new ArmPacer({ clock, readsPerSecond: 25, reserveTokens: 0 });
     const read = createPipelineRequest({ url: url('/providers/Microsoft.Web/sites'), method: 'GET' });
     await pacer.send(read, answer(200, { 'x-ms-ratelimit-remaining-subscription-reads': '0' }));
     expect(clock.sleeps).toEqual([]);
@@ -115,7 +115,7 @@ describe('ArmPacer', () => {
 
   it('charges a 429 so the retry that follows waits for the bucket', async () => {
     const clock = new FakeClock();
-    const pacer = new ArmPacer({ clock, readsPerSecond: 25 });
+    const pacer = new ArmPacer({ clock, readsPerSecond: 25, reserveTokens: 0 });
     const read = createPipelineRequest({ url: url('/sites'), method: 'GET' });
     await pacer.send(read, answer(429, { 'retry-after': '1' }));
     await pacer.send(read, answer(200));
