@@ -69,6 +69,16 @@ describe('mtls-rotator CLI', () => {
     expect(run.stdout).toMatch(/payments\s+rotate\s+NewerVersionAvailable|payments\s+rotate\s+NearingExpiry/);
   }, 60_000);
 
+  it('rotate --dry-run --json reports every due app as a dry run and makes zero writes', async () => {
+    const w = watch(sb);
+    const run = await cli(['rotate', '--dry-run', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { results: Array<{ name: string; outcome: string; reason: string }> };
+    expect(report.results.map((r) => r.name)).toContain('orders');
+    expect(report.results.every((r) => r.outcome === 'skipped' && r.reason === 'DryRun')).toBe(true);
+    expect(w.changes()).toEqual([]);
+  }, 60_000);
+
   it('rotate --app orders --json commits the rotation', async () => {
     const newTp = sb.control.thumbprint('kv-demo/orders-client/latest');
     const run = await cli(['rotate', '--app', 'orders', '--json']);
