@@ -120,9 +120,11 @@ export function sandboxEnv(sb: Sandbox, connectionString: string, extra: Record<
     AzureWebJobsStorage: connectionString,
     ROTATION_TABLE: uniqueName('rel'),
     PROBE_WARMUP_SECONDS: '0',
-    PROBE_BACKOFF_SECONDS: '0',
+    // A restart that is not over yet answers 503 (transient): retried after 1 s, then 2 s. A refusal (502) stops
+    // the attempts at once, so only transient failures cost time.
+    PROBE_BACKOFF_SECONDS: '1',
     PROBE_TIMEOUT_SECONDS: '2',
-    PROBE_ATTEMPTS: '2',
+    PROBE_ATTEMPTS: '3',
     LEASE_SECONDS: '60',
     ...extra,
   };
