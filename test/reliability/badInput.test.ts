@@ -8,7 +8,8 @@ import { loadConfig, type Config } from '../../src/core/index.js';
 import { createCertificateAuthority, issueCertificate } from '../../src/crypto/index.js';
 import { authenticateClientCertificate } from '../../src/functions/auth/clientCert.js';
 import { readRotationRequest } from '../../src/functions/http/rotationRequest.js';
-import { HttpRequest } from '../../src/functions/http/runtime.js';
+import { errorResponse } from '../../src/functions/http/errorBoundary.js';
+import { HttpRequest, InvocationContext } from '../../src/functions/http/runtime.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { Capture, configFor, engine, sandboxEnv, ShiftClock, SUB, suiteSeed, rng, type Engine } from './world.js';
 
@@ -139,7 +140,7 @@ const random = rng(seed);
 let sb: Sandbox;
 let config: Config;
 let svc: Engine;
-const figures = { cases: 0, clear: 0, tolerated: 0, writes: 0, unclear: [] as string[] };
+const figures = { cases: 0, clear: 0, tolerated: 0, writes: 0, serverErrors: 0, unclear: [] as string[] };
 
 /** App Service writes: everything but reads and the settings list action (a POST that only reads). */
 function appServiceWrites(since: number): string[] {
@@ -182,13 +183,27 @@ function describeResult(r: { outcome: string; reason?: string; error?: string; p
   return JSON.stringify({ outcome: r.outcome, reason: r.reason, error: r.error, problems: r.problems, record: r.record ? { reason: r.record.reason, error: r.record.error } : undefined, plan: r.plan });
 }
 
+/** What the HTTP API would answer for this error (the real error boundary); its log lines are captured too. */
+function answer(error: unknown): string {
+  const context = new InvocationContext({
+    invocationId: 'bad-input',
+    functionName: 'rotations',
+    logHandler: (level, ...args) => capture.add(`${level} ${args.map(String).join(' ')}`),
+  });
+  const response = errorResponse(error, context);
+  const text = `${response.status} ${JSON.stringify(response.jsonBody ?? response.body ?? '')}`;
+  capture.add(text);
+  if ((response.status ?? 500) >= 500) figures.serverErrors += 1;
+  return text;
+}
+
 async function httpBody(body: string | undefined, headers: Record<string, string> = {}): Promise<string> {
   const request = new HttpRequest({ method: 'POST', url: 'http://127.0.0.1/api/rotations', headers, ...(body === undefined ? {} : { body: { string: body } }) });
   try {
     return `accepted ${JSON.stringify(await readRotationRequest(request))}`;
   } catch (error) {
     const e = error as { status?: number; code?: string; message?: string };
-    return `${e.status} ${e.code} ${e.message}`;
+    return `${e.status} ${e.code} ${e.message} → ${answer(error)}`;
   }
 }
 
@@ -265,7 +280,7 @@ describe('bad input catalogue', () => {
       try {
         text = describeResult(await svc.rotator.rotateApp(name, { trigger: 'http' }));
       } catch (error) {
-        text = `threw ${String(error)}`;
+        text = `threw ${String(error)} → ${answer(error)}`;
       }
       tally(`rotateApp: ${sentence}`, text, pattern, appServiceWrites(since));
     }
@@ -293,10 +308,11 @@ describe('bad input catalogue', () => {
       tally(`X-ARR-ClientCert: ${sentence}`, text, pattern);
     }
 
-    console.log(`bad input: ${figures.cases} cases, ${figures.clear} clear errors, ${figures.tolerated} accepted as the platform accepts them (and rotated), ${figures.writes} writes made for the rejected ones (seed ${seed})`);
+    console.log(`bad input: ${figures.cases} cases, ${figures.clear} clear errors, ${figures.tolerated} accepted as the platform accepts them (and rotated), ${figures.writes} writes made for the rejected ones, ${figures.serverErrors} HTTP 5xx answers (seed ${seed})`);
     expect(figures.unclear).toEqual([]);
     expect(figures.cases).toBeGreaterThanOrEqual(30);
     expect(figures.writes).toBe(0);
+    expect(figures.serverErrors).toBe(0);
   }, 120_000);
 
   it('no key material in any log line, telemetry envelope, record or answer of these cases', async () => {
