@@ -7,6 +7,8 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { CRASH_BOUNDARIES, type CrashBoundary } from '../../src/core/boundaries.js';
 import type { Config } from '../../src/core/index.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { startIngestion, type IngestionEndpoint } from '../helpers/ingestion.js';
+import type { AppTelemetry } from '../../src/telemetry/index.js';
 import { appIdOf } from '../../src/core/identity.js';
 import {
   Capture,
@@ -55,15 +57,23 @@ const clock = new ShiftClock();
 const capture = new Capture();
 let sb: Sandbox;
 let config: Config;
+let ingestion: IngestionEndpoint;
+let appInsights: AppTelemetry;
 
 const figures = { tried: 0, converged: 0, withoutCertificate: 0, settingsLost: 0, observations: 0, failures: [] as string[] };
 
 beforeAll(async () => {
   sb = await startSandbox(reliabilityScenario(CASES.map(({ app, kind }) => ({ name: app, kind }))), { appOutboundTimeoutMs: 1500 });
   config = configFor(sb, azurite().connectionString);
+  // Telemetry also goes through the real Application Insights exporter, to a local ingestion endpoint.
+  ingestion = await startIngestion();
+  appInsights = ingestion.createTelemetry();
+  capture.forward = appInsights;
 }, 60_000);
 
 afterAll(async () => {
+  await appInsights?.shutdown();
+  await ingestion?.stop();
   await sb?.stop();
 });
 
@@ -178,11 +188,15 @@ describe('crash matrix', () => {
     expect(figures.converged).toBe(CASES.length + 1);
   }, 150_000);
 
-  it('no key material in any log line, telemetry envelope or record of these runs', () => {
+  it('no key material in any log line, telemetry envelope or record of these runs', async () => {
+    await appInsights.flush();
+    await ingestion.waitFor('RotationCommitted', undefined, 20_000);
+    capture.add(ingestion.bodies);
     const leaks = capture.leaks();
-    console.log(`secrets (crash matrix): ${leaks.pfx} PFX, ${leaks.password} passwords, ${leaks.privateKey} private keys in ${leaks.lines} captured lines (${capture.secrets.pfx.size} PFX and ${capture.secrets.password.size} passwords watched)`);
+    console.log(`secrets (crash matrix): ${leaks.pfx} PFX, ${leaks.password} passwords, ${leaks.privateKey} private keys in ${leaks.lines} captured lines, ${ingestion.envelopes.length} App Insights envelopes among them (${capture.secrets.pfx.size} PFX and ${capture.secrets.password.size} passwords watched)`);
     expect(capture.secrets.pfx.size).toBeGreaterThan(0);
     expect(capture.secrets.password.size).toBeGreaterThan(0);
+    expect(ingestion.envelopes.length).toBeGreaterThan(0);
     expect(leaks).toMatchObject({ pfx: 0, password: 0, privateKey: 0 });
   });
 });

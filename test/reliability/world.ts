@@ -154,12 +154,22 @@ export class Capture {
     warn: (m, d) => this.push('warn', m, d),
     error: (m, d) => this.push('error', m, d),
   };
+  /** Real Application Insights telemetry to send to as well (its envelopes are checked where they arrive). */
+  forward: Telemetry | undefined;
   readonly telemetry: Telemetry = {
-    event: (name, dims, meas) => this.lines.push(`event ${name} ${JSON.stringify(dims ?? {})} ${JSON.stringify(meas ?? {})}`),
-    metric: (name, value, dims) => this.lines.push(`metric ${name} ${value} ${JSON.stringify(dims ?? {})}`),
-    exception: (error, dims) =>
-      this.lines.push(`exception ${error instanceof Error ? `${error.name}: ${error.message} ${error.stack ?? ''}` : String(error)} ${JSON.stringify(dims ?? {})}`),
-    flush: async () => undefined,
+    event: (name, dims, meas) => {
+      this.lines.push(`event ${name} ${JSON.stringify(dims ?? {})} ${JSON.stringify(meas ?? {})}`);
+      this.forward?.event(name, dims, meas);
+    },
+    metric: (name, value, dims) => {
+      this.lines.push(`metric ${name} ${value} ${JSON.stringify(dims ?? {})}`);
+      this.forward?.metric(name, value, dims);
+    },
+    exception: (error, dims) => {
+      this.lines.push(`exception ${error instanceof Error ? `${error.name}: ${error.message} ${error.stack ?? ''}` : String(error)} ${JSON.stringify(dims ?? {})}`);
+      this.forward?.exception(error, dims);
+    },
+    flush: async () => this.forward?.flush(),
   };
   private push(level: string, message: string, data?: Record<string, unknown>): void {
     this.lines.push(`${level} ${message} ${safeJson(data)}`);
