@@ -69,7 +69,10 @@ describe('fault storm', () => {
         runFailures.push(`resumeOpen: ${String(error).slice(0, 160)}`);
       }
       clock.advance(config.leaseSeconds * 1000 + 1_000);
-      quiet = converged().length === APPS.length;
+      // Quiet = every app on its renewal and no rotation left in flight (an app can run on the new certificate
+      // while its record still waits for verification and commit).
+      const inFlight = (await engine(sb, config, { clock, capture, owner: 'reader' }).deps.store.listOpen()).filter((r) => !r.outcome);
+      quiet = converged().length === APPS.length && inFlight.length === 0;
     }
     capture.add(runFailures);
     const faulted = sb.control.counters();
