@@ -4,8 +4,8 @@
 // what it loaded (and its environment) until then.
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { IssuedCertificate } from '../src/crypto/index.js';
+import { listenOnLoopback } from './http.js';
 
 export interface LoadedCertificate {
   thumbprint: string;
@@ -128,14 +128,7 @@ export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<Simu
     return { status: 200, body: { ok: true, presentedThumbprint, downstream: outcome.body } };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   const app: SimulatedApp = {
     port,

@@ -4,9 +4,9 @@
 // alert: the rotator's probes and the tests read that reason.
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { describeCertificate, derToPem, type IssuedCertificate } from '../src/crypto/index.js';
+import { listenOnLoopback } from './http.js';
 
 export interface DownstreamOptions {
   name: string;
@@ -100,14 +100,7 @@ export async function startDownstream(opts: DownstreamOptions): Promise<Downstre
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     name: opts.name,

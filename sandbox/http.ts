@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 
 // Certificate PUTs carry a base64 PFX (a few KB); anything near this bound is a mistake, not a certificate.
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -89,12 +89,8 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
-/** An HTTPS server on 127.0.0.1 and a free port. */
-export async function startHttpsServer(
-  tls: TlsMaterial,
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<StartedServer> {
-  const server = https.createServer({ key: tls.keyPem, cert: `${tls.certPem.trim()}\n${tls.caPem.trim()}\n`, keepAliveTimeout: 30_000 }, handler);
+/** Listens on 127.0.0.1 and a free port (the sandbox never binds anything else); resolves with the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -102,7 +98,16 @@ export async function startHttpsServer(
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  return (server.address() as AddressInfo).port;
+}
+
+/** An HTTPS server on 127.0.0.1 and a free port. */
+export async function startHttpsServer(
+  tls: TlsMaterial,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<StartedServer> {
+  const server = https.createServer({ key: tls.keyPem, cert: `${tls.certPem.trim()}\n${tls.caPem.trim()}\n`, keepAliveTimeout: 30_000 }, handler);
+  const port = await listenOnLoopback(server);
   return {
     server,
     port,
