@@ -2,6 +2,7 @@
 // renewed certificate resource), the engine on the real adapters over Azurite, a clock that can be moved past a
 // lease, and a capture of everything the engine says (logs, telemetry) for the secrets check.
 import type { Sandbox, Scenario } from '../../sandbox/index.js';
+import { seededRandom } from '../../sandbox/faults.js';
 import type { SiteSpec } from '../../sandbox/scenario.js';
 import { ArmAppServiceGateway } from '../../src/azure/appServiceGateway.js';
 import { KeyVaultCertificateSource } from '../../src/azure/keyVaultSource.js';
@@ -27,17 +28,8 @@ export function suiteSeed(group: string): number {
   return seed;
 }
 
-/** mulberry32: small, seedable, good enough to pick cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The sandbox's seeded generator (mulberry32), so cases and faults replay from the same seed. */
+export const rng = seededRandom;
 
 export type AppKind = 'ok' | 'rollback';
 
