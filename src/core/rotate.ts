@@ -22,6 +22,7 @@ import {
   leaseMs,
   releaseQuietly,
   save,
+  type CandidateReads,
   type RotationContext,
 } from './rotation/context.js';
 import { preflight } from './rotation/preflight.js';
@@ -63,6 +64,8 @@ export interface RotateOptions {
   force?: boolean;
   /** When the scan behind `app` was taken: a rotation recorded after it means the scan is stale. */
   scannedAt?: Date;
+  /** The batch's shared candidate reads (rotateDue); a rotation on its own reads its candidates itself. */
+  candidateReads?: CandidateReads;
 }
 
 /** Resume attempts after which a rotation stops retrying and rolls back (or fails). */
@@ -159,6 +162,7 @@ export async function rotateScannedApp(
       site: current.site,
       tags: current.tags,
       candidates: new Map(),
+      ...(options.candidateReads ? { candidateReads: options.candidateReads } : {}),
     };
     await crash(ctx, 'afterLease');
     return await driveToResult(ctx, { plan: currentPlan });

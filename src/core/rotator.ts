@@ -11,6 +11,7 @@ import type { RotationRecord } from './records.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
+import { CandidateReads } from './rotation/context.js';
 import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
 import { emitScanTelemetry } from './scanTelemetry.js';
 import { sourceUrlOf } from './tags.js';
@@ -203,10 +204,13 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
         });
         const scannedAt = new Date(report.startedAt);
         const due = report.apps.filter((app) => planApp(app).action === 'rotate');
+        // One per batch: dropped (with the keys it holds) when the batch ends.
+        const candidateReads = new CandidateReads();
         const results = await mapLimit(due, config.maxParallelRotations, (app) =>
           rotateScannedApp(deps, config, app, {
             trigger: options.trigger,
             scannedAt,
+            candidateReads,
             ...(options.dryRun ? { dryRun: true } : {}),
             ...(options.force ? { force: true } : {}),
           }),

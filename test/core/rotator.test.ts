@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NotFoundError, PreconditionError } from '../../src/core/errors.js';
+import { NotFoundError, PreconditionError, TransientError } from '../../src/core/errors.js';
+import { CandidateReads } from '../../src/core/rotation/context.js';
 import { LAST_SCAN_STATE } from '../../src/core/rotator.js';
 import { assertNoSecrets, CertificatePool, DOWNSTREAM, HEALTH, standardWorld, SUB, type Standard } from '../helpers/memory-ports.js';
 
@@ -162,5 +163,79 @@ describe('createRotator', () => {
     expect(result).toMatchObject({ outcome: 'skipped', reason: 'AppProblems', problems: ["tag mtls-rotation-probe: 'http://insecure.example/' must use https"] });
     expect(s.world.appService.writes()).toEqual([]);
     expect(s.world.appService.count('readAppSettings')).toBe(0);
+  });
+});
+
+describe('a batch of rotations (rotateDue)', () => {
+  /** Three apps of one webspace that load the same certificate, from the same Key Vault source. */
+  function threeAppsOnOneCertificate(config: Record<string, string> = {}): Standard {
+    const s = standardWorld(pool, { config });
+    for (const name of ['app-b', 'app-c']) {
+      s.world.appService.addSite({ subscriptionId: SUB, name, tags: s.site.tags, settings: { ...s.original } });
+    }
+    return s;
+  }
+  const secretReads = (s: Standard) => s.world.keyVault.log.filter((e) => e.op === 'getSecret').length;
+
+  it('reads and checks a Key Vault version its apps share once, and rotates every app', async () => {
+    const s = threeAppsOnOneCertificate();
+    const report = await s.world.rotator.rotateDue({ trigger: 'timer' });
+    expect(report.results.map((r) => [r.name, r.outcome])).toEqual([
+      ['app-a', 'committed'],
+      ['app-b', 'committed'],
+      ['app-c', 'committed'],
+    ]);
+    expect(secretReads(s)).toBe(1);
+    for (const result of report.results) expect(s.world.appService.loadable(result.appId)).toEqual([s.fresh.thumbprint]);
+    assertNoSecrets(s.world);
+  });
+
+  it('does not keep what it read past the batch: the next batch and single rotations read again', async () => {
+    const s = threeAppsOnOneCertificate();
+    await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    await s.world.rotator.rotateApp('app-b', { trigger: 'cli' });
+    expect(secretReads(s)).toBe(2);
+  });
+
+  it('keeps the lease without a write per step while most of its term is left, and renews it past half', async () => {
+    // Warm-up 10 s of a 900 s lease: the lease taken at the start is never renewed.
+    const short = standardWorld(pool, { config: { PROBE_WARMUP_SECONDS: '10', LEASE_SECONDS: '900' } });
+    expect((await short.world.rotator.rotateApp('app-a', { trigger: 'cli' })).outcome).toBe('committed');
+    expect(short.world.store.writes.filter((w) => w.op === 'lease')).toHaveLength(1);
+    // Warm-up 400 s of a 600 s lease: after the warm-up less than half is left, so it is renewed before the probes.
+    const long = standardWorld(pool, { config: { PROBE_WARMUP_SECONDS: '400', LEASE_SECONDS: '600' } });
+    expect((await long.world.rotator.rotateApp('app-a', { trigger: 'cli' })).outcome).toBe('committed');
+    expect(long.world.store.writes.filter((w) => w.op === 'lease')).toHaveLength(2);
+  });
+
+  it('stops before its next side effect when the lease ran out and another owner took it', async () => {
+    const s = standardWorld(pool, { config: { PROBE_WARMUP_SECONDS: '400', LEASE_SECONDS: '300' } });
+    // During the warm-up the lease (300 s) runs out; another instance takes the app over meanwhile.
+    const sleep = s.world.clock.sleep.bind(s.world.clock);
+    s.world.clock.sleep = async (ms: number) => {
+      await sleep(ms);
+      if (ms === 400_000) expect(await s.world.store.acquireLease(s.appId, 'thief', 300_000)).toBeDefined();
+    };
+    const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    expect(result.outcome).toBe('interrupted');
+    expect(result.error).toMatch(/lease on .* was lost/);
+  });
+});
+
+describe('CandidateReads', () => {
+  it('shares one read among concurrent callers and forgets a failed one', async () => {
+    const reads = new CandidateReads();
+    let loads = 0;
+    const refusal = { refusal: 'Disabled' as const, message: 'disabled' };
+    const load = async () => {
+      loads += 1;
+      if (loads === 1) throw new TransientError('Key Vault answered 503');
+      return refusal;
+    };
+    await expect(reads.read('v1', load)).rejects.toThrow(TransientError);
+    const [a, b] = await Promise.all([reads.read('v1', load), reads.read('v1', load)]);
+    expect(a).toBe(refusal);
+    expect(b).toBe(refusal);
+    expect(loads).toBe(2);
   });
 });

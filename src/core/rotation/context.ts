@@ -22,6 +22,28 @@ export interface RotationContext {
   tags: AppTagConfig;
   /** Read candidates by new thumbprint. Holds private keys: never persisted, never logged. */
   candidates: Map<string, ReadCandidate>;
+  /** Shared by the rotations of one batch (rotateDue): each Key Vault version is read and checked once. */
+  candidateReads?: CandidateReads;
+}
+
+/**
+ * The candidates of one batch, by Key Vault certificate version id. Apps that call the same partner usually load
+ * the same certificate: a batch of them reads its secret, opens the PFX and checks it once instead of once per app
+ * (fewer Key Vault calls, and the PKCS#12 work is the costliest CPU of a rotation). Holds private keys in memory
+ * for the batch only; a transient failure is not kept, so the next app of the batch tries again.
+ */
+export class CandidateReads {
+  private readonly reads = new Map<string, Promise<ReadCandidate | CandidateRefusal>>();
+
+  read(id: string, load: () => Promise<ReadCandidate | CandidateRefusal>): Promise<ReadCandidate | CandidateRefusal> {
+    let entry = this.reads.get(id);
+    if (entry === undefined) {
+      entry = load();
+      this.reads.set(id, entry);
+      entry.catch(() => this.reads.delete(id));
+    }
+    return entry;
+  }
 }
 
 /** Probe results kept per record (the audit needs the evidence, the table row has a size limit). */
@@ -40,17 +62,27 @@ export function addStep(ctx: RotationContext, step: RotationStep, detail?: strin
   ctx.record.updatedAt = at;
 }
 
-/** Persists the record, then renews the lease (a lost lease stops the rotation before its next side effect). */
+/** Persists the record, then keeps the lease (a lost lease stops the rotation before its next side effect). */
 export async function save(ctx: RotationContext): Promise<void> {
   ctx.record.updatedAt = nowIso(ctx);
   await ctx.deps.store.update(ctx.record);
-  const renewed = await ctx.deps.store.renewLease(ctx.lease, leaseMs(ctx.config));
-  if (!renewed) throw new LeaseLostError(`the lease on ${ctx.record.appId} was lost; rotation ${ctx.record.id} stops here`);
-  ctx.lease = renewed;
+  await keepLease(ctx);
 }
 
-/** Renews the lease without touching the record (between long waits: warm-up, probe backoff). */
+/** Keeps the lease between long waits (warm-up, probe backoff) without touching the record. */
 export async function renew(ctx: RotationContext): Promise<void> {
+  await keepLease(ctx);
+}
+
+/**
+ * Renews the lease once less than half its term is left. Another owner can take only an expired lease, so one
+ * with more than half its term left is still ours, and renewing it on every save would double the rotation's
+ * table writes for nothing. The longest stretch between two saves or renewals (one probe attempt and its
+ * backoff) stays well under half of LEASE_SECONDS with the documented settings.
+ */
+async function keepLease(ctx: RotationContext): Promise<void> {
+  const left = Date.parse(ctx.lease.expiresAt) - ctx.deps.clock.now().getTime();
+  if (Number.isFinite(left) && left > leaseMs(ctx.config) / 2) return;
   const renewed = await ctx.deps.store.renewLease(ctx.lease, leaseMs(ctx.config));
   if (!renewed) throw new LeaseLostError(`the lease on ${ctx.record.appId} was lost; rotation ${ctx.record.id} stops here`);
   ctx.lease = renewed;
@@ -146,12 +178,13 @@ export async function loadCandidates(
     if (ctx.candidates.has(binding.newThumbprint)) continue;
     const parsed = parseCertificateId(binding.keyVaultCertificateId);
     if (!parsed) throw new NotFoundError(`'${binding.keyVaultCertificateId}' is not a Key Vault certificate version id`);
-    const version = await ctx.deps.keyVault.getVersion(parsed.source, parsed.version);
-    if (!version) {
-      return { binding, refusal: 'Missing', message: `Key Vault version ${binding.keyVaultCertificateId} no longer exists` };
-    }
-    // The loaded certificate's dates were checked when planning; a dangling one has none.
-    const result = await readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now());
+    const load = async (): Promise<ReadCandidate | CandidateRefusal> => {
+      const version = await ctx.deps.keyVault.getVersion(parsed.source, parsed.version);
+      if (!version) return { refusal: 'Missing', message: `Key Vault version ${binding.keyVaultCertificateId} no longer exists` };
+      // The loaded certificate's dates were checked when planning; a dangling one has none.
+      return readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now());
+    };
+    const result = await (ctx.candidateReads ? ctx.candidateReads.read(binding.keyVaultCertificateId.trim().toLowerCase(), load) : load());
     if (isRefusal(result)) return { ...result, binding };
     ctx.candidates.set(binding.newThumbprint, result);
   }

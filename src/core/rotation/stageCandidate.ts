@@ -2,6 +2,7 @@
 // the app. Every candidate is read and checked before anything is uploaded, so a refused candidate
 // leaves nothing behind.
 import { randomPassword, writePfx } from '../../crypto/index.js';
+import type { ReadCandidate } from '../candidate.js';
 import { collect } from '../concurrency.js';
 import { PreconditionError } from '../errors.js';
 import type { CertificateInfo } from '../ports.js';
@@ -67,8 +68,7 @@ export async function stageCandidate(ctx: RotationContext): Promise<void> {
 
     const candidate = ctx.candidates.get(binding.newThumbprint);
     if (!candidate) throw new PreconditionError(`candidate ${binding.newThumbprint} was not read`);
-    const password = randomPassword();
-    const pfx = writePfx(candidate.bundle, password, { algorithm: '3des' });
+    const { pfx, password } = uploadFormOf(candidate);
     const uploaded = await gateway.uploadCertificate({
       subscriptionId,
       resourceGroup,
@@ -95,6 +95,22 @@ export async function stageCandidate(ctx: RotationContext): Promise<void> {
   addStep(ctx, 'staged', details.join('; '));
   await save(ctx);
   await crash(ctx, 'afterStage');
+}
+
+/**
+ * The PFX App Service is given for a candidate: written once per read candidate, so the apps of one batch that
+ * share a Key Vault version (see CandidateReads) share one encryption of it. Held by the candidate object only,
+ * and gone with it.
+ */
+const uploadForms = new WeakMap<ReadCandidate, { pfx: Buffer; password: string }>();
+function uploadFormOf(candidate: ReadCandidate): { pfx: Buffer; password: string } {
+  let form = uploadForms.get(candidate);
+  if (form === undefined) {
+    const password = randomPassword();
+    form = { pfx: writePfx(candidate.bundle, password, { algorithm: '3des' }), password };
+    uploadForms.set(candidate, form);
+  }
+  return form;
 }
 
 function isOurs(ctx: RotationContext, certificate: CertificateInfo, version: string): boolean {
