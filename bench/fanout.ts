@@ -1,31 +1,55 @@
 // Metric 3: fan-out. 100 due apps, each restarting in a fixed time, rotated by one rotateDue, against one app alone.
-import { startSandbox, type Scenario } from '../sandbox/index.js';
+// The sandbox runs in a child process (bench/sandboxChild.ts): in Azure, App Service and Key Vault do their work on
+// other machines, and the figure is about the engine's fan-out. Both share this machine's cores all the same.
+import { request } from 'node:https';
 import { startAzurite } from '../sandbox/azurite.js';
+import type { Counters } from '../sandbox/index.js';
 import { createDependencies } from '../src/composition.js';
-import { createRotator } from '../src/core/index.js';
-import { sandboxConfig, scaleScenario } from './common.js';
+import { createRotator, loadConfig } from '../src/core/index.js';
+import { buildBenchChild, cpuSecondsOf, startBenchChild } from './child.js';
+import { DEV_STORAGE } from './common.js';
 import { round } from './scan.js';
 
 export const RESTART_MS = 2000;
 export const PROBE_WARMUP_SECONDS = 1;
 
-function dueWorld(apps: number): Scenario {
-  // One app per resource group: each app its own webspace, so the uploads of the renewed certificate do not contend
-  // for one webspace's thumbprint (a shared webspace is reused, which is another path than the one measured).
-  const scenario = scaleScenario({ subscriptions: 1, appsPerSubscription: apps, due: apps, appsPerResourceGroup: 1, withDownstream: true });
-  for (const rg of scenario.subscriptions[0]!.resourceGroups) for (const site of rg.sites ?? []) site.restartMs = RESTART_MS;
-  return scenario;
+interface SandboxReady {
+  armEndpoint: string;
+  caPem: string;
+  token: string;
+  subscriptionIds: string[];
 }
 
-async function rotateWorld(apps: number, connectionString: string) {
-  const scenario = dueWorld(apps);
-  const facts = scenario.meta?.facts as { subscriptionIds: string[] };
-  // 100 apps calling their partner at once on 2 cores: the simulated apps' outbound bound is lifted likewise.
-  const sb = await startSandbox(scenario, { simulateApps: true, appOutboundTimeoutMs: 30_000 });
+/** The sandbox's control API over HTTPS (sandbox/README.md, "/_sandbox"). */
+function control<T>(sb: SandboxReady, method: string, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${sb.armEndpoint}/_sandbox/${path}`, { method, ca: sb.caPem, headers: { authorization: `Bearer ${sb.token}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        if ((res.statusCode ?? 500) >= 300) return reject(new Error(`sandbox ${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+        resolve((text ? JSON.parse(text) : undefined) as T);
+      });
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+async function rotateWorld(child: string, apps: number, azurite: { connectionString: string; pid: number | undefined }) {
+  const sandbox = await startBenchChild<SandboxReady>(child, { BENCH_SANDBOX: JSON.stringify({ apps, restartMs: RESTART_MS }) });
+  const sb = sandbox.ready;
   try {
-    const base = sandboxConfig(sb, facts.subscriptionIds, {
-      AzureWebJobsStorage: connectionString,
+    const base = loadConfig({
+      AZURE_SUBSCRIPTION_IDS: sb.subscriptionIds.join(','),
+      ARM_ENDPOINT: sb.armEndpoint,
+      AZURE_CREDENTIAL: 'static',
+      AZURE_STATIC_TOKEN: sb.token,
+      KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+      AzureWebJobsStorage: azurite.connectionString || DEV_STORAGE,
       PROBE_WARMUP_SECONDS: String(PROBE_WARMUP_SECONDS),
+      PROBE_BACKOFF_SECONDS: '1',
       // 100 TLS handshakes at once on a 2-core machine: a probe may wait its turn for the CPU.
       PROBE_TIMEOUT_SECONDS: '30',
       ROTATION_TABLE: `bench${apps}x${Date.now().toString(36)}`.replace(/[^a-z0-9]/gi, ''),
@@ -37,22 +61,33 @@ async function rotateWorld(apps: number, connectionString: string) {
     const config = { ...base, maxParallelRotations: apps };
     const deps = createDependencies(config, { tlsCa: sb.caPem, owner: `bench-${apps}` });
     const rotator = createRotator(deps, config);
-    sb.control.resetCounters();
+    await control(sb, 'POST', 'counters/reset');
+    // Where the CPU went: this process (the engine), the sandbox child (the simulated platform), Azurite.
+    const cpuBefore = { engine: process.cpuUsage(), sandbox: cpuSecondsOf(sandbox.process.pid), azurite: cpuSecondsOf(azurite.pid) };
     const started = performance.now();
     const report = await rotator.rotateDue({ trigger: 'cli' });
     const seconds = (performance.now() - started) / 1000;
+    const engineCpu = process.cpuUsage(cpuBefore.engine);
+    const cpuSeconds = {
+      engine: round((engineCpu.user + engineCpu.system) / 1e6),
+      sandbox: minus(cpuSecondsOf(sandbox.process.pid), cpuBefore.sandbox),
+      azurite: minus(cpuSecondsOf(azurite.pid), cpuBefore.azurite),
+    };
     const outcomes: Record<string, number> = {};
     const reasons: Record<string, number> = {};
     for (const r of report.results) {
       outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
       if (r.outcome !== 'committed') reasons[String(r.reason).slice(0, 160)] = (reasons[String(r.reason).slice(0, 160)] ?? 0) + 1;
     }
-
-    const c = sb.control.counters();
-    return { seconds, outcomes, reasons, restarts: c.restarts, armWrites: c.arm.writes, armReads: c.arm.reads, keyVault: c.keyVault.requests };
+    const c = await control<Counters>(sb, 'GET', 'counters');
+    return { seconds, cpuSeconds, outcomes, reasons, restarts: c.restarts, armWrites: c.arm.writes, armReads: c.arm.reads, keyVault: c.keyVault.requests };
   } finally {
-    await sb.stop();
+    await sandbox.stop();
   }
+}
+
+function minus(after: number | undefined, before: number | undefined): number | undefined {
+  return after === undefined || before === undefined ? undefined : round(after - before);
 }
 
 export interface FanoutFigures {
@@ -63,10 +98,11 @@ export interface FanoutFigures {
 }
 
 export async function measureFanout(apps = 100): Promise<FanoutFigures> {
+  const child = await buildBenchChild('sandboxChild');
   const azurite = await startAzurite();
   try {
-    const one = await rotateWorld(1, azurite.connectionString);
-    const all = await rotateWorld(apps, azurite.connectionString);
+    const one = await rotateWorld(child, 1, azurite);
+    const all = await rotateWorld(child, apps, azurite);
     if ((one.outcomes.committed ?? 0) !== 1) throw new Error(`the single rotation did not commit: ${JSON.stringify(one.reasons)}`);
     return {
       allOverOne: all.seconds / one.seconds,
@@ -75,6 +111,7 @@ export async function measureFanout(apps = 100): Promise<FanoutFigures> {
         apps,
         restartMs: RESTART_MS,
         probeWarmupSeconds: PROBE_WARMUP_SECONDS,
+        sandbox: 'child process',
         one: { ...one, seconds: round(one.seconds) },
         all: { ...all, seconds: round(all.seconds) },
       },

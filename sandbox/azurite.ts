@@ -16,6 +16,8 @@ export interface Azurite {
   tableEndpoint: string;
   queueEndpoint: string;
   blobEndpoint: string;
+  /** Of the Azurite process (the benchmark reads its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -166,7 +168,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const connectionString =
     `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${AZURITE_ACCOUNT_KEY};` +
     `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`;
-  return { connectionString, tableEndpoint, queueEndpoint, blobEndpoint, stop };
+  return { connectionString, tableEndpoint, queueEndpoint, blobEndpoint, pid: child.pid, stop };
 }
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port (Azurite logs "listening" just before). */
