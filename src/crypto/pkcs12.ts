@@ -1,12 +1,15 @@
 // PKCS#12 and PEM bundles: read what Key Vault hands out, write what App Service accepts.
 //
 // forge's own PKCS#12 writer leaves certificate bags unencrypted and always MACs with SHA-1, so the PFX is
-// assembled here from forge's ASN.1 and PBE primitives: both the key bag and the certificate bags are
-// encrypted, with PBE-SHA1-3DES and a SHA-1 MAC (what App Service's importer requires) or, for 'aes256',
+// assembled here from forge's ASN.1: both the key bag and the certificate bags are encrypted, with
+// PBE-SHA1-3DES and a SHA-1 MAC (what App Service's importer requires) or, for 'aes256',
 // PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC with a SHA-256 MAC (OpenSSL 3's default form).
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+// Encryption, MAC and (for what node's OpenSSL 3 can decrypt) reading run natively (pfxNative.ts): forge's
+// JS SHA-1 and 3DES made each PFX cost 20-35 ms of CPU, which bounded the fan-out (issue 7).
+import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { CertificateFormatError } from './errors.js';
+import { MAX_ITERATIONS, octetString, pbeEncrypt, pfxMac, pfxReadPaths, readPfxNative, type PbeAlgorithm } from './pfxNative.js';
 import { derToPem, pemToDer, thumbprintOfDer } from './pki.js';
 
 export { CertificateFormatError } from './errors.js';
@@ -42,11 +45,7 @@ export function writePfx(
     throw new CertificateFormatError('KeyMismatch', 'the private key does not belong to the certificate');
   }
   // localKeyId ties the key bag to the leaf's certificate bag (Windows and App Service pair them by it).
-  const localKeyId = sha1Binary(leafDer);
-  const encryptOptions: forge.pki.EncryptionOptions & { prfAlgorithm?: string } =
-    algorithm === '3des'
-      ? { algorithm: '3des', count: PBE_ITERATIONS, saltSize: 8 }
-      : { algorithm: 'aes256', count: PBE_ITERATIONS, saltSize: 16, prfAlgorithm: 'sha256' };
+  const localKeyId = createHash('sha1').update(leafDer).digest('binary');
 
   const certBags = [leafDer, ...(bundle.chainPems ?? []).map((p) => pemToDer(p))].map((der, i) =>
     safeBag(
@@ -58,38 +57,34 @@ export function writePfx(
       i === 0 ? localKeyId : undefined,
     ),
   );
-  const keyInfo = asn1.fromDer(binary(keyDer));
-  const shroudedKey = forge.pki.encryptPrivateKeyInfo(keyInfo, password, encryptOptions);
-  const keyBag = safeBag(oids.pkcs8ShroudedKeyBag!, shroudedKey, localKeyId);
+  const shroudedKey = pbeEncrypt(keyDer, password, algorithm, PBE_ITERATIONS);
+  const keyBag = safeBag(
+    oids.pkcs8ShroudedKeyBag!,
+    sequence([shroudedKey.algorithmIdentifier, octetString(shroudedKey.ciphertext)]),
+    localKeyId,
+  );
 
   const authenticatedSafe = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    encryptedContentInfo(sequence(certBags), password, encryptOptions),
+    encryptedContentInfo(sequence(certBags), password, algorithm),
     dataContentInfo(sequence([keyBag])),
   ]);
-  const authSafeDer = asn1.toDer(authenticatedSafe).getBytes();
+  const authSafeDer = Buffer.from(asn1.toDer(authenticatedSafe).getBytes(), 'binary');
 
-  const macMd = algorithm === '3des' ? forge.md.sha1.create() : forge.md.sha256.create();
+  const macHash = algorithm === '3des' ? 'sha1' : 'sha256';
   const macOid = algorithm === '3des' ? oids.sha1! : oids.sha256!;
-  const macSalt = forge.random.getBytesSync(algorithm === '3des' ? 8 : 16);
-  const macKey = forge.pkcs12.generateKey(password, forge.util.createBuffer(macSalt), 3, MAC_ITERATIONS, macMd.digestLength, macMd);
-  const hmac = forge.hmac.create();
-  hmac.start(macMd, macKey);
-  hmac.update(authSafeDer);
+  const macSalt = randomBytes(algorithm === '3des' ? 8 : 16);
   const macData = sequence([
     sequence([
       sequence([oidNode(macOid), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]),
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, hmac.digest().getBytes()),
+      octetString(pfxMac(authSafeDer, password, macHash, macSalt, MAC_ITERATIONS)),
     ]),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, macSalt),
+    octetString(macSalt),
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(MAC_ITERATIONS).getBytes()),
   ]);
 
   const pfx = sequence([
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(3).getBytes()),
-    sequence([
-      oidNode(oids.data!),
-      explicit0(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, authSafeDer)),
-    ]),
+    sequence([oidNode(oids.data!), explicit0(octetString(authSafeDer))]),
     macData,
   ]);
   return Buffer.from(asn1.toDer(pfx).getBytes(), 'binary');
@@ -109,6 +104,25 @@ export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
     throw new CertificateFormatError('Corrupt', 'the PFX is not a DER/BER PKCS#12 structure', { cause: err });
   }
   const candidates: Array<string | null> = password === '' ? ['', null] : [password];
+  const native = readPfxNative(parsed, candidates);
+  if (native.kind === 'wrongPassword') throw wrongPassword(password);
+  if (native.kind === 'tooManyIterations') {
+    throw new CertificateFormatError('Corrupt', `the PFX asks for more than ${MAX_ITERATIONS} key-derivation iterations`);
+  }
+  if (native.kind === 'bags') {
+    const keyDers = pkcs8OrUndefined(native.keyDers);
+    if (keyDers !== undefined) {
+      pfxReadPaths.native++;
+      return assembleBundle(keyDers, native.certDers);
+    }
+    // A key that decrypted without a MAC to check the password may be garbage: forge's reader decides.
+  }
+  pfxReadPaths.forge++;
+  return readPfxWithForge(parsed, candidates, password);
+}
+
+/** The reader before the native path, kept for what node's OpenSSL 3 cannot decrypt (RC2-40) and odd shapes. */
+function readPfxWithForge(parsed: forge.asn1.Asn1, candidates: Array<string | null>, password: string): CertificateBundle {
   let lastPasswordError: unknown;
   for (const candidate of candidates) {
     let p12: forge.pkcs12.Pkcs12Pfx;
@@ -124,11 +138,23 @@ export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
     }
     return bundleFromPkcs12(p12);
   }
-  throw new CertificateFormatError(
+  throw wrongPassword(password, lastPasswordError);
+}
+
+function wrongPassword(password: string, cause?: unknown): CertificateFormatError {
+  return new CertificateFormatError(
     'WrongPassword',
     password === '' ? 'the PFX does not open with an empty password' : 'the PFX does not open with the given password',
-    { cause: lastPasswordError },
+    cause === undefined ? undefined : { cause },
   );
+}
+
+function pkcs8OrUndefined(keyDers: Buffer[]): Buffer[] | undefined {
+  try {
+    return keyDers.map((der) => toPkcs8Der(der));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A PEM text with one private key and its certificate chain, in either order (Key Vault puts the key first). */
@@ -282,18 +308,17 @@ function dataContentInfo(content: forge.asn1.Asn1): forge.asn1.Asn1 {
   ]);
 }
 
-// PKCS#7 EncryptedData holding a SafeContents. forge's encryptPrivateKeyInfo encrypts any ASN.1 value and
-// returns {AlgorithmIdentifier, OCTET STRING ciphertext}: exactly the two parts EncryptedContentInfo needs.
-function encryptedContentInfo(content: forge.asn1.Asn1, password: string, options: object): forge.asn1.Asn1 {
-  const encrypted = forge.pki.encryptPrivateKeyInfo(content, password, options) as forge.asn1.Asn1;
-  const [algorithmIdentifier, ciphertext] = encrypted.value as forge.asn1.Asn1[];
+// PKCS#7 EncryptedData holding a SafeContents, encrypted like the key bag.
+function encryptedContentInfo(content: forge.asn1.Asn1, password: string, algorithm: PbeAlgorithm): forge.asn1.Asn1 {
+  const plaintext = Buffer.from(asn1.toDer(content).getBytes(), 'binary');
+  const { algorithmIdentifier, ciphertext } = pbeEncrypt(plaintext, password, algorithm, PBE_ITERATIONS);
   const encryptedData = sequence([
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(0).getBytes()),
     sequence([
       oidNode(oids.data!),
-      algorithmIdentifier!,
+      algorithmIdentifier,
       // [0] IMPLICIT OCTET STRING
-      asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, ciphertext!.value as string),
+      asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, binary(ciphertext)),
     ]),
   ]);
   return sequence([oidNode(oids.encryptedData!), explicit0(encryptedData)]);
@@ -315,6 +340,4 @@ function binary(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('binary');
 }
 
-function sha1Binary(bytes: Uint8Array): string {
-  return forge.md.sha1.create().update(binary(bytes)).digest().getBytes();
-}
+
