@@ -2,10 +2,9 @@
 // configuration, and hands the engine its dependencies. Everything else receives them; nothing else constructs a
 // client.
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { ArmAppServiceGateway } from './azure/appServiceGateway.js';
 import { createArmPacing, type ArmPacer, type ArmRequestCounter, type PacingOptions, type PacingStats } from './azure/armPacing.js';
-import { createCredential } from './azure/credentials.js';
+import { createCredential, defaultAzureCredential, managedIdentityCredential } from './azure/credentials.js';
 import { KeyVaultCertificateSource } from './azure/keyVaultSource.js';
 import { RotationQueue } from './azure/rotationQueue.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
@@ -91,7 +90,8 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
 
 /**
  * Storage as the Functions host reads AzureWebJobsStorage: a connection string, or identity-based where the account
- * refuses shared keys (the deployed template). The identity credential is built only in that case.
+ * refuses shared keys (the deployed template). The identity credential is built only in that case, and even then
+ * @azure/identity loads on its first token request.
  */
 function storageClients(
   storage: StorageSettings,
@@ -102,11 +102,7 @@ function storageClients(
   }
   const clientId = storage.clientId ?? fallbackClientId;
   const credential: TokenCredential =
-    storage.credential?.toLowerCase() === 'managedidentity'
-      ? clientId
-        ? new ManagedIdentityCredential({ clientId })
-        : new ManagedIdentityCredential()
-      : new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : undefined);
+    storage.credential?.toLowerCase() === 'managedidentity' ? managedIdentityCredential(clientId) : defaultAzureCredential(clientId);
   return {
     table: { tableServiceUri: storage.tableServiceUri, credential },
     queue: { queueServiceUri: storage.queueServiceUri, credential },

@@ -1,6 +1,6 @@
 // The credential every Azure client of the service shares (ARM and Key Vault), built once by the composition root.
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import type { DefaultAzureCredentialClientIdOptions, ManagedIdentityCredentialClientIdOptions } from '@azure/identity';
 
 export type CredentialKind = 'default' | 'managed-identity' | 'static';
 
@@ -15,6 +15,11 @@ export interface CredentialSettings {
 
 export class CredentialConfigurationError extends Error {
   override readonly name = 'CredentialConfigurationError';
+}
+
+/** The identity package could not be loaded: a broken deployment, not a token problem. */
+export class CredentialLoadError extends Error {
+  override readonly name = 'CredentialLoadError';
 }
 
 /**
@@ -32,15 +37,59 @@ export function staticTokenCredential(token: string): TokenCredential {
   };
 }
 
+/**
+ * A TokenCredential that loads `@azure/identity` on its first getToken and builds the real credential once
+ * (concurrent first calls share one import). @azure/identity and its MSAL dependencies are ~13 MB of RSS in a
+ * process that, with a static token, never needs them (issue 7: "load heavy SDKs only where used").
+ */
+export class LazyTokenCredential implements TokenCredential {
+  private credential: Promise<TokenCredential> | undefined;
+
+  constructor(
+    /** What the credential is, for errors (e.g. "managed identity"). */
+    readonly description: string,
+    private readonly build: (identity: typeof import('@azure/identity')) => TokenCredential,
+  ) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    return (await this.resolve()).getToken(scopes, options);
+  }
+
+  /** The real credential (loads @azure/identity on first call). */
+  resolve(): Promise<TokenCredential> {
+    this.credential ??= import('@azure/identity').then(
+      (identity) => this.build(identity),
+      (error: unknown) => {
+        // A later call may succeed (e.g. a transient file-system error); do not cache the failure.
+        this.credential = undefined;
+        throw new CredentialLoadError(`the ${this.description} credential cannot be loaded (@azure/identity)`, { cause: error });
+      },
+    );
+    return this.credential;
+  }
+}
+
+/** The App Service / Functions identity endpoint; a user-assigned identity needs its client id. */
+export function managedIdentityCredential(clientId?: string): TokenCredential {
+  const options: ManagedIdentityCredentialClientIdOptions | undefined = clientId ? { clientId } : undefined;
+  return new LazyTokenCredential('managed identity', (identity) =>
+    options ? new identity.ManagedIdentityCredential(options) : new identity.ManagedIdentityCredential(),
+  );
+}
+
+export function defaultAzureCredential(managedIdentityClientId?: string): TokenCredential {
+  const options: DefaultAzureCredentialClientIdOptions | undefined = managedIdentityClientId ? { managedIdentityClientId } : undefined;
+  return new LazyTokenCredential('default Azure', (identity) => new identity.DefaultAzureCredential(options));
+}
+
 export function createCredential(settings: CredentialSettings): TokenCredential {
   switch (settings.kind) {
     case 'static':
       return staticTokenCredential(settings.staticToken ?? '');
     case 'managed-identity':
-      // The App Service / Functions identity endpoint; a user-assigned identity needs its client id.
-      return settings.clientId ? new ManagedIdentityCredential({ clientId: settings.clientId }) : new ManagedIdentityCredential();
+      return managedIdentityCredential(settings.clientId);
     case 'default':
-      return new DefaultAzureCredential(settings.clientId ? { managedIdentityClientId: settings.clientId } : undefined);
+      return defaultAzureCredential(settings.clientId);
     default: {
       const kind: never = settings.kind;
       throw new CredentialConfigurationError(`AZURE_CREDENTIAL must be one of default, managed-identity, static; got '${String(kind)}'`);

@@ -2,7 +2,7 @@
 // the Functions host's queue trigger decodes by default (`messageEncoding: base64`); failed messages end up in
 // `<queue>-poison` after the host's maxDequeueCount.
 import type { TokenCredential } from '@azure/core-auth';
-import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
 import { PreconditionError } from '../core/errors.js';
 import { callAzure } from './errors.js';
 
@@ -87,17 +87,34 @@ export interface RotationQueueOptions {
 }
 
 export class RotationQueue {
-  readonly queue: QueueClient;
-  readonly poison: QueueClient;
   private ready: Promise<void> | undefined;
+  private loading: Promise<{ queue: QueueClient; poison: QueueClient }> | undefined;
 
   constructor(private readonly options: RotationQueueOptions) {
-    let service: QueueServiceClient;
-    if (options.connectionString) service = QueueServiceClient.fromConnectionString(options.connectionString);
-    else if (options.queueServiceUri && options.credential) service = new QueueServiceClient(options.queueServiceUri, options.credential);
-    else throw new PreconditionError('the rotation queue needs a storage connection string, or a queue service URI and a credential');
-    this.queue = service.getQueueClient(options.queueName);
-    this.poison = service.getQueueClient(`${options.queueName}-poison`);
+    if (!options.connectionString && !(options.queueServiceUri && options.credential)) {
+      throw new PreconditionError('the rotation queue needs a storage connection string, or a queue service URI and a credential');
+    }
+  }
+
+  /**
+   * The queue and its poison queue, built on first use: @azure/storage-queue is several MB of RSS that a scan never
+   * needs, so it is imported only when the queue is first used (issue 7).
+   */
+  clients(): Promise<{ queue: QueueClient; poison: QueueClient }> {
+    this.loading ??= import('@azure/storage-queue').then(
+      ({ QueueServiceClient }) => {
+        const { connectionString, queueServiceUri, credential, queueName } = this.options;
+        const service = connectionString
+          ? QueueServiceClient.fromConnectionString(connectionString)
+          : new QueueServiceClient(queueServiceUri!, credential!);
+        return { queue: service.getQueueClient(queueName), poison: service.getQueueClient(`${queueName}-poison`) };
+      },
+      (error: unknown) => {
+        this.loading = undefined;
+        throw error;
+      },
+    );
+    return this.loading;
   }
 
   get queueName(): string {
@@ -112,8 +129,9 @@ export class RotationQueue {
   ensureQueues(): Promise<void> {
     if (this.ready === undefined) {
       this.ready = callAzure({ operation: 'create queues', resource: this.options.queueName }, async () => {
-        await this.queue.createIfNotExists();
-        await this.poison.createIfNotExists();
+        const { queue, poison } = await this.clients();
+        await queue.createIfNotExists();
+        await poison.createIfNotExists();
       }).catch((error: unknown) => {
         this.ready = undefined;
         throw error;
@@ -126,8 +144,9 @@ export class RotationQueue {
   async send(message: RotationQueueMessage, options: { delaySeconds?: number } = {}): Promise<string> {
     await this.ensureQueues();
     const body = encodeRotationMessage(message);
+    const { queue } = await this.clients();
     const response = await callAzure({ operation: 'send rotation request', resource: `${this.options.queueName}:${message.appId}` }, () =>
-      this.queue.sendMessage(body, options.delaySeconds ? { visibilityTimeout: Math.floor(options.delaySeconds) } : undefined),
+      queue.sendMessage(body, options.delaySeconds ? { visibilityTimeout: Math.floor(options.delaySeconds) } : undefined),
     );
     return response.messageId;
   }
@@ -138,8 +157,9 @@ export class RotationQueue {
    */
   async receive(max = 16, visibilitySeconds = 300): Promise<ReceivedRotationMessage[]> {
     await this.ensureQueues();
+    const { queue } = await this.clients();
     const response = await callAzure({ operation: 'receive rotation requests', resource: this.options.queueName }, () =>
-      this.queue.receiveMessages({ numberOfMessages: Math.min(32, Math.max(1, max)), visibilityTimeout: visibilitySeconds }),
+      queue.receiveMessages({ numberOfMessages: Math.min(32, Math.max(1, max)), visibilityTimeout: visibilitySeconds }),
     );
     const out: ReceivedRotationMessage[] = [];
     for (const item of response.receivedMessageItems) {
@@ -154,22 +174,25 @@ export class RotationQueue {
   }
 
   async delete(received: Pick<ReceivedRotationMessage, 'messageId' | 'popReceipt'>): Promise<void> {
-    await callAzure({ operation: 'delete rotation request', resource: `${this.options.queueName}:${received.messageId}` }, () =>
-      this.queue.deleteMessage(received.messageId, received.popReceipt),
+    await callAzure({ operation: 'delete rotation request', resource: `${this.options.queueName}:${received.messageId}` }, async () =>
+      (await this.clients()).queue.deleteMessage(received.messageId, received.popReceipt),
     );
   }
 
   /** Copies a message text (as received, still encoded) to `<queue>-poison`. */
   async moveToPoison(messageText: string): Promise<void> {
     await this.ensureQueues();
-    await callAzure({ operation: 'poison rotation request', resource: this.poisonQueueName }, () => this.poison.sendMessage(messageText));
+    await callAzure({ operation: 'poison rotation request', resource: this.poisonQueueName }, async () =>
+      (await this.clients()).poison.sendMessage(messageText),
+    );
   }
 
   /** Approximate counts, for status output. */
   async depth(): Promise<{ queued: number; poison: number }> {
     await this.ensureQueues();
+    const clients = await this.clients();
     const [queued, poison] = await Promise.all(
-      [this.queue, this.poison].map((q) =>
+      [clients.queue, clients.poison].map((q) =>
         callAzure({ operation: 'read queue depth', resource: q.name }, async () => (await q.getProperties()).approximateMessagesCount ?? 0),
       ),
     );

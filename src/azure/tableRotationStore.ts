@@ -11,7 +11,7 @@
 //
 // Table keys may not contain / \ # ? or control characters; ids and app ids are escaped (see encodeKey).
 import type { TokenCredential } from '@azure/core-auth';
-import { odata, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
+import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 import type { Lease, RotationRecord, RotationStore } from '../core/records.js';
@@ -102,31 +102,55 @@ interface Location {
 type Entity = TableEntityResult<Record<string, unknown>>;
 
 export class TableRotationStore implements RotationStore {
-  readonly table: TableClient;
   private ready: Promise<void> | undefined;
+  private loading: Promise<TableClient> | undefined;
+  private loaded: TableClient | undefined;
   /** id → row; a record never moves once created. */
   private readonly locations = new Map<string, Location>();
 
   constructor(private readonly options: TableRotationStoreOptions) {
-    if (options.connectionString) {
-      // Azurite speaks plain http on loopback; real storage accounts are https and ignore the flag.
-      this.table = TableClient.fromConnectionString(options.connectionString, options.tableName, { allowInsecureConnection: true });
-    } else if (options.tableServiceUri && options.credential) {
-      this.table = new TableClient(options.tableServiceUri, options.tableName, options.credential);
-    } else {
+    if (!options.connectionString && !(options.tableServiceUri && options.credential)) {
       throw new PreconditionError('the rotation store needs a storage connection string, or a table service URI and a credential');
     }
+  }
+
+  /**
+   * The SDK client, built on first use: @azure/data-tables is several MB of RSS that a scan (which writes no record)
+   * never needs, so it is imported only when the store is first used (issue 7).
+   */
+  client(): Promise<TableClient> {
+    this.loading ??= import('@azure/data-tables').then(
+      ({ TableClient }) => {
+        const { connectionString, tableServiceUri, credential, tableName } = this.options;
+        // Azurite speaks plain http on loopback; real storage accounts are https and ignore the flag.
+        this.loaded = connectionString
+          ? TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: true })
+          : new TableClient(tableServiceUri!, tableName, credential!);
+        return this.loaded;
+      },
+      (error: unknown) => {
+        this.loading = undefined;
+        throw error;
+      },
+    );
+    return this.loading;
+  }
+
+  /** The client once ensureTable has run; every public method awaits ensureTable first. */
+  private get table(): TableClient {
+    if (this.loaded === undefined) throw new Error('TableRotationStore: the table client is used before ensureTable');
+    return this.loaded;
   }
 
   /** Creates the table once per process (the SDK treats "already exists" as success). */
   ensureTable(): Promise<void> {
     if (this.ready === undefined) {
-      this.ready = callAzure({ operation: 'create table', resource: this.options.tableName }, () => this.table.createTable()).catch(
-        (error: unknown) => {
-          this.ready = undefined;
-          throw error;
-        },
-      );
+      this.ready = callAzure({ operation: 'create table', resource: this.options.tableName }, async () => {
+        await (await this.client()).createTable();
+      }).catch((error: unknown) => {
+        this.ready = undefined;
+        throw error;
+      });
     }
     return this.ready;
   }
@@ -204,7 +228,7 @@ export class TableRotationStore implements RotationStore {
     await this.ensureTable();
     const context = this.context('list rotation records', appId);
     const records: RotationRecord[] = [];
-    const filter = odata`PartitionKey eq ${appPartition(appId)}`;
+    const filter = partitionFilter(appPartition(appId));
     const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1000) });
     await callAzure(context, async () => {
       for await (const page of pages) {
@@ -333,7 +357,7 @@ export class TableRotationStore implements RotationStore {
 
   private async queryPartition(partition: string, limit: number, context: AzureErrorContext): Promise<Entity[]> {
     const out: Entity[] = [];
-    const filter = odata`PartitionKey eq ${partition}`;
+    const filter = partitionFilter(partition);
     const maxPageSize = Number.isFinite(limit) ? Math.min(limit, 1000) : 1000;
     await callAzure(context, async () => {
       for await (const page of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize })) {
@@ -381,6 +405,15 @@ export class TableRotationStore implements RotationStore {
   private async deleteQuietly(partitionKey: string, rowKey: string, context: AzureErrorContext): Promise<void> {
     await callAzureOptional(context, () => this.table.deleteEntity(partitionKey, rowKey));
   }
+}
+
+/** An OData string literal: single quotes doubled (what the SDK's `odata` tag does, without loading the SDK). */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export function partitionFilter(partitionKey: string): string {
+  return `PartitionKey eq ${odataString(partitionKey)}`;
 }
 
 function pointerLocation(entity: Record<string, unknown>): Location | undefined {

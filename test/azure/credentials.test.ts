@@ -1,7 +1,7 @@
 // Credentials: only the static one is exercised here; identity credentials are not constructed in tests (they may
 // look up hosts such as the instance metadata service).
 import { describe, expect, it } from 'vitest';
-import { CredentialConfigurationError, createCredential, staticTokenCredential } from '../../src/azure/credentials.js';
+import { CredentialConfigurationError, createCredential, LazyTokenCredential, staticTokenCredential } from '../../src/azure/credentials.js';
 
 describe('createCredential', () => {
   it('hands out AZURE_STATIC_TOKEN as a bearer token for any scope', async () => {
@@ -14,5 +14,28 @@ describe('createCredential', () => {
   it('refuses a static credential without a token, naming the setting', () => {
     expect(() => staticTokenCredential('  ')).toThrow(CredentialConfigurationError);
     expect(() => createCredential({ kind: 'static' })).toThrow(/AZURE_STATIC_TOKEN must be set when AZURE_CREDENTIAL=static/);
+  });
+});
+
+describe('LazyTokenCredential', () => {
+  it('builds the real credential once, on the first getToken, even when first calls are concurrent', async () => {
+    let builds = 0;
+    const credential = new LazyTokenCredential('test', (identity) => {
+      builds += 1;
+      // The module handed over is @azure/identity itself.
+      expect(typeof identity.ManagedIdentityCredential).toBe('function');
+      return staticTokenCredential(`token-${builds}`);
+    });
+    expect(builds).toBe(0);
+    const tokens = await Promise.all([credential.getToken('a'), credential.getToken('b'), credential.getToken('c')]);
+    expect(tokens.map((t) => t?.token)).toEqual(['token-1', 'token-1', 'token-1']);
+    expect(builds).toBe(1);
+  });
+
+  it.each([
+    ['managed-identity', { kind: 'managed-identity' as const, clientId: '11111111-1111-1111-1111-111111111111' }],
+    ['default', { kind: 'default' as const }],
+  ])('AZURE_CREDENTIAL=%s gives a lazy credential (nothing built until a token is asked for)', (_kind, settings) => {
+    expect(createCredential(settings)).toBeInstanceOf(LazyTokenCredential);
   });
 });

@@ -52,10 +52,11 @@ describe('RotationQueue on Azurite', () => {
   it('moves a message that does not decode to the poison queue instead of returning it', async () => {
     const queue = new RotationQueue({ connectionString: azurite().connectionString, queueName: uniqueName('rq') });
     await queue.ensureQueues();
-    await queue.queue.sendMessage(Buffer.from('{"appId": 42}').toString('base64'));
+    const clients = await queue.clients();
+    await clients.queue.sendMessage(Buffer.from('{"appId": 42}').toString('base64'));
     expect(await queue.receive(10, 30)).toEqual([]);
     expect(await queue.depth()).toEqual({ queued: 0, poison: 1 });
-    const poisoned = await queue.poison.receiveMessages();
+    const poisoned = await clients.poison.receiveMessages();
     expect(Buffer.from(poisoned.receivedMessageItems[0].messageText, 'base64').toString()).toBe('{"appId": 42}');
   });
 });

@@ -1,4 +1,5 @@
 // The rotation store against Azurite's Table service, through the real @azure/data-tables client.
+import { odata } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, PreconditionError } from '../../src/core/errors.js';
 import type { RotationRecord } from '../../src/core/records.js';
@@ -7,6 +8,8 @@ import {
   decodeKey,
   encodeKey,
   isOpenRecord,
+  odataString,
+  partitionFilter,
   TableRotationStore,
 } from '../../src/azure/tableRotationStore.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
@@ -68,7 +71,24 @@ describe('Table keys', () => {
   });
 });
 
+describe('OData filter literals (the store builds them itself so the table SDK loads only on first use)', () => {
+  it.each([
+    ['a plain partition key', 'r-app'],
+    ['a single quote', "o'brien"],
+    ['several quotes in a row', "''x'''"],
+    ['an injection attempt', "x' or PartitionKey ne 'y"],
+  ])('quote %s exactly as the SDK’s odata tag does', (_label, value) => {
+    expect(partitionFilter(value)).toBe(odata`PartitionKey eq ${value}`);
+    expect(odataString(value)).toBe(odata`x eq ${value}`.slice('x eq '.length));
+  });
+});
+
 describe('TableRotationStore on Azurite', () => {
+  it('refuses options without a connection string or a service URI and credential, before loading anything', () => {
+    expect(() => new TableRotationStore({ tableName: 't', clock: new FakeClock() })).toThrow(PreconditionError);
+  });
+
+
   it('creates, reads back and updates a record, keeping every field', async () => {
     const { store } = newStore();
     const r = record('rot-1', '2030-01-01T00:00:00.000Z');
