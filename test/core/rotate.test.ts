@@ -124,6 +124,18 @@ describe('rotating one app', () => {
     expect(result.record?.probes.filter((p) => p.kind === 'via-app').map((p) => p.ok)).toEqual([false, false, true]);
   });
 
+  it('a retry asks again only the probes that failed: the partner that accepted the candidate is not probed again', async () => {
+    const s = standardWorld(pool);
+    let failures = 0;
+    s.world.prober.override = (call) => (call.kind === 'via-app' && failures++ < 2 ? { ok: false, transient: true, status: 503, detail: 'restarting' } : undefined);
+    const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    expect(result.outcome).toBe('committed');
+    // Preflight probes the partner once; the verification probes it in its first attempt only, the app in all three.
+    const verify = result.record!.probes.slice(1);
+    expect(verify.map((p) => `${p.kind} ${p.ok}`)).toEqual(['via-app false', 'direct true', 'via-app false', 'via-app true']);
+    expect(s.world.prober.calls.filter((c) => c.kind === 'direct')).toHaveLength(2);
+  });
+
   it('a key the operator changed after the switch is left alone by the rollback and reported', async () => {
     const s = standardWorld(pool);
     const { world, fresh } = s;

@@ -42,10 +42,13 @@ export async function probeWithRetries(
 ): Promise<ProbeOutcome> {
   const results: ProbeResult[] = [];
   let failures: ProbeResult[] = [];
+  // A target that passed is not asked again in a later attempt: a direct probe tests the candidate against the
+  // partner, which a restarting app does not change, and each one is a full mTLS handshake.
+  const passed = new Set<string>();
   let attempt = 0;
   while (attempt < config.probeAttempts) {
     attempt += 1;
-    const round = await probeOnce(deps, targets);
+    const round = await probeOnce(deps, targets, passed);
     results.push(...round.results);
     failures = round.failures;
     if (failures.length === 0) return { ok: true, results, failures, attempts: attempt };
@@ -59,10 +62,14 @@ export async function probeWithRetries(
   return { ok: false, results, failures, attempts: attempt };
 }
 
-async function probeOnce(deps: RotatorDeps, targets: ProbeTargets): Promise<{ results: ProbeResult[]; failures: ProbeResult[] }> {
+async function probeOnce(
+  deps: RotatorDeps,
+  targets: ProbeTargets,
+  passed: Set<string>,
+): Promise<{ results: ProbeResult[]; failures: ProbeResult[] }> {
   const results: ProbeResult[] = [];
   const failures: ProbeResult[] = [];
-  if (targets.viaApp) {
+  if (targets.viaApp && !passed.has(`via-app ${targets.viaApp.url}`)) {
     const { url, expectedThumbprint } = targets.viaApp;
     const result = await guarded(deps, 'via-app', url, () => deps.prober.viaApp(url, expectedThumbprint));
     // The adapter checks the expectation too; checking here keeps the rule in one place that core owns.
@@ -73,9 +80,11 @@ async function probeOnce(deps: RotatorDeps, targets: ProbeTargets): Promise<{ re
     }
     results.push(result);
     if (!result.ok) failures.push(result);
+    else passed.add(`via-app ${url}`);
   }
   const credentials = targets.direct?.credentials ?? [];
   for (const url of credentials.length > 0 ? targets.direct?.urls ?? [] : []) {
+    if (passed.has(`direct ${url}`)) continue;
     const attempts: ProbeResult[] = [];
     for (const credential of credentials) {
       const result = await guarded(deps, 'direct', url, () => deps.prober.direct(url, credential));
@@ -83,7 +92,8 @@ async function probeOnce(deps: RotatorDeps, targets: ProbeTargets): Promise<{ re
       if (result.ok) break;
     }
     results.push(...attempts);
-    if (!attempts.some((r) => r.ok)) {
+    if (attempts.some((r) => r.ok)) passed.add(`direct ${url}`);
+    else {
       // Transient only if every credential failed transiently (a refusal of one is a refusal).
       const refusal = attempts.find((r) => !r.transient);
       failures.push(refusal ?? (attempts[attempts.length - 1] as ProbeResult));
