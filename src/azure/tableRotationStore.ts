@@ -36,6 +36,8 @@ const MAX_CHUNKS = 30;
 /** A pointer whose record is missing may be a create in progress; only older ones are cleaned up. */
 const STALE_POINTER_MS = 10 * 60 * 1000;
 const MAX_TICKS = 9_999_999_999_999;
+/** Records whose last write this store remembers (see `written`). */
+const MAX_REMEMBERED = 1000;
 
 const P_ID = 'id';
 const P_TIME = 't';
@@ -107,6 +109,13 @@ export class TableRotationStore implements RotationStore {
   private loaded: TableClient | undefined;
   /** id → row; a record never moves once created. */
   private readonly locations = new Map<string, Location>();
+  /**
+   * id → what this store last wrote of a record: its ETag, the JSON and whether the open pointer exists. A rotation
+   * saves its record after every step; while the row's ETag is still ours, the stored record is the one we wrote, so
+   * the read before each replace and the rewrite of an unchanged open pointer are skipped (issue 7: they were two
+   * of every save's three table calls). A replace that finds another ETag falls back to reading the row.
+   */
+  private readonly written = new Map<string, { etag: string; json: string; open: boolean }>();
 
   constructor(private readonly options: TableRotationStoreOptions) {
     if (!options.connectionString && !(options.tableServiceUri && options.credential)) {
@@ -174,33 +183,37 @@ export class TableRotationStore implements RotationStore {
       await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
     }
     await this.upsert({ partitionKey: P_TIME, rowKey: location.rowKey, ...pointer }, context);
-    const created = await this.tryCreate({ ...location, ...recordColumns(record, context) }, context);
-    if (!created) throw new ConflictError(`rotation record ${record.id} already exists`);
+    const columns = recordColumns(record, context);
+    const etag = await this.tryCreateWithEtag({ ...location, ...columns }, context);
+    if (etag === undefined) throw new ConflictError(`rotation record ${record.id} already exists`);
     this.locations.set(record.id, location);
+    this.remember(record.id, etag, columns, isOpenRecord(record, this.options.clock.now()));
   }
 
   async update(record: RotationRecord): Promise<void> {
     await this.ensureTable();
     const context = this.context('update rotation record', record.id);
     const location = await this.locate(record.id);
+    const known = this.written.get(record.id);
+    if (location !== undefined && known !== undefined) {
+      const stored = JSON.parse(known.json) as RotationRecord;
+      checkUpdate(stored, record);
+      const etag = await this.replaceWithEtag({ ...location, ...recordColumns(record, context) }, known.etag, context);
+      if (etag !== undefined) {
+        await this.afterUpdate(record, location, etag, known.open, context);
+        return;
+      }
+      // Someone else wrote the row since: judge the update against what is stored now.
+      this.written.delete(record.id);
+    }
     const current = location === undefined ? undefined : await this.readRow(location, context);
     if (location === undefined || current === undefined) {
       throw new PreconditionError(`${context.operation}: rotation record ${record.id} does not exist (create it first)`);
     }
-    const stored = current.record;
-    if (stored.outcome !== undefined) {
-      const changed = changedFields(stored, record).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
-      if (changed.length > 0) {
-        throw new PreconditionError(
-          `rotation record ${record.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`,
-        );
-      }
-    }
-    if (record.appId !== stored.appId || record.id !== stored.id) {
-      throw new PreconditionError(`rotation record ${record.id}: id and appId never change`);
-    }
+    checkUpdate(current.record, record);
+    let etag: string;
     try {
-      await this.table.updateEntity({ ...location, ...recordColumns(record, context) }, 'Replace', { etag: current.etag });
+      etag = (await this.table.updateEntity({ ...location, ...recordColumns(record, context) }, 'Replace', { etag: current.etag })).etag ?? '';
     } catch (error) {
       const translated = translateAzureError(error, context);
       if (translated instanceof ConflictError) {
@@ -208,12 +221,30 @@ export class TableRotationStore implements RotationStore {
       }
       throw translated;
     }
-    const pointer = { AppId: record.appId, RecordPartition: location.partitionKey, RecordRow: location.rowKey };
-    if (isOpenRecord(record, this.options.clock.now())) {
-      await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
-    } else {
-      await this.deleteQuietly(P_OPEN, encodeKey(record.id), context);
+    await this.afterUpdate(record, location, etag, undefined, context);
+  }
+
+  /** The open pointer follows the record (written only when its state changes, or is unknown), then remember it. */
+  private async afterUpdate(record: RotationRecord, location: Location, etag: string, wasOpen: boolean | undefined, context: AzureErrorContext): Promise<void> {
+    const open = isOpenRecord(record, this.options.clock.now());
+    if (open !== wasOpen) {
+      const pointer = { AppId: record.appId, RecordPartition: location.partitionKey, RecordRow: location.rowKey };
+      if (open) await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
+      else await this.deleteQuietly(P_OPEN, encodeKey(record.id), context);
     }
+    this.remember(record.id, etag, undefined, open, record);
+  }
+
+  private remember(id: string, etag: string, columns: Record<string, unknown> | undefined, open: boolean, record?: RotationRecord): void {
+    if (etag === '') {
+      this.written.delete(id);
+      return;
+    }
+    const json = record !== undefined ? JSON.stringify(record) : joinChunks(columns ?? {}, 'Record', this.context('remember', id));
+    this.written.delete(id);
+    this.written.set(id, { etag, json, open });
+    // Bounded: a long-running host rotates many apps; the oldest entries only cost a read when updated again.
+    if (this.written.size > MAX_REMEMBERED) this.written.delete(this.written.keys().next().value as string);
   }
 
   async get(id: string): Promise<RotationRecord | undefined> {
@@ -404,6 +435,21 @@ export class TableRotationStore implements RotationStore {
 
   private async deleteQuietly(partitionKey: string, rowKey: string, context: AzureErrorContext): Promise<void> {
     await callAzureOptional(context, () => this.table.deleteEntity(partitionKey, rowKey));
+  }
+}
+
+/** A finished record is the audit log: only retiredAt (and updatedAt) may change; id and appId never do. */
+function checkUpdate(stored: RotationRecord, record: RotationRecord): void {
+  if (stored.outcome !== undefined) {
+    const changed = changedFields(stored, record).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
+    if (changed.length > 0) {
+      throw new PreconditionError(
+        `rotation record ${record.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`,
+      );
+    }
+  }
+  if (record.appId !== stored.appId || record.id !== stored.id) {
+    throw new PreconditionError(`rotation record ${record.id}: id and appId never change`);
   }
 }
 

@@ -1,5 +1,6 @@
 // The rotation store against Azurite's Table service, through the real @azure/data-tables client.
 import { odata } from '@azure/data-tables';
+import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, PreconditionError } from '../../src/core/errors.js';
 import type { RotationRecord } from '../../src/core/records.js';
@@ -151,6 +152,46 @@ describe('TableRotationStore on Azurite', () => {
     const retired = { ...committed, retiredAt: '2030-01-08T01:00:00.000Z', updatedAt: '2030-01-08T01:00:00.000Z' };
     await store.update(retired);
     expect(await store.get('done')).toEqual(retired);
+  });
+
+  it('saves a record step by step with one table write per save while nobody else writes it', async () => {
+    const { store } = newStore();
+    const r = record('steps', '2030-01-01T00:00:00.000Z');
+    await store.create(r);
+    const requests: string[] = [];
+    const count = (message: unknown) => {
+      const request = (message as { request: { method: string; path: string } }).request;
+      requests.push(`${request.method} ${decodeURIComponent(request.path).replace(/\?.*/, '')}`);
+    };
+    diagnostics.subscribe('http.client.request.start', count);
+    try {
+      for (const step of ['staged', 'preflighted', 'switched'] as const) await store.update({ ...r, step, steps: [...r.steps, { step, at: r.startedAt }] });
+      await store.update({ ...r, step: 'rolledBack', outcome: 'rolledBack', finishedAt: '2030-01-01T00:05:00.000Z' });
+    } finally {
+      diagnostics.unsubscribe('http.client.request.start', count);
+    }
+    // Four replaces of the row (no read before them), and the open pointer deleted once at the end.
+    expect(requests.filter((q) => q.startsWith('PUT '))).toHaveLength(4);
+    expect(requests.filter((q) => q.startsWith('GET '))).toEqual([]);
+    expect(requests.filter((q) => q.startsWith('DELETE ') && q.includes("PartitionKey='open'"))).toHaveLength(1);
+    expect(await store.listOpen()).toEqual([]);
+    expect((await store.get('steps'))?.outcome).toBe('rolledBack');
+  });
+
+  it('judges an update against the stored row when another writer changed it since, and still guards a finished one', async () => {
+    const { store } = newStore();
+    const other = new TableRotationStore({ connectionString: azurite().connectionString, tableName: (store as unknown as { options: { tableName: string } }).options.tableName, clock: new FakeClock() });
+    const r = record('shared', '2030-01-01T00:00:00.000Z');
+    await store.create(r);
+    // Another instance finishes it; this store still remembers the open row it wrote.
+    const done: RotationRecord = { ...r, step: 'committed', outcome: 'committed', finishedAt: '2030-01-01T00:05:00.000Z' };
+    await other.update(done);
+    await expect(store.update({ ...r, step: 'staged' })).rejects.toThrow(/finished \(committed\)/);
+    expect(await store.get('shared')).toEqual(done);
+    // An allowed change (retiredAt) goes through on the stored row's ETag.
+    const retired = { ...done, retiredAt: '2030-01-08T01:00:00.000Z' };
+    await store.update(retired);
+    expect(await other.get('shared')).toEqual(retired);
   });
 
   it('lists as open the unfinished, the committed inside their window and those awaiting retirement', async () => {
