@@ -1,5 +1,6 @@
 // The ARM surface: the subset of Microsoft.Web (sites, slots, app settings, restart, certificates) and
 // Microsoft.KeyVault/vaults the rotator uses, with ARM's auth, api-version, error and throttling behaviour.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CertificateFormatError, readKeyVaultSecret, readPfx, type CertificateBundle } from '../src/crypto/index.js';
 import { appSettingsJson, certificateJson, siteJson, vaultJson } from './arm-shapes.js';
@@ -482,6 +483,23 @@ const FORMAT_MESSAGES: Record<CertificateFormatError['code'], string> = {
   UnsupportedContentType: 'The Key Vault secret has a content type App Service cannot import.',
 };
 
+/**
+ * Uploads opened, by a digest of bytes and password. A batch of rotations uploads one PFX into many webspaces; the
+ * simulated platform opens it once (App Service does its own work elsewhere, not on the machine under test). Only
+ * successful reads are kept, so a bad upload is refused every time.
+ */
+const openedUploads = new Map<string, CertificateBundle>();
+const MAX_OPENED_UPLOADS = 64;
+function openUpload(pfx: Buffer, password: string): CertificateBundle {
+  const key = createHash('sha256').update(pfx).update('\0').update(password).digest('base64');
+  const known = openedUploads.get(key);
+  if (known) return known;
+  const bundle = readPfx(pfx, password);
+  if (openedUploads.size >= MAX_OPENED_UPLOADS) openedUploads.delete(openedUploads.keys().next().value as string);
+  openedUploads.set(key, bundle);
+  return bundle;
+}
+
 async function putCertificate(ctx: ArmContext, s: SubscriptionState, rg: string, name: string, body: unknown): Promise<WebCertificate> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._()-]{0,88}$/.test(name)) {
     throw new HttpError(400, 'BadRequest', `The certificate name '${name}' is invalid.`);
@@ -507,7 +525,7 @@ async function putCertificate(ctx: ArmContext, s: SubscriptionState, rg: string,
     }
     const pfx = Buffer.from(props.pfxBlob, 'base64');
     try {
-      bundle = readPfx(pfx, (props.password as string | undefined) ?? '');
+      bundle = openUpload(pfx, (props.password as string | undefined) ?? '');
     } catch (err) {
       if (err instanceof CertificateFormatError) throw new HttpError(400, 'BadRequest', FORMAT_MESSAGES[err.code] ?? 'The certificate could not be read.');
       throw err;
