@@ -58,11 +58,18 @@ export async function measureScanMemory(apps = 10_000): Promise<MemoryFigures> {
       p.once('error', reject);
       p.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`scan child exited ${code}: ${stderr.slice(0, 800)}`))));
     });
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { apps: number; due: number; maxRssMb: number; heapUsedMb: number; seconds: number; problems: number };
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { apps: number; due: number; maxRssMb: number; rssAfterImportsMb: number; heapUsedMb: number; seconds: number; problems: number };
     if (r.apps !== facts.optedIn) throw new Error(`the scan child saw ${r.apps} apps, expected ${facts.optedIn}`);
     return {
       peakRssMb: r.maxRssMb,
-      detail: { apps: r.apps, due: r.due, problems: r.problems, seconds: round(r.seconds), heapRetainedAfterGcMb: round(r.heapUsedMb, 1) },
+      detail: {
+        apps: r.apps,
+        due: r.due,
+        problems: r.problems,
+        seconds: round(r.seconds),
+        rssAfterImportsMb: round(r.rssAfterImportsMb, 1),
+        heapRetainedAfterGcMb: round(r.heapUsedMb, 1),
+      },
     };
   } finally {
     await sb.stop();

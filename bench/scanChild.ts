@@ -7,6 +7,8 @@ import { silentLogger } from '../src/core/logger.js';
 import { systemClock } from '../src/core/ports.js';
 import { scanInventory } from '../src/core/scan.js';
 
+// Static imports are evaluated before this line: what loading the code costs, before any scan work.
+const rssAfterImportsMb = process.memoryUsage().rss / 1024 / 1024;
 const config = loadConfig(JSON.parse(process.env.BENCH_SCAN_ENV ?? '{}') as Record<string, string>);
 const deps = createDependencies(config, {});
 const started = performance.now();
@@ -21,6 +23,7 @@ process.stdout.write(
     due,
     problems: result.problems.length,
     seconds,
+    rssAfterImportsMb,
     // Linux reports kilobytes.
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,

@@ -85,23 +85,54 @@ export function appRefFromId(id: string): AppRef | undefined {
   return ref;
 }
 
-export function toSiteInfo(site: Site): SiteInfo {
-  const id = site.id ?? '';
-  const ref = appRefFromId(id);
-  if (ref === undefined) throw new AzurePreconditionError(`ARM listed a site with an unexpected id '${id}'`, { operation: 'map site', resource: id });
-  return {
-    id,
-    ref,
-    location: site.location,
-    tags: { ...(site.tags ?? {}) },
-    defaultHostName: site.defaultHostName ?? '',
-    serverFarmId: site.serverFarmId,
-    webspace: webspaceKey(ref.subscriptionId, ref.resourceGroup, site.location),
-    state: site.state,
+/**
+ * Returns one shared copy of equal strings. A listing of thousands of sites repeats the same subscription id,
+ * resource group, region, webspace, plan id and tag names and values in every item, each parsed into a separate
+ * string; one copy each keeps a scan's inventory small (issue 7). Made per listing, so it lives as long as it.
+ */
+export type Interner = (value: string) => string;
+
+export function createInterner(): Interner {
+  const known = new Map<string, string>();
+  return (value) => {
+    const found = known.get(value);
+    if (found !== undefined) return found;
+    known.set(value, value);
+    return value;
   };
 }
 
-export function toCertificateInfo(certificate: Certificate): CertificateInfo {
+const noInterning: Interner = (value) => value;
+
+function internTags(tags: Record<string, string> | undefined, intern: Interner): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (tags) for (const name of Object.keys(tags)) out[intern(name)] = intern(tags[name]);
+  return out;
+}
+
+function internOptional(value: string | undefined, intern: Interner): string | undefined {
+  return value === undefined ? undefined : intern(value);
+}
+
+export function toSiteInfo(site: Site, intern: Interner = noInterning): SiteInfo {
+  const id = site.id ?? '';
+  const parsed = appRefFromId(id);
+  if (parsed === undefined) throw new AzurePreconditionError(`ARM listed a site with an unexpected id '${id}'`, { operation: 'map site', resource: id });
+  const ref: AppRef = { subscriptionId: intern(parsed.subscriptionId), resourceGroup: intern(parsed.resourceGroup), site: parsed.site };
+  if (parsed.slot !== undefined) ref.slot = intern(parsed.slot);
+  return {
+    id,
+    ref,
+    location: intern(site.location),
+    tags: internTags(site.tags, intern),
+    defaultHostName: site.defaultHostName ?? '',
+    serverFarmId: internOptional(site.serverFarmId, intern),
+    webspace: intern(webspaceKey(ref.subscriptionId, ref.resourceGroup, site.location)),
+    state: internOptional(site.state, intern),
+  };
+}
+
+export function toCertificateInfo(certificate: Certificate, intern: Interner = noInterning): CertificateInfo {
   const id = certificate.id ?? '';
   const parsed = parseResourceId(id);
   if (parsed === undefined) {
@@ -110,18 +141,18 @@ export function toCertificateInfo(certificate: Certificate): CertificateInfo {
   return {
     id,
     name: certificate.name ?? parsed.segments[1] ?? '',
-    subscriptionId: parsed.subscriptionId,
-    resourceGroup: parsed.resourceGroup,
-    location: certificate.location,
-    webspace: webspaceKey(parsed.subscriptionId, parsed.resourceGroup, certificate.location),
+    subscriptionId: intern(parsed.subscriptionId),
+    resourceGroup: intern(parsed.resourceGroup),
+    location: intern(certificate.location),
+    webspace: intern(webspaceKey(parsed.subscriptionId, parsed.resourceGroup, certificate.location)),
     thumbprint: (certificate.thumbprint ?? '').trim().toUpperCase(),
-    subjectName: certificate.subjectName,
-    issuer: certificate.issuer,
+    subjectName: internOptional(certificate.subjectName, intern),
+    issuer: internOptional(certificate.issuer, intern),
     issueDate: certificate.issueDate,
     expirationDate: certificate.expirationDate,
-    keyVaultId: certificate.keyVaultId,
-    keyVaultSecretName: certificate.keyVaultSecretName,
-    tags: { ...(certificate.tags ?? {}) },
+    keyVaultId: internOptional(certificate.keyVaultId, intern),
+    keyVaultSecretName: internOptional(certificate.keyVaultSecretName, intern),
+    tags: internTags(certificate.tags, intern),
   };
 }
 
@@ -306,13 +337,17 @@ export class ArmAppServiceGateway implements AppServiceGateway {
   private async *pages<TItem, TOut>(
     context: AzureErrorContext,
     byPage: () => AsyncIterableIterator<TItem[]>,
-    map: (item: TItem) => TOut,
+    map: (item: TItem, intern: Interner) => TOut,
   ): AsyncIterable<TOut> {
+    const intern = createInterner();
     const iterator = await callAzure(context, async () => byPage());
-    for (;;) {
+    // A page is mapped whole before its items are yielded, and only the mapped items stay referenced: the SDK's
+    // items (every ARM property of a site) would otherwise live as long as a streaming consumer takes over the
+    // page, long enough to be promoted to the old generation and die there (issue 7, peak RSS).
+    const nextPage = async (): Promise<TOut[] | undefined> => {
       const page = await callAzure(context, () => iterator.next());
-      if (page.done) return;
-      for (const item of page.value) yield map(item);
-    }
+      return page.done ? undefined : page.value.map((item) => map(item, intern));
+    };
+    for (let items = await nextPage(); items !== undefined; items = await nextPage()) yield* items;
   }
 }

@@ -3,7 +3,7 @@
 // paged listing of sites and one of certificates, one settings read per opted-in app, slot listings
 // only for sites tagged `<p>-slots=true`, and one vault look-up per distinct vault.
 import type { Config } from './config.js';
-import { collect, mapLimit, OnceCache } from './concurrency.js';
+import { collect, OnceCache } from './concurrency.js';
 import { describeError, toRotatorError } from './errors.js';
 import { appIdOf, appNameOf } from './identity.js';
 import type { Logger } from './logger.js';
@@ -24,6 +24,7 @@ import {
   LOAD_CERTIFICATES_SETTING,
   parseAppTags,
   parseKeyVaultSourceUrl,
+  type ParsedAppTags,
   sourceKeyOf,
   sourceUrlOf,
   tagNames,
@@ -124,6 +125,15 @@ interface ScanContext {
   vaultUris: OnceCache<string>;
   latest: OnceCache<KeyVaultCertificateVersion | undefined>;
   force: boolean;
+  /** Strings that repeat across apps (thumbprints, messages): one copy each for the whole result. */
+  strings: Map<string, string>;
+  /** Parsed tags by their content: apps with the same tags share one (read-only) AppTagConfig. */
+  parsedTags: Map<string, ParsedAppTags>;
+  /** Per certificate resource: its Key Vault source and what it loads, shared by every app of its webspace. */
+  sources: WeakMap<CertificateInfo, Promise<{ source: KeyVaultSource; origin: SourceOrigin } | undefined>>;
+  loaded: WeakMap<CertificateInfo, LoadedCertificate>;
+  /** Evaluations by content: 10,000 up-to-date apps on one certificate hold one evaluation, not 10,000. */
+  evaluations: Map<string, BindingEvaluation>;
 }
 
 function newContext(deps: ScanDeps, config: Config, force = false): ScanContext {
@@ -135,7 +145,30 @@ function newContext(deps: ScanDeps, config: Config, force = false): ScanContext 
     vaultUris: new OnceCache(),
     latest: new OnceCache(),
     force,
+    strings: new Map(),
+    parsedTags: new Map(),
+    sources: new WeakMap(),
+    loaded: new WeakMap(),
+    evaluations: new Map(),
   };
+}
+
+function intern(ctx: ScanContext, value: string): string {
+  const known = ctx.strings.get(value);
+  if (known !== undefined) return known;
+  ctx.strings.set(value, value);
+  return value;
+}
+
+function tagsOf(ctx: ScanContext, site: SiteInfo): ParsedAppTags {
+  let key = '';
+  for (const name in site.tags) key += `${name}\u0000${site.tags[name]}\u0000`;
+  let parsed = ctx.parsedTags.get(key);
+  if (parsed === undefined) {
+    parsed = parseAppTags(site.tags, ctx.config.rotationTag);
+    ctx.parsedTags.set(key, parsed);
+  }
+  return parsed;
 }
 
 /** Scans every configured subscription, in parallel; one failing subscription does not stop the others. */
@@ -159,6 +192,11 @@ export async function scanInventory(
   };
 }
 
+/**
+ * Streams the site listing: the settings read of an opted-in site starts as soon as its page arrives (at most
+ * SETTINGS_READ_CONCURRENCY in flight), while the certificate listing runs alongside; an app's inspection waits for
+ * the certificate index only after its settings are read. Apps come out in listing order, slots after the sites.
+ */
 async function scanSubscription(
   ctx: ScanContext,
   subscriptionId: string,
@@ -166,55 +204,173 @@ async function scanSubscription(
   const { gateway, logger } = ctx.deps;
   const problems: ScanProblem[] = [];
   const subscription: SubscriptionScan = { subscriptionId, ok: true, sites: [], certificates: [], unreadableWebspaces: [] };
-  try {
-    // The two listings are independent; run them together.
-    const [sites, certificates] = await Promise.all([
-      collect(gateway.listSites(subscriptionId)),
-      collect(gateway.listCertificates(subscriptionId)),
-    ]);
+  const indexLoad = collect(gateway.listCertificates(subscriptionId)).then((certificates) => {
     subscription.certificates = certificates;
-    subscription.sites = [...sites];
+    return new CertificateIndex(certificates);
+  });
+  // Awaited below; until then a failure must not surface as an unhandled rejection.
+  indexLoad.catch(() => undefined);
+  const certificates: CertificateLookup = {
+    inWebspace: async (webspace) => (await indexLoad).inWebspace(webspace),
+    withThumbprint: async (thumbprint) => (await indexLoad).withThumbprint(thumbprint),
+  };
 
-    const optedIn: SiteInfo[] = sites.filter((site) => isEnabled(ctx, site));
-    const withSlots = sites.filter((site) => parseAppTags(site.tags, ctx.config.rotationTag).config.slots);
-    await mapLimit(withSlots, SETTINGS_READ_CONCURRENCY, async (site) => {
+  const siteApps: ScannedApp[] = [];
+  const slotGroups: Array<{ slots: SiteInfo[]; apps: ScannedApp[] }> = [];
+  // Pending work is a plain list of sites the workers pull from: 10,000 queued apps cost 10,000 references, not
+  // 10,000 closures and promises that outlive young-generation collections (issue 7, peak RSS).
+  const work = new WorkList<Job>();
+  let failure: { error: unknown } | undefined;
+  const run = async (job: Job): Promise<void> => {
+    if (job.kind === 'app') {
+      job.into[job.at] = await inspectApp(ctx, job.site, certificates);
+      return;
+    }
+    const slots = await listSlotsOf(ctx, job.site, problems);
+    const group = { slots, apps: [] as ScannedApp[] };
+    slotGroups[job.at] = group;
+    for (const slot of slots) {
+      if (tagsOf(ctx, slot).config.enabled) work.push({ kind: 'app', site: slot, into: group.apps, at: group.apps.length++ });
+    }
+  };
+  const workers = Array.from({ length: SETTINGS_READ_CONCURRENCY }, async () => {
+    for (let job = await work.take(); job !== undefined; job = await work.take()) {
       try {
-        const slots = await collect(gateway.listSlots(site));
-        subscription.sites.push(...slots);
-        optedIn.push(...slots.filter((slot) => isEnabled(ctx, slot)));
+        await run(job);
       } catch (error) {
-        const message = `slots of ${site.ref.site} cannot be listed: ${describeError(error)}`;
-        problems.push({ subscriptionId, appId: appIdOf(site.ref), message });
-        logger.warn(message, { subscriptionId });
-      }
-    });
-
-    const index = new CertificateIndex(certificates);
-    const apps = await mapLimit(optedIn, SETTINGS_READ_CONCURRENCY, (site) =>
-      inspectApp(ctx, site, index.inWebspace(site.webspace), async (thumbprint) => index.withThumbprint(thumbprint)),
-    );
-    for (const app of apps) {
-      for (const message of app.problems) problems.push({ subscriptionId, appId: app.appId, message });
-      for (const binding of app.bindings) {
-        if (binding.problem) problems.push({ subscriptionId, appId: app.appId, message: binding.problem });
-      }
-      if (app.settingsUnreadable && !subscription.unreadableWebspaces.includes(app.site.webspace)) {
-        subscription.unreadableWebspaces.push(app.site.webspace);
+        failure ??= { error };
+        work.abort();
+      } finally {
+        work.finished(job);
       }
     }
-    return { subscription, apps, problems };
+  });
+  try {
+    for await (const site of gateway.listSites(subscriptionId)) {
+      if (failure) break;
+      subscription.sites.push(site);
+      const { config } = tagsOf(ctx, site);
+      if (config.enabled) work.push({ kind: 'app', site, into: siteApps, at: siteApps.length++ });
+      if (config.slots) work.push({ kind: 'slots', site, at: slotGroups.length++ });
+    }
+    await indexLoad;
   } catch (error) {
-    const message = `subscription ${subscriptionId} cannot be scanned: ${describeError(error)}`;
+    failure ??= { error };
+    work.abort();
+  }
+  work.listed();
+  await Promise.all(workers);
+
+  if (failure) {
+    const message = `subscription ${subscriptionId} cannot be scanned: ${describeError(failure.error)}`;
     logger.error(message, { subscriptionId });
     subscription.ok = false;
     subscription.error = message;
     problems.push({ subscriptionId, message });
     return { subscription, apps: [], problems };
   }
+  const apps = siteApps;
+  for (const group of slotGroups) {
+    subscription.sites.push(...group.slots);
+    apps.push(...group.apps);
+  }
+  for (const app of apps) {
+    for (const message of app.problems) problems.push({ subscriptionId, appId: app.appId, message });
+    for (const binding of app.bindings) {
+      if (binding.problem) problems.push({ subscriptionId, appId: app.appId, message: binding.problem });
+    }
+    if (app.settingsUnreadable && !subscription.unreadableWebspaces.includes(app.site.webspace)) {
+      subscription.unreadableWebspaces.push(app.site.webspace);
+    }
+  }
+  return { subscription, apps, problems };
 }
 
-function isEnabled(ctx: ScanContext, site: SiteInfo): boolean {
-  return parseAppTags(site.tags, ctx.config.rotationTag).config.enabled;
+type Job =
+  | { kind: 'app'; site: SiteInfo; into: ScannedApp[]; at: number }
+  /** List the slots of a `<p>-slots=true` site; its opted-in slots become app jobs. */
+  | { kind: 'slots'; site: SiteInfo; at: number };
+
+/**
+ * Jobs in the order they were pushed, taken by a fixed set of workers. It ends when the listing is done and no
+ * slot listing (which adds jobs) is still running; abort() drops what has not started.
+ */
+class WorkList<T extends { kind: string }> {
+  private items: Array<T | undefined> = [];
+  private next = 0;
+  private listingDone = false;
+  private slotJobsRunning = 0;
+  private aborted = false;
+  private waiting: Array<() => void> = [];
+
+  push(item: T): void {
+    if (this.aborted) return;
+    this.items.push(item);
+    this.wake();
+  }
+
+  async take(): Promise<T | undefined> {
+    for (;;) {
+      if (this.next < this.items.length) {
+        const item = this.items[this.next] as T;
+        // Taken jobs are not kept: the list would otherwise hold every site until the subscription is done.
+        this.items[this.next] = undefined;
+        this.next += 1;
+        if (item.kind === 'slots') this.slotJobsRunning += 1;
+        if (this.next === this.items.length) {
+          this.items = [];
+          this.next = 0;
+        }
+        return item;
+      }
+      if (this.listingDone && this.slotJobsRunning === 0) return undefined;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  finished(item: T): void {
+    if (item.kind === 'slots') {
+      this.slotJobsRunning -= 1;
+      this.wake();
+    }
+  }
+
+  listed(): void {
+    this.listingDone = true;
+    this.wake();
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.items = [];
+    this.next = 0;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
+  }
+}
+
+/** The slots of a `<p>-slots=true` site; a failure is a problem of that site, not of the subscription. */
+async function listSlotsOf(ctx: ScanContext, site: SiteInfo, problems: ScanProblem[]): Promise<SiteInfo[]> {
+  try {
+    return await collect(ctx.deps.gateway.listSlots(site));
+  } catch (error) {
+    const { subscriptionId } = site.ref;
+    const message = `slots of ${site.ref.site} cannot be listed: ${describeError(error)}`;
+    problems.push({ subscriptionId, appId: appIdOf(site.ref), message });
+    ctx.deps.logger.warn(message, { subscriptionId });
+    return [];
+  }
+}
+
+/** The certificates an inspection may need; in a subscription scan they arrive while settings are being read. */
+interface CertificateLookup {
+  inWebspace(webspace: string): Promise<CertificateInfo[]>;
+  withThumbprint(thumbprint: string): Promise<CertificateInfo[]>;
 }
 
 class CertificateIndex {
@@ -259,25 +415,19 @@ export async function scanApp(
   if (!site) return undefined;
   const inGroup = await collect(deps.gateway.listCertificatesInResourceGroup(ref.subscriptionId, site.ref.resourceGroup));
   const webspace = site.webspace.toLowerCase();
+  const inWebspace = inGroup.filter((c) => c.webspace.toLowerCase() === webspace);
   let subscriptionIndex: Promise<CertificateIndex> | undefined;
-  return inspectApp(
-    ctx,
-    site,
-    inGroup.filter((c) => c.webspace.toLowerCase() === webspace),
-    async (thumbprint) => {
+  return inspectApp(ctx, site, {
+    inWebspace: async () => inWebspace,
+    withThumbprint: async (thumbprint) => {
       subscriptionIndex ??= collect(deps.gateway.listCertificates(ref.subscriptionId)).then((all) => new CertificateIndex(all));
       return (await subscriptionIndex).withThumbprint(thumbprint);
     },
-  );
+  });
 }
 
-async function inspectApp(
-  ctx: ScanContext,
-  site: SiteInfo,
-  webspaceCertificates: CertificateInfo[],
-  findByThumbprint: (thumbprint: string) => Promise<CertificateInfo[]>,
-): Promise<ScannedApp> {
-  const { config, problems: tagProblems } = parseAppTags(site.tags, ctx.config.rotationTag);
+async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: CertificateLookup): Promise<ScannedApp> {
+  const { config, problems: tagProblems } = tagsOf(ctx, site);
   const app: ScannedApp = {
     appId: appIdOf(site.ref),
     ref: site.ref,
@@ -286,7 +436,8 @@ async function inspectApp(
     tags: config,
     mode: 'explicit',
     bindings: [],
-    problems: [...tagProblems],
+    // Spreading even an empty array allocates room for 16 elements; a scan keeps 10,000 of these.
+    problems: tagProblems.length > 0 ? [...tagProblems] : [],
   };
   if (!config.enabled) {
     app.problems.push(`not opted in (tag ${ctx.names.enabled}=enabled is missing)`);
@@ -305,8 +456,10 @@ async function inspectApp(
     return app;
   }
   const value = settingValue(settings, LOAD_CERTIFICATES_SETTING);
-  if (value !== undefined) app.loadCertificates = value;
+  if (value !== undefined) app.loadCertificates = intern(ctx, value);
   const parsed = parseLoadCertificates(value);
+  const webspaceCertificates = await certificates.inWebspace(site.webspace);
+  const findByThumbprint = (thumbprint: string) => certificates.withThumbprint(thumbprint);
   if (parsed.mode === 'wildcard') {
     app.mode = 'wildcard';
     app.bindings = await wildcardBindings(ctx, app, webspaceCertificates);
@@ -324,14 +477,15 @@ async function inspectApp(
     if (parsed.thumbprints.length === 0 && parsed.invalid.length === 0) {
       app.problems.push(`${LOAD_CERTIFICATES_SETTING} is not set: the app loads no certificate`);
     }
-    app.bindings = await Promise.all(
-      parsed.thumbprints.map((thumbprint) => explicitBinding(ctx, app, thumbprint, webspaceCertificates, findByThumbprint)),
-    );
+    // slice(): Promise.all's array keeps spare capacity; the result is kept for the whole run.
+    app.bindings = (
+      await Promise.all(parsed.thumbprints.map((thumbprint) => explicitBinding(ctx, app, thumbprint, webspaceCertificates, findByThumbprint)))
+    ).slice();
     const selected = selectedThumbprintOf(settings, config.settings, parsed.thumbprints);
-    if (selected) app.selectedThumbprint = selected;
+    if (selected) app.selectedThumbprint = intern(ctx, selected);
   }
   for (const binding of app.bindings) {
-    binding.evaluation = evaluateBinding(binding, ctx.policies, ctx.deps.clock.now(), { force: ctx.force });
+    binding.evaluation = sharedEvaluation(ctx, evaluateBinding(binding, ctx.policies, ctx.deps.clock.now(), { force: ctx.force }));
   }
   return app;
 }
@@ -356,6 +510,24 @@ function selectedThumbprintOf(settings: Record<string, string>, names: string[],
   return undefined;
 }
 
+/**
+ * One object per distinct evaluation: the decision message is a fresh string per app (the thumbprint and dates
+ * spliced in), though thousands of apps on one certificate get the same one. Frozen, since apps share it.
+ */
+function sharedEvaluation(ctx: ScanContext, evaluation: BindingEvaluation): BindingEvaluation {
+  // A refusal carries its own details; such evaluations are rare (a person must act): keep them as they are.
+  if (evaluation.refusal) return evaluation;
+  const { decision, due, forced, daysRemaining } = evaluation;
+  const message = intern(ctx, decision.message);
+  const key = `${decision.reason}\u0000${message}\u0000${due}\u0000${forced ?? ''}\u0000${daysRemaining ?? ''}`;
+  let shared = ctx.evaluations.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze({ ...evaluation, decision: Object.freeze({ ...decision, message }) });
+    ctx.evaluations.set(key, shared);
+  }
+  return shared;
+}
+
 function emptyEvaluation(): BindingEvaluation {
   return { decision: { reason: 'UpToDate', message: 'not evaluated' }, due: false };
 }
@@ -367,6 +539,7 @@ async function explicitBinding(
   webspaceCertificates: CertificateInfo[],
   findByThumbprint: (thumbprint: string) => Promise<CertificateInfo[]>,
 ): Promise<CertificateBinding> {
+  thumbprint = intern(ctx, thumbprint);
   const binding: CertificateBinding = { key: thumbprint, mode: 'explicit', dangling: false, loaded: { thumbprint }, evaluation: emptyEvaluation() };
   const resources = webspaceCertificates.filter((c) => sameThumbprint(c.thumbprint, thumbprint));
   // Several resources may hold one thumbprint; prefer one whose source is known.
@@ -374,7 +547,7 @@ async function explicitBinding(
   try {
     if (resource) {
       binding.certificate = resource;
-      binding.loaded = loadedOf(resource);
+      binding.loaded = loadedOf(ctx, resource);
       const found = (await sourceOfCertificate(ctx, resource)) ?? (app.tags.source ? { source: app.tags.source, origin: 'appTag' as const } : undefined);
       if (found) {
         binding.source = found.source;
@@ -453,7 +626,7 @@ async function wildcardBindings(
     };
     if (newest) {
       binding.certificate = newest;
-      binding.loaded = loadedOf(newest);
+      binding.loaded = loadedOf(ctx, newest);
     }
     try {
       binding.latest = await latestOf(ctx, group.source);
@@ -465,10 +638,15 @@ async function wildcardBindings(
   return bindings;
 }
 
-function loadedOf(certificate: CertificateInfo): LoadedCertificate {
-  const loaded: LoadedCertificate = { thumbprint: certificate.thumbprint.toUpperCase() };
-  if (certificate.issueDate) loaded.notBefore = certificate.issueDate;
-  if (certificate.expirationDate) loaded.notAfter = certificate.expirationDate;
+/** What an app loads from a certificate resource; one object per resource, shared by the apps of its webspace. */
+function loadedOf(ctx: ScanContext, certificate: CertificateInfo): LoadedCertificate {
+  let loaded = ctx.loaded.get(certificate);
+  if (loaded === undefined) {
+    loaded = { thumbprint: intern(ctx, certificate.thumbprint.toUpperCase()) };
+    if (certificate.issueDate) loaded.notBefore = certificate.issueDate;
+    if (certificate.expirationDate) loaded.notAfter = certificate.expirationDate;
+    ctx.loaded.set(certificate, loaded);
+  }
   return loaded;
 }
 
@@ -480,8 +658,24 @@ function hasRotatorSource(ctx: ScanContext, certificate: CertificateInfo): boole
   return getTag(certificate.tags, ctx.names.source) !== undefined;
 }
 
-/** The Key Vault source a certificate resource names itself: its link, or the rotator's tag. */
-async function sourceOfCertificate(
+/**
+ * The Key Vault source a certificate resource names itself: its link, or the rotator's tag. Resolved once per
+ * resource (every app of the webspace asks), so the apps share one source object.
+ */
+function sourceOfCertificate(
+  ctx: ScanContext,
+  certificate: CertificateInfo,
+): Promise<{ source: KeyVaultSource; origin: SourceOrigin } | undefined> {
+  let found = ctx.sources.get(certificate);
+  if (found === undefined) {
+    found = resolveSourceOfCertificate(ctx, certificate);
+    found.catch(() => undefined);
+    ctx.sources.set(certificate, found);
+  }
+  return found;
+}
+
+async function resolveSourceOfCertificate(
   ctx: ScanContext,
   certificate: CertificateInfo,
 ): Promise<{ source: KeyVaultSource; origin: SourceOrigin } | undefined> {
