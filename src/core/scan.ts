@@ -161,8 +161,12 @@ function intern(ctx: ScanContext, value: string): string {
 }
 
 function tagsOf(ctx: ScanContext, site: SiteInfo): ParsedAppTags {
+  // Length-prefixed, so no name or value can make two different tag sets read as one.
   let key = '';
-  for (const name in site.tags) key += `${name}\u0000${site.tags[name]}\u0000`;
+  for (const name in site.tags) {
+    const value = site.tags[name];
+    key += `${name.length}:${name}${value.length}:${value}`;
+  }
   let parsed = ctx.parsedTags.get(key);
   if (parsed === undefined) {
     parsed = parseAppTags(site.tags, ctx.config.rotationTag);
