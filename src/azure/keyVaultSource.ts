@@ -3,9 +3,9 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { CertificateClient, type KeyVaultCertificate } from '@azure/keyvault-certificates';
-import { SecretClient } from '@azure/keyvault-secrets';
+import type { SecretClient } from '@azure/keyvault-secrets';
 import type { CertificateSecret, CertificateSource, KeyVaultCertificateVersion, KeyVaultSource } from '../core/ports.js';
-import { derToPem, describeCertificate, thumbprintOfDer } from '../crypto/index.js';
+import { derToPem, describeCertificate, thumbprintOfDer } from '../crypto/x509.js';
 import { AzurePreconditionError, callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 import { attemptTimeoutPolicy } from './pipeline.js';
 
@@ -24,7 +24,8 @@ export interface KeyVaultSourceOptions {
 
 interface VaultClients {
   certificates: CertificateClient;
-  secrets: SecretClient;
+  /** Built on the first secret read: a scan reads no secret, so it never loads @azure/keyvault-secrets (issue 7). */
+  secrets(): Promise<SecretClient>;
 }
 
 /** `https://kv.vault.azure.net/` and `https://KV.vault.azure.net` name the same vault. */
@@ -50,9 +51,17 @@ export class KeyVaultCertificateSource implements CertificateSource {
           (policy) => ({ policy, position: 'perRetry' as const }),
         ),
       };
+      let secrets: Promise<SecretClient> | undefined;
       clients = {
         certificates: new CertificateClient(key, this.options.credential, common),
-        secrets: new SecretClient(key, this.options.credential, common),
+        secrets: () =>
+          (secrets ??= import('@azure/keyvault-secrets').then(
+            ({ SecretClient }) => new SecretClient(key, this.options.credential, common),
+            (error: unknown) => {
+              secrets = undefined;
+              throw error;
+            },
+          )),
       };
       this.vaults.set(key, clients);
     }
@@ -79,7 +88,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
   /** The secret value is the private key: it is returned to the caller and appears in no message or log. */
   async getSecret(source: KeyVaultSource, version: string): Promise<CertificateSecret> {
     const context = { operation: 'get Key Vault certificate secret', resource: `${source.vaultUrl.replace(/\/+$/, '')}/secrets/${source.name}/${version}` };
-    const secret = await callAzure(context, () => this.clients(source.vaultUrl).secrets.getSecret(source.name, { version }));
+    const secret = await callAzure(context, async () => (await this.clients(source.vaultUrl).secrets()).getSecret(source.name, { version }));
     if (typeof secret.value !== 'string' || secret.value === '') {
       throw new AzurePreconditionError(`${context.operation} (${context.resource}): the secret has no value`, context);
     }

@@ -1,5 +1,5 @@
 // Plan: the policy chain applied to every binding, and per app the bindings due with their candidate.
-import { checkCandidateVersion, type CandidateRefusal } from './candidate.js';
+import { checkCandidateVersion, type CandidateRefusal } from './candidateChecks.js';
 import { daysRemaining, evaluateRenewal, ROTATION_REASONS, type PolicyDecision, type RenewalPolicy } from './policies.js';
 import type { AppRef, KeyVaultCertificateVersion } from './ports.js';
 import type { CertificateBinding, ScannedApp, ScanResult } from './scan.js';

@@ -1,5 +1,6 @@
 // Issue 7, "load heavy SDKs only where used": building the dependencies for a scan (static token, connection-string
-// storage) must not load @azure/identity, @azure/data-tables or @azure/storage-queue; each loads on first use.
+// storage) must not load @azure/identity, @azure/data-tables, @azure/storage-queue, @azure/keyvault-secrets or
+// node-forge (PKCS#12); each loads on first use.
 // Proven in a fresh node process whose ESM resolve hook reports every one of those packages that gets resolved.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,13 +10,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const HEAVY = ['@azure/identity', '@azure/data-tables', '@azure/storage-queue'];
+const HEAVY = ['@azure/identity', '@azure/data-tables', '@azure/storage-queue', '@azure/keyvault-secrets', 'node-forge'];
 
 const HOOK = `
 import { writeSync } from 'node:fs';
 export async function resolve(specifier, context, next) {
   const result = await next(specifier, context);
-  const match = /node_modules\\/(@azure\\/(?:identity|data-tables|storage-queue))\\//.exec(result.url);
+  const match = /node_modules\\/(@azure\\/(?:identity|data-tables|storage-queue|keyvault-secrets)|node-forge)\\//.exec(result.url);
   if (match) writeSync(1, 'resolved ' + match[1] + '\\n');
   return result;
 }
@@ -34,6 +35,9 @@ console.log('constructed');
 for (const use of ${JSON.stringify(uses)}) {
   if (use === 'store') await deps.store.client();
   if (use === 'queue') await deps.queue.clients();
+  if (use === 'secrets') await deps.keyVault.clients('https://127.0.0.1:9').secrets();
+  if (use === 'scan') await import(${src('core/scan.ts')});
+  if (use === 'rotation') await import(${src('core/rotator.ts')});
   console.log('used ' + use);
 }
 `;
@@ -78,9 +82,9 @@ async function run(uses: string[]): Promise<string[]> {
 }
 
 describe('createDependencies with a static token and connection-string storage', () => {
-  it('loads none of @azure/identity, @azure/data-tables, @azure/storage-queue while constructing', async () => {
-    const events = await run([]);
-    expect(events.at(-1)).toBe('constructed');
+  it('loads none of @azure/identity, @azure/data-tables, @azure/storage-queue, @azure/keyvault-secrets, node-forge while constructing or scanning', async () => {
+    const events = await run(['scan']);
+    expect(events.at(-1)).toBe('used scan');
     expect(events.filter((e) => e.startsWith('resolved '))).toEqual([]);
   });
 
@@ -89,5 +93,10 @@ describe('createDependencies with a static token and connection-string storage',
     // The hook sees these packages at all (otherwise the case above would prove nothing).
     expect(events).toEqual(['constructed', 'resolved @azure/data-tables', 'used store', 'resolved @azure/storage-queue', 'used queue']);
     expect(events).not.toContain(`resolved ${HEAVY[0]}`);
+  });
+
+  it('loads the Key Vault secrets SDK on the first secret read, and forge with the rotation code', async () => {
+    const events = await run(['secrets', 'rotation']);
+    expect(events).toEqual(['constructed', 'resolved @azure/keyvault-secrets', 'used secrets', 'resolved node-forge', 'used rotation']);
   });
 });
