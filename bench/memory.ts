@@ -1,29 +1,9 @@
 // Metric 5: peak memory of a scan of 10,000 opted-in apps, measured in a child process (the sandbox stays here).
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { startSandbox } from '../sandbox/index.js';
+import { buildBenchChild } from './child.js';
 import { DEV_STORAGE, scaleScenario } from './common.js';
 import { round } from './scan.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function buildChild(): Promise<string> {
-  const outfile = join(root, 'dist', 'bench', 'scanChild.mjs');
-  await build({
-    entryPoints: [join(root, 'bench', 'scanChild.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile,
-    // Dependencies load from node_modules as in an unbundled deployment.
-    packages: 'external',
-    logLevel: 'error',
-  });
-  return outfile;
-}
 
 export interface MemoryFigures {
   peakRssMb: number;
@@ -31,7 +11,7 @@ export interface MemoryFigures {
 }
 
 export async function measureScanMemory(apps = 10_000): Promise<MemoryFigures> {
-  const child = await buildChild();
+  const child = await buildBenchChild('scanChild');
   const scenario = scaleScenario({ subscriptions: 4, appsPerSubscription: apps / 4, due: 100 });
   const facts = scenario.meta?.facts as { subscriptionIds: string[]; optedIn: number };
   const sb = await startSandbox(scenario, { simulateApps: false });
