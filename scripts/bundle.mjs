@@ -6,12 +6,12 @@
 // worker itself provides at run time (it is not on disk), so it cannot be bundled; it stays a dependency of the
 // deployed package. Everything else (Azure SDKs, applicationinsights, node-forge) is bundled.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist', 'bundle');
+const defaultOutdir = join(root, 'dist', 'bundle');
 const functionsEntry = join(root, 'src', 'functions', 'index.ts');
 
 /** The functions entry; before it existed, the engine, the composition root and telemetry stood in for it. */
@@ -28,7 +28,10 @@ function entry() {
   };
 }
 
-export async function bundle({ quiet = false } = {}) {
+/** `outdir` must lie inside the project (the bundle resolves @azure/functions from node_modules above it). */
+export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
+  // Chunk names carry a content hash: start empty so chunks of an earlier build do not pile up.
+  rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const result = await build({
     ...entry(),
@@ -36,7 +39,13 @@ export async function bundle({ quiet = false } = {}) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    outfile: join(outdir, 'index.js'),
+    // The registration modules import the handlers dynamically (src/functions/app/lazy.ts): with splitting, the
+    // engine and the Azure SDKs go to chunks that the first invocation loads, so the host indexes the functions
+    // without reading them (issue 7, cold start).
+    splitting: true,
+    outdir,
+    entryNames: 'index',
+    chunkNames: 'chunks/[name]-[hash]',
     external: ['@azure/functions', '@azure/functions-core'],
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
@@ -49,8 +58,19 @@ export async function bundle({ quiet = false } = {}) {
   // package.json "main" globs dist/src/functions/*.js; a host pointed at the bundle needs it to be ESM on its own.
   writeFileSync(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-  if (!quiet) console.log(`bundled ${relative(root, existsSync(functionsEntry) ? functionsEntry : 'core+composition+telemetry')} → ${relative(root, outdir)}/index.js (${(bytes / 1024).toFixed(0)} KiB with map)`);
-  return { outfile: join(outdir, 'index.js'), bytes };
+  const outfile = join(outdir, 'index.js');
+  const entryBytes = result.metafile.outputs[relative(process.cwd(), outfile)]?.bytes ?? 0;
+  // Every JavaScript file of the bundle but the entry: what the first invocation loads.
+  const chunks = Object.keys(result.metafile.outputs)
+    .filter((file) => file.endsWith('.js') && join(process.cwd(), file) !== outfile)
+    .map((file) => join(process.cwd(), file));
+  if (!quiet) {
+    console.log(
+      `bundled ${relative(root, existsSync(functionsEntry) ? functionsEntry : 'core+composition+telemetry')} → ${relative(root, outdir)}/index.js ` +
+        `(${(entryBytes / 1024).toFixed(0)} KiB, ${chunks.length} chunk(s), ${(bytes / 1024).toFixed(0)} KiB in all with maps)`,
+    );
+  }
+  return { outfile, bytes, entryBytes, chunks };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
