@@ -181,6 +181,10 @@ export class ArmAppServiceGateway implements AppServiceGateway {
           position: 'perRetry' as const,
         })),
       });
+      // No OpenTelemetry tracer is registered (telemetry runs with useGlobalProviders: false), so the SDK's span
+      // per request is a no-op; it still cost allocations that outlive the request and got promoted, a few MB of
+      // the 10,000-app scan's peak (issue 7).
+      client.pipeline.removePolicy({ name: 'tracingPolicy' });
       this.clients.set(key, client);
     }
     return client;

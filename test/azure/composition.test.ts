@@ -40,6 +40,12 @@ describe('createDependencies', () => {
     expect(deps.pacingStats).toBe(deps.pacer.stats);
   });
 
+  it('gives the ARM pipeline the pacer and no tracing policy (no tracer is registered: its spans were no-ops)', () => {
+    const names = deps.gateway.client(SUB).pipeline.getOrderedPolicies().map((p) => p.name);
+    expect(names).toContain('mtlsRotatorArmPacing');
+    expect(names).not.toContain('tracingPolicy');
+  });
+
   it('lets the engine rotate a near-expiry app onto the renewed Key Vault version, with every call paced', async () => {
     const oldThumbprint = sb.control.thumbprint(`${VAULT}/client-pfx/0`);
     const newThumbprint = sb.control.thumbprint(`${VAULT}/client-pfx/latest`);
