@@ -29,10 +29,15 @@ export function evaluateBinding(
   now: Date,
   options: { force?: boolean } = {},
 ): BindingEvaluation {
-  const decision = evaluateRenewal(
+  let decision = evaluateRenewal(
     { ...(binding.loaded ? { loaded: binding.loaded } : {}), dangling: binding.dangling, ...(binding.latest ? { latest: binding.latest } : {}) },
     policies,
   );
+  if (decision.reason === 'RenewalMissing' && binding.problem && !binding.latest) {
+    // Key Vault was not read (no source known, 403, ...): "has no newer version" would send the operator to renew a
+    // certificate that may well be renewed already. Say why no renewal could be looked up.
+    decision = { reason: 'RenewalMissing', message: `${expiryOf(binding, now)}, and no renewal can be looked up: ${binding.problem}` };
+  }
   const evaluation: BindingEvaluation = { decision, due: false };
   if (binding.loaded?.notAfter) evaluation.daysRemaining = daysRemaining(binding.loaded.notAfter, now);
   if (binding.problem || !binding.source) return evaluation;
@@ -50,6 +55,13 @@ export function evaluateBinding(
   evaluation.due = true;
   if (forced) evaluation.forced = true;
   return evaluation;
+}
+
+function expiryOf(binding: CertificateBinding, now: Date): string {
+  const notAfter = binding.loaded?.notAfter;
+  const certificate = `certificate ${binding.loaded?.thumbprint ?? binding.key}`;
+  if (!notAfter) return `${certificate} (expiry unknown)`;
+  return `${certificate} ${notAfter.getTime() <= now.getTime() ? 'expired' : 'expires'} on ${notAfter.toISOString()}`;
 }
 
 export interface DueBinding {

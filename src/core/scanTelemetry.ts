@@ -34,7 +34,8 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
       if (decision.reason === 'Expired' || decision.reason === 'NearingExpiry') {
         telemetry.event('CertificateExpiring', { ...dimensions, daysRemaining });
       }
-      if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining });
+      // With a problem (no source known, Key Vault refused the read), the renewal could not be looked up at all.
+      if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining, problem: binding.problem });
     }
   }
   for (const subscription of scan.subscriptions.filter((s) => !s.ok)) {

@@ -166,6 +166,20 @@ describe('createRotator', () => {
   });
 });
 
+describe('a renewal that cannot be looked up', () => {
+  it('is alerted as RenewalMissing that names why, not as "Key Vault has no newer version"', async () => {
+    const s = standardWorld(pool, { fresh: pool.get('old') });
+    const forbidden = Object.assign(new Error('Caller is not authorized to perform action on resource'), { statusCode: 403, code: 'Forbidden' });
+    s.world.keyVault.latestErrors.set('https://kv1.vault.azure.net/certificates/client', forbidden);
+    const report = await s.world.rotator.scan();
+    const binding = report.plan.apps[0]?.bindings[0];
+    expect(binding).toMatchObject({ reason: 'RenewalMissing', due: false });
+    expect(binding?.message).toMatch(/expires on .*, and no renewal can be looked up: .*not authorized/);
+    const [event] = s.world.telemetry.named('RenewalMissing');
+    expect(event?.dimensions).toMatchObject({ reason: 'RenewalMissing', problem: expect.stringMatching(/not authorized/) });
+  });
+});
+
 describe('a batch of rotations (rotateDue)', () => {
   /** Three apps of one webspace that load the same certificate, from the same Key Vault source. */
   function threeAppsOnOneCertificate(config: Record<string, string> = {}): Standard {

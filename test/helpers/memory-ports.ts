@@ -474,8 +474,12 @@ export class FakeKeyVault implements CertificateSource {
     return meta;
   }
 
+  /** Source key (`<vault>/certificates/<name>`, lowercase) → what getLatest throws (a 403, say). */
+  readonly latestErrors = new Map<string, unknown>();
+
   async getLatest(source: KeyVaultSource): Promise<KeyVaultCertificateVersion | undefined> {
     this.log.push({ op: 'getLatest', target: keyOf(source) });
+    if (this.latestErrors.has(keyOf(source))) throw this.latestErrors.get(keyOf(source));
     const versions = this.certificates.get(keyOf(source));
     return versions ? structuredClone(versions[versions.length - 1]?.meta) : undefined;
   }

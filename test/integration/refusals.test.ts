@@ -154,9 +154,19 @@ describe('no change needed or possible', () => {
     const plan = await rotator.plan({ app: 'renewal-missing' });
     expect(plan.apps[0]).toMatchObject({ action: 'alert' });
     expect(plan.apps[0]?.bindings[0]).toMatchObject({ reason: 'RenewalMissing', due: false });
+    expect(plan.apps[0]?.bindings[0]?.message).toMatch(/and Key Vault has no newer version$/);
     const result = await rotator.rotateApp('renewal-missing', { trigger: 'cli' });
     expect(result).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
     expect(w.changes()).toEqual([]);
+  });
+
+  it('a source Key Vault refuses to read (403) is not reported as having nothing newer: the alert names the 403', async () => {
+    const plan = await rotator.plan({ app: 'ref-forbidden' });
+    const binding = plan.apps[0]?.bindings[0];
+    expect(plan.apps[0]).toMatchObject({ action: 'alert' });
+    expect(binding).toMatchObject({ reason: 'RenewalMissing', due: false });
+    expect(binding?.message).toMatch(/^certificate [0-9A-F]{40} expires on .*, and no renewal can be looked up: .*403 Forbidden/);
+    expect(binding?.message).not.toMatch(/has no newer version/);
   });
 });
 
