@@ -121,7 +121,16 @@ export async function rotateScannedApp(
 
   const lease = await deps.store.acquireLease(app.appId, ownerOf(deps), leaseMs(config));
   if (!lease) {
-    deps.telemetry.event('RotationConflict', { appId: app.appId, slot: app.ref.slot, subscription: app.ref.subscriptionId, reason: 'InProgress' });
+    // Name the rotation that holds the app, so the alert leads to its record (none when the holder has not created
+    // it yet, or is a manual rollback of a finished one).
+    const holder = (await deps.store.listForApp(app.appId, 10).catch(() => [])).find((r) => !r.outcome);
+    deps.telemetry.event('RotationConflict', {
+      appId: app.appId,
+      slot: app.ref.slot,
+      subscription: app.ref.subscriptionId,
+      reason: 'InProgress',
+      rotationId: holder?.id,
+    });
     return skipped(app, 'InProgress', { plan });
   }
   try {

@@ -306,8 +306,12 @@ describe('rotating one app', () => {
     const second = await s.world.another('rotator-b', { faultHook: undefined }).rotateApp('app-a', { trigger: 'http' });
     release();
     expect(second).toMatchObject({ outcome: 'skipped', reason: 'InProgress' });
-    expect((await first).outcome).toBe('committed');
-    expect(s.world.telemetry.named('RotationConflict')).toHaveLength(1);
+    const firstResult = await first;
+    expect(firstResult.outcome).toBe('committed');
+    // The conflict names the rotation that holds the app.
+    expect(s.world.telemetry.named('RotationConflict').map((e) => e.dimensions)).toEqual([
+      expect.objectContaining({ reason: 'InProgress', rotationId: firstResult.rotationId }),
+    ]);
     expect(s.world.store.all()).toHaveLength(1);
   });
 
