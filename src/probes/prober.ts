@@ -41,19 +41,19 @@ class ProbeTimeout extends Error {
 }
 
 export class HttpsProber implements Prober {
-  private readonly ca: string[];
+  private readonly extraCaPems: string[];
   private readonly now: () => Date;
   /**
-   * Building a context parses every trusted CA (the ~140 system roots among them): tens of ms of CPU, which made
-   * 100 parallel rotations CPU-bound on probes. Contexts are reused per client certificate; this is not session
-   * reuse (no session is cached or offered without an agent), every probe still makes a full handshake.
+   * One context per client certificate in use (this is not session reuse: no session is cached or offered without
+   * an agent, every probe still makes a full handshake).
    */
   private readonly contexts = new Map<string, tls.SecureContext>();
 
   constructor(private readonly options: HttpsProberOptions) {
-    // `ca` replaces Node's default trust store, so the system roots are passed along with the extra CAs, and with
-    // NODE_EXTRA_CA_CERTS, which Node adds to its default store but not to `tls.rootCertificates`.
-    this.ca = [...tls.rootCertificates, ...nodeExtraCaCerts(), ...(options.extraCaPems ?? [])];
+    const extra = options.extraCaPems ?? [];
+    // A context's own store (see trustingExtraCas) starts from the bundled roots without NODE_EXTRA_CA_CERTS, which
+    // Node adds to its shared default store only: they are added again along with the extra CAs.
+    this.extraCaPems = extra.length > 0 ? [...nodeExtraCaCerts(), ...extra] : [];
     this.now = options.now ?? (() => new Date());
   }
 
@@ -138,7 +138,7 @@ export class HttpsProber implements Prober {
     const id = createHash('sha256').update(tlsOptions.cert ?? '').update('\0').update(tlsOptions.key ?? '').digest('base64');
     let context = this.contexts.get(id);
     if (context === undefined) {
-      context = tls.createSecureContext({ ca: this.ca, ...tlsOptions });
+      context = trustingExtraCas(tls.createSecureContext(tlsOptions), this.extraCaPems, tlsOptions);
       if (this.contexts.size >= MAX_CACHED_CONTEXTS) this.contexts.delete(this.contexts.keys().next().value!);
       this.contexts.set(id, context);
     }
@@ -200,6 +200,24 @@ function describeFailure(error: unknown, timeoutMs: number): Pick<ProbeResult, '
   }
   const name = error instanceof Error ? error.name : typeof error;
   return { ok: false, transient: false, detail: `request failed: ${code ?? name}` };
+}
+
+/**
+ * A context that trusts what Node trusts by default (the bundled roots and NODE_EXTRA_CA_CERTS) plus the extra CAs
+ * (`extraCaPems` holds NODE_EXTRA_CA_CERTS and the extras when there are extras). The `ca` option would replace the
+ * default store, so every root would have to be passed along, and parsing ~140 PEM roots costs ~25 ms of CPU per
+ * context: with a certificate of its own per app, that was most of a rotation's CPU in the 100-app fan-out
+ * (issue 7). Adding the CAs to the context's own copy of the bundled roots (already parsed, once per process)
+ * parses only them. Should a Node version not offer that, the context is built the slow way.
+ */
+function trustingExtraCas(context: tls.SecureContext, extraCaPems: string[], tlsOptions: tls.SecureContextOptions): tls.SecureContext {
+  if (extraCaPems.length === 0) return context;
+  const native = (context as tls.SecureContext & { context?: { addCACert?: (pem: string) => void } }).context;
+  if (typeof native?.addCACert !== 'function') {
+    return tls.createSecureContext({ ...tlsOptions, ca: [...tls.rootCertificates, ...extraCaPems] });
+  }
+  for (const pem of extraCaPems) native.addCACert(pem);
+  return context;
 }
 
 function nodeExtraCaCerts(): string[] {

@@ -1,4 +1,5 @@
 // The HTTPS prober against the sandbox's partner API (real mTLS) and a simulated app's health path.
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
@@ -83,6 +84,39 @@ describe('direct probes (the rotator presents the candidate certificate itself)'
     const result = await withoutSandboxCa.direct(sb.downstreamUrl('partner'), trusted);
     expect(result).toMatchObject({ ok: false, transient: false });
     expect(result.detail).toMatch(/server's certificate is not trusted/);
+  });
+
+  it('trust the extra CAs on top of what Node trusts by default (NODE_EXTRA_CA_CERTS), not instead of it', async () => {
+    // Only the unrelated CA as an extra: here the partner's certificate is not trusted...
+    const otherCa = createCertificateAuthority({ commonName: 'unrelated private CA' });
+    const onlyOther = new HttpsProber({ timeoutMs: 1500, extraCaPems: [otherCa.certPem] });
+    expect(await onlyOther.direct(sb.downstreamUrl('partner'), trusted)).toMatchObject({ ok: false, transient: false });
+    // ...in a process whose default store holds the sandbox CA (NODE_EXTRA_CA_CERTS), the same prober trusts it.
+    const script = `
+      const { HttpsProber } = await import(${JSON.stringify(new URL('../../src/probes/prober.ts', import.meta.url).href)});
+      const input = JSON.parse(process.env.PROBE_INPUT);
+      const prober = new HttpsProber({ timeoutMs: 3000, extraCaPems: [input.otherCa] });
+      const result = await prober.direct(input.url, input.credential);
+      process.stdout.write(JSON.stringify({ ok: result.ok, detail: result.detail }));
+    `;
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: {
+          ...process.env,
+          NODE_OPTIONS: '',
+          NODE_EXTRA_CA_CERTS: sb.caFile,
+          PROBE_INPUT: JSON.stringify({ otherCa: otherCa.certPem, url: sb.downstreamUrl('partner'), credential: trusted }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`probe child exited ${code}: ${stderr.slice(0, 500)}`))));
+    });
+    expect(JSON.parse(output)).toMatchObject({ ok: true });
   });
 
   it('refuse a URL that is not https without connecting', async () => {
