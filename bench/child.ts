@@ -28,6 +28,10 @@ export interface RunningChild<T> {
   /** The first line the child printed, parsed. */
   ready: T;
   process: ChildProcess;
+  /** Writes one line to the child's stdin. */
+  send(line: string): void;
+  /** The next line the child prints, parsed. */
+  next<R>(): Promise<R>;
   /** Closes the child's stdin and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -44,20 +48,34 @@ export async function startBenchChild<T>(file: string, env: Record<string, strin
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<T>((resolve, reject) => {
-    lines.once('line', (line) => {
-      try {
-        resolve(JSON.parse(line) as T);
-      } catch (err) {
-        reject(new Error(`bench child ${file} printed '${line.slice(0, 200)}' instead of its JSON`, { cause: err }));
-      }
-    });
-    child.once('error', reject);
-    void exited.then((code) => reject(new Error(`bench child ${file} exited ${code} before it was ready: ${stderr.slice(-800)}`)));
+  const queued: string[] = [];
+  const waiting: Array<(line: string) => void> = [];
+  lines.on('line', (line) => {
+    const take = waiting.shift();
+    if (take) take(line);
+    else queued.push(line);
   });
+  const next = <R>(): Promise<R> =>
+    new Promise<R>((resolve, reject) => {
+      const settle = (line: string) => {
+        try {
+          resolve(JSON.parse(line) as R);
+        } catch (err) {
+          reject(new Error(`bench child ${file} printed '${line.slice(0, 200)}' instead of its JSON`, { cause: err }));
+        }
+      };
+      const line = queued.shift();
+      if (line !== undefined) return settle(line);
+      waiting.push(settle);
+      child.once('error', reject);
+      void exited.then((code) => reject(new Error(`bench child ${file} exited ${code}: ${stderr.slice(-800)}`)));
+    });
+  const ready = await next<T>();
   return {
     ready,
     process: child,
+    send: (line) => child.stdin!.write(`${line}\n`),
+    next,
     async stop() {
       child.stdin!.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

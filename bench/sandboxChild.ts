@@ -2,13 +2,17 @@
 // its own, so the fan-out figure is the engine's and not the engine's plus the simulated platform's, as it is in
 // Azure where App Service and Key Vault do their work on other machines. Bundled and run with plain node by
 // bench/fanout.ts.
-// Input (env): BENCH_SANDBOX = JSON { apps, restartMs }. Output: one JSON line { armEndpoint, caPem, token,
+// Input (env): BENCH_SANDBOX = JSON { apps, restartMs, distinctCertificates? }. Output: one JSON line { armEndpoint, caPem, token,
 // subscriptionIds } once listening; stops when stdin closes (the parent exits or ends it).
 import { startSandbox } from '../sandbox/index.js';
 import { dueWorld } from './world.js';
 
-const { apps, restartMs } = JSON.parse(process.env.BENCH_SANDBOX ?? '{}') as { apps: number; restartMs: number };
-const scenario = dueWorld(apps, restartMs);
+const { apps, restartMs, distinctCertificates } = JSON.parse(process.env.BENCH_SANDBOX ?? '{}') as {
+  apps: number;
+  restartMs: number;
+  distinctCertificates?: boolean;
+};
+const scenario = dueWorld(apps, restartMs, { distinctCertificates });
 const facts = scenario.meta?.facts as { subscriptionIds: string[] };
 // 100 apps calling their partner at once: the simulated apps' outbound bound is lifted likewise.
 const sb = await startSandbox(scenario, { simulateApps: true, appOutboundTimeoutMs: 30_000 });
