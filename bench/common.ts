@@ -5,8 +5,13 @@ import { loadConfig, type Config } from '../src/core/index.js';
 /** Azurite's well-known development account; the scan never touches storage, so nothing listens for it there. */
 export const DEV_STORAGE = 'UseDevelopmentStorage=true';
 
-export function sandboxConfig(sb: Sandbox, subscriptionIds: string[], extra: Record<string, string> = {}): Config {
-  return loadConfig({
+/** The settings (environment form) of an engine talking to a sandbox; `extra` overrides or adds. */
+export function sandboxSettings(
+  sb: Pick<Sandbox, 'armEndpoint' | 'token'>,
+  subscriptionIds: string[],
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
     AZURE_SUBSCRIPTION_IDS: subscriptionIds.join(','),
     ARM_ENDPOINT: sb.armEndpoint,
     AZURE_CREDENTIAL: 'static',
@@ -17,7 +22,11 @@ export function sandboxConfig(sb: Sandbox, subscriptionIds: string[], extra: Rec
     PROBE_BACKOFF_SECONDS: '1',
     PROBE_TIMEOUT_SECONDS: '5',
     ...extra,
-  });
+  };
+}
+
+export function sandboxConfig(sb: Sandbox, subscriptionIds: string[], extra: Record<string, string> = {}): Config {
+  return loadConfig(sandboxSettings(sb, subscriptionIds, extra));
 }
 
 /**

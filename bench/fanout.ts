@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { startAzurite } from '../sandbox/azurite.js';
 import type { Counters } from '../sandbox/index.js';
 import { buildBenchChild, cpuSecondsOf, startBenchChild, type RunningChild } from './child.js';
-import { DEV_STORAGE } from './common.js';
+import { sandboxSettings } from './common.js';
 import type { DueWorldOptions } from './world.js';
 import { round } from './scan.js';
 
@@ -74,21 +74,15 @@ async function rotateWorld(
   writeFileSync(caFile, sb.caPem);
   let engine: RunningChild<{ ready: boolean }> | undefined;
   try {
-    const settings = {
-      AZURE_SUBSCRIPTION_IDS: sb.subscriptionIds.join(','),
-      ARM_ENDPOINT: sb.armEndpoint,
-      AZURE_CREDENTIAL: 'static',
-      AZURE_STATIC_TOKEN: sb.token,
-      KEYVAULT_CHALLENGE_VERIFICATION: 'false',
-      AzureWebJobsStorage: azurite.connectionString || DEV_STORAGE,
+    const settings = sandboxSettings(sb, sb.subscriptionIds, {
+      AzureWebJobsStorage: azurite.connectionString,
       PROBE_WARMUP_SECONDS: String(timing.probeWarmupSeconds),
-      PROBE_BACKOFF_SECONDS: '1',
       // 100 TLS handshakes at once on a 2-core machine: a probe may wait its turn for the CPU.
       PROBE_TIMEOUT_SECONDS: '30',
       ROTATION_TABLE: `bench${apps}x${Date.now().toString(36)}`.replace(/[^a-z0-9]/gi, ''),
       // The write quota is metric 2's subject; here pacing would only add the 10 writes/s refill to the fan-out.
       ARM_PACING: 'false',
-    };
+    });
     // The sandbox CA joins Node's default store of the engine, as a private CA does on a deployed instance.
     engine = await startBenchChild<{ ready: boolean }>(children.engine, {
       NODE_EXTRA_CA_CERTS: caFile,

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { startSandbox } from '../sandbox/index.js';
 import { buildBenchChild } from './child.js';
-import { DEV_STORAGE, scaleScenario } from './common.js';
+import { sandboxSettings, scaleScenario } from './common.js';
 import { round } from './scan.js';
 
 export interface MemoryFigures {
@@ -16,16 +16,8 @@ export async function measureScanMemory(apps = 10_000): Promise<MemoryFigures> {
   const facts = scenario.meta?.facts as { subscriptionIds: string[]; optedIn: number };
   const sb = await startSandbox(scenario, { simulateApps: false });
   try {
-    const env = {
-      AZURE_SUBSCRIPTION_IDS: facts.subscriptionIds.join(','),
-      ARM_ENDPOINT: sb.armEndpoint,
-      AZURE_CREDENTIAL: 'static',
-      AZURE_STATIC_TOKEN: sb.token,
-      KEYVAULT_CHALLENGE_VERIFICATION: 'false',
-      AzureWebJobsStorage: DEV_STORAGE,
-      // The quota is metric 2's subject; unpaced, the scan runs as fast as the sandbox answers.
-      ARM_PACING: 'false',
-    };
+    // The quota is metric 2's subject; unpaced, the scan runs as fast as the sandbox answers.
+    const env = sandboxSettings(sb, facts.subscriptionIds, { ARM_PACING: 'false' });
     const out = await new Promise<string>((resolve, reject) => {
       const p = spawn(process.execPath, ['--expose-gc', child], {
         env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: sb.caFile, BENCH_SCAN_ENV: JSON.stringify(env) },
