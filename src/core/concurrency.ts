@@ -26,16 +26,23 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
-/** A per-key promise cache: concurrent callers share one call; a failure is cached too (one look-up per scan). */
+/**
+ * A per-key promise cache: concurrent callers share one call. A failure is cached too (one look-up per scan), unless
+ * `forgetFailures` is set, in which case the next caller tries again.
+ */
 export class OnceCache<V> {
   private readonly entries = new Map<string, Promise<V>>();
+
+  constructor(private readonly options: { forgetFailures?: boolean } = {}) {}
 
   get(key: string, load: () => Promise<V>): Promise<V> {
     let entry = this.entries.get(key);
     if (!entry) {
       entry = load();
       // Attach a handler so a cached rejection is never reported as unhandled.
-      entry.catch(() => undefined);
+      entry.catch(() => {
+        if (this.options.forgetFailures) this.entries.delete(key);
+      });
       this.entries.set(key, entry);
     }
     return entry;

@@ -246,8 +246,8 @@ describe('CandidateReads', () => {
       if (loads === 1) throw new TransientError('Key Vault answered 503');
       return refusal;
     };
-    await expect(reads.read('v1', load)).rejects.toThrow(TransientError);
-    const [a, b] = await Promise.all([reads.read('v1', load), reads.read('v1', load)]);
+    await expect(reads.get('v1', load)).rejects.toThrow(TransientError);
+    const [a, b] = await Promise.all([reads.get('v1', load), reads.get('v1', load)]);
     expect(a).toBe(refusal);
     expect(b).toBe(refusal);
     expect(loads).toBe(2);

@@ -3,6 +3,7 @@
 import type { CandidateRefusal, ReadCandidate } from '../candidate.js';
 import { credentialOf, isRefusal, readCandidate } from '../candidate.js';
 import { crashPoint, type CrashBoundary } from '../boundaries.js';
+import { OnceCache } from '../concurrency.js';
 import type { Config } from '../config.js';
 import type { RotatorDeps } from '../deps.js';
 import { LeaseLostError, NotFoundError } from '../errors.js';
@@ -32,17 +33,9 @@ export interface RotationContext {
  * (fewer Key Vault calls, and the PKCS#12 work is the costliest CPU of a rotation). Holds private keys in memory
  * for the batch only; a transient failure is not kept, so the next app of the batch tries again.
  */
-export class CandidateReads {
-  private readonly reads = new Map<string, Promise<ReadCandidate | CandidateRefusal>>();
-
-  read(id: string, load: () => Promise<ReadCandidate | CandidateRefusal>): Promise<ReadCandidate | CandidateRefusal> {
-    let entry = this.reads.get(id);
-    if (entry === undefined) {
-      entry = load();
-      this.reads.set(id, entry);
-      entry.catch(() => this.reads.delete(id));
-    }
-    return entry;
+export class CandidateReads extends OnceCache<ReadCandidate | CandidateRefusal> {
+  constructor() {
+    super({ forgetFailures: true });
   }
 }
 
@@ -66,21 +59,17 @@ export function addStep(ctx: RotationContext, step: RotationStep, detail?: strin
 export async function save(ctx: RotationContext): Promise<void> {
   ctx.record.updatedAt = nowIso(ctx);
   await ctx.deps.store.update(ctx.record);
-  await keepLease(ctx);
-}
-
-/** Keeps the lease between long waits (warm-up, probe backoff) without touching the record. */
-export async function renew(ctx: RotationContext): Promise<void> {
-  await keepLease(ctx);
+  await renew(ctx);
 }
 
 /**
- * Renews the lease once less than half its term is left. Another owner can take only an expired lease, so one
- * with more than half its term left is still ours, and renewing it on every save would double the rotation's
- * table writes for nothing. The longest stretch between two saves or renewals (one probe attempt and its
- * backoff) stays well under half of LEASE_SECONDS with the documented settings.
+ * Keeps the lease, also between long waits (warm-up, probe backoff) without touching the record: renews it once
+ * less than half its term is left. Another owner can take only an expired lease, so one with more than half its
+ * term left is still ours, and renewing it on every save would double the rotation's table writes for nothing. The
+ * longest stretch between two saves or renewals (one probe attempt and its backoff) stays well under half of
+ * LEASE_SECONDS with the documented settings.
  */
-async function keepLease(ctx: RotationContext): Promise<void> {
+export async function renew(ctx: RotationContext): Promise<void> {
   const left = Date.parse(ctx.lease.expiresAt) - ctx.deps.clock.now().getTime();
   if (Number.isFinite(left) && left > leaseMs(ctx.config) / 2) return;
   const renewed = await ctx.deps.store.renewLease(ctx.lease, leaseMs(ctx.config));
@@ -184,7 +173,7 @@ export async function loadCandidates(
       // The loaded certificate's dates were checked when planning; a dangling one has none.
       return readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now());
     };
-    const result = await (ctx.candidateReads ? ctx.candidateReads.read(binding.keyVaultCertificateId.trim().toLowerCase(), load) : load());
+    const result = await (ctx.candidateReads ? ctx.candidateReads.get(binding.keyVaultCertificateId.trim().toLowerCase(), load) : load());
     if (isRefusal(result)) return { ...result, binding };
     ctx.candidates.set(binding.newThumbprint, result);
   }
