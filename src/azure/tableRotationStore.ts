@@ -183,11 +183,10 @@ export class TableRotationStore implements RotationStore {
       await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
     }
     await this.upsert({ partitionKey: P_TIME, rowKey: location.rowKey, ...pointer }, context);
-    const columns = recordColumns(record, context);
-    const etag = await this.tryCreateWithEtag({ ...location, ...columns }, context);
+    const etag = await this.tryCreateWithEtag({ ...location, ...recordColumns(record, context) }, context);
     if (etag === undefined) throw new ConflictError(`rotation record ${record.id} already exists`);
     this.locations.set(record.id, location);
-    this.remember(record.id, etag, columns, isOpenRecord(record, this.options.clock.now()));
+    this.remember(record, etag, isOpenRecord(record, this.options.clock.now()));
   }
 
   async update(record: RotationRecord): Promise<void> {
@@ -232,17 +231,15 @@ export class TableRotationStore implements RotationStore {
       if (open) await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
       else await this.deleteQuietly(P_OPEN, encodeKey(record.id), context);
     }
-    this.remember(record.id, etag, undefined, open, record);
+    this.remember(record, etag, open);
   }
 
-  private remember(id: string, etag: string, columns: Record<string, unknown> | undefined, open: boolean, record?: RotationRecord): void {
-    if (etag === '') {
-      this.written.delete(id);
-      return;
-    }
-    const json = record !== undefined ? JSON.stringify(record) : joinChunks(columns ?? {}, 'Record', this.context('remember', id));
+  private remember(record: RotationRecord, etag: string, open: boolean): void {
+    const id = record.id;
     this.written.delete(id);
-    this.written.set(id, { etag, json, open });
+    // Without an ETag there is nothing to replace against: the next update reads the row.
+    if (etag === '') return;
+    this.written.set(id, { etag, json: JSON.stringify(record), open });
     // Bounded: a long-running host rotates many apps; the oldest entries only cost a read when updated again.
     if (this.written.size > MAX_REMEMBERED) this.written.delete(this.written.keys().next().value as string);
   }
