@@ -87,7 +87,7 @@ export const SETTINGS = [
     description: 'PEM (or base64 of PEM) of intermediate CAs between the anchors and the callers, used to build the chain (not trusted on their own); each must be a CA.' },
   { name: 'CLIENT_CERT_ALLOWED_THUMBPRINTS', kind: 'list', optional: true,
     description: 'Comma-separated thumbprints of the API client certificates allowed (spaces and colons allowed); with CLIENT_CERT_ALLOWED_SUBJECTS unset too, any certificate that chains to an anchor.' },
-  { name: 'CLIENT_CERT_ALLOWED_SUBJECTS', kind: 'list', optional: true,
+  { name: 'CLIENT_CERT_ALLOWED_SUBJECTS', kind: 'string', optional: true,
     description: "Callers allowed by exact subject and issuer, entries separated by ';': '<subject> | <issuer>' as RFC 4514 names, e.g. 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA'; survives a caller's certificate renewal." },
 ] as const satisfies readonly SettingSpec[];
 
