@@ -4,6 +4,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { QueueClient } from '@azure/storage-queue';
 import { PreconditionError } from '../core/errors.js';
+import type { RequestedBy } from '../core/records.js';
 import { callAzure } from './errors.js';
 
 export interface RotationQueueMessage {
@@ -14,6 +15,8 @@ export interface RotationQueueMessage {
   requestedBy: string;
   /** Correlates the request across logs, telemetry and the rotation record. */
   requestId: string;
+  /** The API caller behind an HTTP request; travels to the rotation record it causes. */
+  caller?: RequestedBy;
 }
 
 export interface ReceivedRotationMessage {
@@ -70,10 +73,36 @@ export function validateRotationMessage(value: unknown): RotationQueueMessage {
   if (appId !== undefined && !appId.toLowerCase().startsWith('/subscriptions/')) {
     problems.push('appId must be an ARM resource id (/subscriptions/…/providers/Microsoft.Web/sites/…)');
   }
-  const unknown = Object.keys(v).filter((k) => !['appId', 'reason', 'requestedBy', 'requestId'].includes(k));
+  const caller = v.caller === undefined ? undefined : validateCaller(v.caller, problems);
+  const unknown = Object.keys(v).filter((k) => !['appId', 'reason', 'requestedBy', 'requestId', 'caller'].includes(k));
   if (unknown.length > 0) problems.push(`unknown field(s): ${unknown.join(', ')}`);
   if (problems.length > 0) throw new PreconditionError(`rotation queue message: ${problems.join('; ')}`);
-  return { appId: appId!, ...(reason !== undefined ? { reason } : {}), requestedBy: requestedBy!, requestId: requestId! };
+  return { appId: appId!, ...(reason !== undefined ? { reason } : {}), requestedBy: requestedBy!, requestId: requestId!, ...(caller ? { caller } : {}) };
+}
+
+/** The caller as the record will keep it: a known `via`, bounded names, a thumbprint in App Service form. */
+function validateCaller(value: unknown, problems: string[]): RequestedBy | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.push('caller must be an object with via (and subject, issuer, thumbprint for a certificate)');
+    return undefined;
+  }
+  const c = value as Record<string, unknown>;
+  const count = problems.length;
+  if (c.via !== 'clientCertificate' && c.via !== 'functionKey') problems.push("caller.via must be 'clientCertificate' or 'functionKey'");
+  const caller: RequestedBy = { via: c.via as RequestedBy['via'] };
+  for (const key of ['subject', 'issuer'] as const) {
+    const field = c[key];
+    if (field === undefined) continue;
+    if (typeof field !== 'string' || field.length > MAX_FIELD_CHARS) problems.push(`caller.${key} must be a string of at most ${MAX_FIELD_CHARS} characters`);
+    else caller[key] = field;
+  }
+  if (c.thumbprint !== undefined) {
+    if (typeof c.thumbprint !== 'string' || !/^[0-9A-F]{40}$/.test(c.thumbprint)) problems.push('caller.thumbprint must be 40 uppercase hexadecimal characters');
+    else caller.thumbprint = c.thumbprint;
+  }
+  const unknown = Object.keys(c).filter((k) => !['via', 'subject', 'issuer', 'thumbprint'].includes(k));
+  if (unknown.length > 0) problems.push(`unknown caller field(s): ${unknown.join(', ')}`);
+  return problems.length === count ? caller : undefined;
 }
 
 export interface RotationQueueOptions {

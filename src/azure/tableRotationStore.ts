@@ -506,6 +506,8 @@ function recordColumns(record: RotationRecord, context: AzureErrorContext): Reco
   };
   if (record.finishedAt) columns.FinishedAt = record.finishedAt;
   if (record.reason) columns.Reason = record.reason.slice(0, 1000);
+  // Who asked, at a glance (the full caller is in the record).
+  if (record.requestedBy) columns.RequestedBy = [record.requestedBy.via, record.requestedBy.subject].filter(Boolean).join(' ').slice(0, 1000);
   return columns;
 }
 

@@ -1,9 +1,8 @@
 // Settings of the service (CONTRACTS.md §C): one metadata table (used by infra tests and docs) and a
 // pure loadConfig(env) that validates every setting once, at start-up, with its range and default,
 // and reports every problem at once, each naming its setting.
-import { X509Certificate } from 'node:crypto';
+import { readClientCertSettings, type ClientCertSettings } from './clientCertPolicy.js';
 import { ConfigError } from './errors.js';
-import { normaliseThumbprint } from './thumbprints.js';
 
 export type SettingKind = 'integer' | 'boolean' | 'choice' | 'string' | 'url' | 'cron' | 'list';
 
@@ -81,11 +80,15 @@ export const SETTINGS = [
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', kind: 'string', optional: true, secret: true,
     description: 'Application Insights connection string; unset = no telemetry.' },
   { name: 'CLIENT_CERT_AUTH', kind: 'choice', default: 'off', choices: ['off', 'required'], optional: false,
-    description: 'Require a client certificate (X-ARR-ClientCert) on the HTTP API.' },
+    description: 'Require a client certificate (X-ARR-ClientCert) on the HTTP API; off = the function key alone, and the other CLIENT_CERT_ settings are not read.' },
   { name: 'CLIENT_CERT_TRUSTED_CA', kind: 'string', optional: true, requiredWhen: "CLIENT_CERT_AUTH is 'required'",
-    description: 'PEM (or base64 of PEM) of the CA certificates that may issue API client certificates; several may be concatenated.' },
+    description: 'PEM (or base64 of PEM) of the trust anchors for API client certificates; each must be a CA (CA:TRUE, keyUsage keyCertSign); several may be concatenated.' },
+  { name: 'CLIENT_CERT_INTERMEDIATES', kind: 'string', optional: true,
+    description: 'PEM (or base64 of PEM) of intermediate CAs between the anchors and the callers, used to build the chain (not trusted on their own); each must be a CA.' },
   { name: 'CLIENT_CERT_ALLOWED_THUMBPRINTS', kind: 'list', optional: true,
-    description: 'Comma-separated thumbprints of the API client certificates allowed; unset = any certificate from a trusted CA.' },
+    description: 'Comma-separated thumbprints of the API client certificates allowed (spaces and colons allowed); with CLIENT_CERT_ALLOWED_SUBJECTS unset too, any certificate that chains to an anchor.' },
+  { name: 'CLIENT_CERT_ALLOWED_SUBJECTS', kind: 'string', optional: true,
+    description: "Callers allowed by exact subject and issuer, entries separated by ';': '<subject> | <issuer>' as RFC 4514 names, e.g. 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA'; survives a caller's certificate renewal." },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];
@@ -119,11 +122,8 @@ export interface Config {
   rotationTable: string;
   rotationQueue: string;
   appInsightsConnectionString?: string;
-  clientCertAuth: 'off' | 'required';
-  /** Individual PEM certificates. */
-  clientCertTrustedCaPems: string[];
-  /** Normalised thumbprints; undefined = no allow-list. */
-  clientCertAllowedThumbprints?: string[];
+  /** CLIENT_CERT_*: read by src/core/clientCertPolicy.ts, the one parser of those settings. */
+  clientCert: ClientCertSettings;
 }
 
 /**
@@ -267,29 +267,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must be a connection string containing InstrumentationKey=...');
   }
 
-  const clientCertAuth = choice<Config['clientCertAuth']>('CLIENT_CERT_AUTH');
-  let clientCertTrustedCaPems: string[] = [];
-  const trustedCa = raw('CLIENT_CERT_TRUSTED_CA');
-  if (trustedCa !== undefined) {
-    const parsed = parseCaPems(trustedCa);
-    if (typeof parsed === 'string') problems.push(`CLIENT_CERT_TRUSTED_CA ${parsed}`);
-    else clientCertTrustedCaPems = parsed;
-  } else if (clientCertAuth === 'required') {
-    problems.push("CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'");
-  }
-  let clientCertAllowedThumbprints: string[] | undefined;
-  const allowed = raw('CLIENT_CERT_ALLOWED_THUMBPRINTS');
-  if (allowed !== undefined) {
-    clientCertAllowedThumbprints = [];
-    for (const entry of allowed.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const thumbprint = normaliseThumbprint(entry);
-      if (thumbprint === undefined) {
-        problems.push(`CLIENT_CERT_ALLOWED_THUMBPRINTS entries must be 40 hexadecimal characters, got '${entry}'`);
-      } else if (!clientCertAllowedThumbprints.includes(thumbprint)) {
-        clientCertAllowedThumbprints.push(thumbprint);
-      }
-    }
-  }
+  const clientCert = readClientCertSettings(env);
+  problems.push(...clientCert.problems);
 
   const config: Config = {
     subscriptionIds,
@@ -313,15 +292,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     storage,
     rotationTable,
     rotationQueue,
-    clientCertAuth,
-    clientCertTrustedCaPems,
+    clientCert: clientCert.settings,
   };
   if (storage.kind === 'connectionString') config.storageConnectionString = storage.connectionString;
   if (clientId !== undefined) config.clientId = clientId;
   if (staticToken !== undefined) config.staticToken = staticToken;
   if (renewBeforePercent !== undefined) config.renewBeforePercent = renewBeforePercent;
   if (appInsightsConnectionString !== undefined) config.appInsightsConnectionString = appInsightsConnectionString;
-  if (clientCertAllowedThumbprints !== undefined) config.clientCertAllowedThumbprints = clientCertAllowedThumbprints;
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -398,28 +375,6 @@ function checkHttpsUrl(value: string): string | undefined {
   } catch {
     return 'must be an https URL';
   }
-}
-
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** PEM text or base64 of it, one or more certificates → the PEM blocks, each checked to parse. */
-export function parseCaPems(value: string): string[] | string {
-  let text = value.replace(/\\n/g, '\n');
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    const compact = value.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return 'must be PEM certificates or base64 of PEM text';
-    text = Buffer.from(compact, 'base64').toString('utf8');
-  }
-  const blocks = text.match(PEM_BLOCK) ?? [];
-  if (blocks.length === 0) return 'must contain at least one -----BEGIN CERTIFICATE----- block';
-  for (const [index, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch {
-      return `certificate ${index + 1} of ${blocks.length} cannot be parsed`;
-    }
-  }
-  return blocks;
 }
 
 // NCRONTAB as the Functions timer trigger takes it: {second} {minute} {hour} {day} {month} {day-of-week}.

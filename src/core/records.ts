@@ -37,6 +37,19 @@ export interface BindingChange {
   sourceUrl?: string;
 }
 
+/**
+ * Who asked, by hand, for a rotation or a rollback: the HTTP API's authenticated caller. Absent for scheduled work
+ * (timer, probe timer) and the CLI.
+ */
+export interface RequestedBy {
+  /** `clientCertificate`: a verified certificate (CLIENT_CERT_AUTH=required); `functionKey`: the key was the only credential. */
+  via: 'clientCertificate' | 'functionKey';
+  /** RFC 4514 names and the uppercase thumbprint of the caller's certificate (public data). */
+  subject?: string;
+  issuer?: string;
+  thumbprint?: string;
+}
+
 export interface StepEntry {
   step: RotationStep;
   at: string;
@@ -76,6 +89,10 @@ export interface RotationRecord {
   retireAfter?: string;
   retiredAt?: string;
   dryRun?: boolean;
+  /** The caller who asked for this rotation (or, with `rollbackOf`, this rollback) through the API. */
+  requestedBy?: RequestedBy;
+  /** The caller who asked through the API to roll this (still open) rotation back. */
+  rollbackRequestedBy?: RequestedBy;
   /** Set on the record of a rollback of an already committed rotation: the id of that rotation. */
   rollbackOf?: string;
   /**

@@ -10,7 +10,7 @@ import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
 import { planApp, type AppPlan, type DueBinding } from './plan.js';
-import type { Lease, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import type { Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from './records.js';
 import { scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
@@ -66,6 +66,8 @@ export interface RotateOptions {
   scannedAt?: Date;
   /** The batch's shared candidate reads (rotateDue); a rotation on its own reads its candidates itself. */
   candidateReads?: CandidateReads;
+  /** The API caller who asked for it (recorded in the record and its telemetry). */
+  requestedBy?: RequestedBy;
 }
 
 /** Resume attempts after which a rotation stops retrying and rolls back (or fails). */
@@ -154,7 +156,7 @@ export async function rotateScannedApp(
       }
     }
 
-    const record = newRecord(deps, current, currentPlan.due, options.trigger);
+    const record = newRecord(deps, current, currentPlan.due, options.trigger, options.requestedBy);
     await deps.store.create(record);
     deps.telemetry.event('RotationStarted', dimensionsOf(record, { reason: record.bindings.map((b) => b.reason).join(',') }));
     deps.logger.info(`rotation ${record.id} of ${current.name} started`, {
@@ -184,7 +186,7 @@ export async function rotateScannedApp(
   }
 }
 
-function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigger: RotationRecord['trigger']): RotationRecord {
+function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigger: RotationRecord['trigger'], requestedBy?: RequestedBy): RotationRecord {
   const now = deps.clock.now();
   const at = now.toISOString();
   const bindings = due.map((d) => {
@@ -213,6 +215,7 @@ function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigge
     startedAt: at,
     updatedAt: at,
   };
+  if (requestedBy) record.requestedBy = { ...requestedBy };
   const expectation = probeExpectationOf(app, bindings);
   if (expectation) record.probeExpectation = expectation;
   return record;
@@ -391,6 +394,7 @@ export async function rollbackRecord(
   record: RotationRecord,
   trigger: RotationRecord['trigger'],
   reason: string,
+  requestedBy?: RequestedBy,
 ): Promise<RotationResult> {
   if (record.outcome && record.outcome !== 'committed') {
     throw new PreconditionError(`rotation ${record.id} is ${record.outcome}: there is nothing to roll back`);
@@ -410,6 +414,8 @@ export async function rollbackRecord(
       }
       const ctx = await contextFor(deps, config, current, lease);
       if (!('deps' in ctx)) return ctx;
+      // Who stopped it is part of the audit trail, whichever way it ends.
+      if (requestedBy) current.rollbackRequestedBy = { ...requestedBy };
       if (APP_UNCHANGED.includes(current.step)) {
         await finish(ctx, 'aborted', `${reason} (before the app was changed)`);
         return resultOf(current);
@@ -451,6 +457,7 @@ export async function rollbackRecord(
       updatedAt: now,
       rollbackOf: record.id,
     };
+    if (requestedBy) rollback.requestedBy = { ...requestedBy };
     if (record.previousSettings) rollback.previousSettings = { ...record.previousSettings };
     if (record.writtenSettings) rollback.writtenSettings = { ...record.writtenSettings };
     if (record.probeExpectation) rollback.probeExpectation = { ...record.probeExpectation };

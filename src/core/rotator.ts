@@ -7,7 +7,7 @@ import { NotFoundError } from './errors.js';
 import { appIdOf, appNameOf, looksLikeResourceId, parseAppId } from './identity.js';
 import { planApp, planOf, type Plan } from './plan.js';
 import type { AppRef } from './ports.js';
-import type { RotationRecord } from './records.js';
+import type { RequestedBy, RotationRecord } from './records.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
@@ -30,6 +30,8 @@ export interface PlanFilter {
 
 export interface RotateAppOptions {
   trigger: RotationRecord['trigger'];
+  /** The API caller who asked (kept in the record and its telemetry). */
+  requestedBy?: RequestedBy;
   /** Return the plan; write nothing (not even a record or a lease). */
   dryRun?: boolean;
   /** Rotate even when up to date, if Key Vault has a different, acceptable version. */
@@ -77,7 +79,7 @@ export interface Rotator {
   resumeOpen(): Promise<ResumeReport>;
   retireDue(): Promise<RetireReport>;
   /** Rolls back an in-flight or committed rotation by hand. */
-  rollback(rotationId: string, options?: { trigger?: RotationRecord['trigger']; reason?: string }): Promise<RotationResult>;
+  rollback(rotationId: string, options?: { trigger?: RotationRecord['trigger']; reason?: string; requestedBy?: RequestedBy }): Promise<RotationResult>;
   getRotation(id: string): Promise<RotationRecord | undefined>;
   listRotations(appIdOrName?: string, limit?: number): Promise<RotationRecord[]>;
   inventory(): Promise<InventoryEntry[]>;
@@ -193,6 +195,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
           scannedAt,
           ...(options.dryRun ? { dryRun: true } : {}),
           ...(options.force ? { force: true } : {}),
+          ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
         });
       }),
 
@@ -231,7 +234,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
       guard(async () => {
         const record = await deps.store.get(rotationId);
         if (!record) throw new NotFoundError(`rotation ${rotationId} does not exist`);
-        return rollbackRecord(deps, config, record, options.trigger ?? 'cli', options.reason ?? 'ManualRollback');
+        return rollbackRecord(deps, config, record, options.trigger ?? 'cli', options.reason ?? 'ManualRollback', options.requestedBy);
       }),
 
     getRotation: (id) => guard(() => deps.store.get(id)),

@@ -31,9 +31,25 @@ describe('rotation queue messages', () => {
     ['an appId that is not a resource id', { ...MESSAGE, appId: 'app' }, /appId must be an ARM resource id/],
     ['an unknown field', { ...MESSAGE, pfx: 'MIIK' }, /unknown field\(s\): pfx/],
     ['not an object', [1, 2], /must be a JSON object/],
+    ['a caller authenticated some unknown way', { ...MESSAGE, caller: { via: 'password' } }, /caller.via must be 'clientCertificate' or 'functionKey'/],
+    ['a caller whose thumbprint is not one', { ...MESSAGE, caller: { via: 'clientCertificate', thumbprint: 'abc' } }, /caller.thumbprint must be 40 uppercase hexadecimal/],
+    ['a caller with an oversized subject', { ...MESSAGE, caller: { via: 'clientCertificate', subject: 'CN='.padEnd(3000, 'x') } }, /caller.subject must be a string of at most 2048/],
+    ['a caller with extra fields', { ...MESSAGE, caller: { via: 'functionKey', key: 'k' } }, /unknown caller field\(s\): key/],
   ])('reject %s with a message naming the problem', (_label, value, pattern) => {
     expect(() => decodeRotationMessage(JSON.stringify(value))).toThrow(pattern);
     expect(() => decodeRotationMessage(JSON.stringify(value))).toThrow(PreconditionError);
+  });
+});
+
+describe('the caller in a rotation queue message', () => {
+  it('travels with the message, so the record written by the queue trigger names who asked', () => {
+    const withCaller: RotationQueueMessage = {
+      ...MESSAGE,
+      requestedBy: 'http',
+      caller: { via: 'clientCertificate', subject: 'CN=ops-cli,O=Contoso', issuer: 'CN=Contoso Issuing CA,O=Contoso', thumbprint: 'AB'.repeat(20) },
+    };
+    expect(decodeRotationMessage(encodeRotationMessage(withCaller))).toEqual(withCaller);
+    expect(decodeRotationMessage(encodeRotationMessage({ ...MESSAGE, caller: { via: 'functionKey' } })).caller).toEqual({ via: 'functionKey' });
   });
 });
 

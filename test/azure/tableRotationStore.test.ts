@@ -271,3 +271,16 @@ describe('TableRotationStore on Azurite', () => {
     expect(await store.getState('lastScan')).toBe('{"at":"2030-01-02T00:00:00Z","apps":4}');
   });
 });
+
+describe('the caller of a rotation in the table', () => {
+  it('keeps requestedBy in the record and shows it in a column a person browsing the table can read', async () => {
+    const { store } = newStore();
+    const requestedBy = { via: 'clientCertificate' as const, subject: 'CN=ops-cli,O=Contoso', issuer: 'CN=Contoso Issuing CA,O=Contoso', thumbprint: 'C3'.repeat(20) };
+    await store.create(record('r-caller', '2030-01-01T00:00:00.000Z', { requestedBy }));
+    expect((await store.get('r-caller'))?.requestedBy).toEqual(requestedBy);
+    const client = await store.client();
+    const rows = [];
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`Id eq ${'r-caller'}` } })) rows.push(entity);
+    expect(rows.map((r) => r.RequestedBy)).toEqual(['clientCertificate CN=ops-cli,O=Contoso']);
+  });
+});

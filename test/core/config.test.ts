@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createCertificateAuthority } from '../../src/crypto/index.js';
+import { createCertificateAuthority, issueCertificate } from '../../src/crypto/index.js';
 import { checkNcrontab, defaultSettings, loadConfig, SETTINGS, type SettingSpec } from '../../src/core/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 
@@ -41,11 +41,9 @@ describe('loadConfig', () => {
       armPacing: true,
       rotationTable: 'rotations',
       rotationQueue: 'rotation-requests',
-      clientCertAuth: 'off',
-      clientCertTrustedCaPems: [],
+      clientCert: { mode: 'off' },
     });
     expect(config.renewBeforePercent).toBeUndefined();
-    expect(config.clientCertAllowedThumbprints).toBeUndefined();
     expect(config.appInsightsConnectionString).toBeUndefined();
   });
 
@@ -128,13 +126,12 @@ describe('loadConfig', () => {
     ['an App Insights connection string is accepted',
       { APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1/' }, undefined],
     ['client certificate auth without trusted CAs is refused', { CLIENT_CERT_AUTH: 'required' },
-      "CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'"],
+      "CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required' (PEM of the CA(s) that issue API client certificates, or base64 of that PEM)"],
     ['an unknown client certificate mode is refused', { CLIENT_CERT_AUTH: 'optional' },
       "CLIENT_CERT_AUTH must be one of off, required, got 'optional'"],
-    ['trusted CA text that is not PEM is refused', { CLIENT_CERT_TRUSTED_CA: 'not a certificate!' },
-      'CLIENT_CERT_TRUSTED_CA must be PEM certificates or base64 of PEM text'],
-    ['a malformed thumbprint in the allow-list is refused', { CLIENT_CERT_ALLOWED_THUMBPRINTS: 'abc' },
-      "CLIENT_CERT_ALLOWED_THUMBPRINTS entries must be 40 hexadecimal characters, got 'abc'"],
+    ['trusted CA text that is not PEM is refused', { CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: 'not a certificate!' },
+      'CLIENT_CERT_TRUSTED_CA must be PEM certificates ("-----BEGIN CERTIFICATE-----") or base64 of that PEM text'],
+    ['trusted CA text that is not PEM is not even read while the check is off', { CLIENT_CERT_TRUSTED_CA: 'not a certificate!' }, undefined],
   ] as const)('%s', (_sentence, env, problem) => {
     expect(problemsOf({ ...minimal, ...env })).toEqual(problem === undefined ? [] : [problem]);
   });
@@ -166,24 +163,48 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('s3cr3t-value');
   });
 
+  // The client-certificate settings are read by src/core/clientCertPolicy.ts (test/functions/auth/clientCert.test.ts
+  // covers it in depth); these check that loadConfig runs it and reports its problems with the others.
+  const anchorsOf = (config: ReturnType<typeof loadConfig>): string[] => (config.clientCert.mode === 'required' ? config.clientCert.trustedCaPems : []);
+
   it('reads trusted CAs as PEM text, escaped newlines or base64, several concatenated', () => {
     const a = createCertificateAuthority({ commonName: 'Api CA A' }).certPem;
     const b = createCertificateAuthority({ commonName: 'Api CA B' }).certPem;
     const both = `${a}\n${b}`;
     for (const value of [both, both.replace(/\n/g, '\\n'), Buffer.from(both).toString('base64')]) {
-      const config = loadConfig({ ...minimal, CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value });
-      expect(config.clientCertTrustedCaPems).toHaveLength(2);
+      expect(anchorsOf(loadConfig({ ...minimal, CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value }))).toHaveLength(2);
     }
     const corrupt = a.replace(/\n[A-Za-z0-9+/]{20}/, '\nAAAAAAAAAAAAAAAAAAAA');
-    expect(problemsOf({ ...minimal, CLIENT_CERT_TRUSTED_CA: corrupt })).toEqual([
-      'CLIENT_CERT_TRUSTED_CA certificate 1 of 1 cannot be parsed',
-    ]);
+    expect(problemsOf({ ...minimal, CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: corrupt })).toEqual(['CLIENT_CERT_TRUSTED_CA is not a readable X.509 certificate']);
   });
 
-  it('normalises the thumbprint allow-list', () => {
+  it.each([
+    ['a leaf certificate as the trust anchor', () => ({ CLIENT_CERT_TRUSTED_CA: issueCertificate(createCertificateAuthority({ commonName: 'Issuer' }), { commonName: 'ops', usage: 'client' }).certPem }),
+      /^CLIENT_CERT_TRUSTED_CA \(CN=ops\) is not a CA certificate \(basicConstraints CA:FALSE\)/],
+    ['no trust anchor at all', () => ({}), /^CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'/],
+    ['an allow-list entry that is not a thumbprint', () => ({ CLIENT_CERT_TRUSTED_CA: createCertificateAuthority({ commonName: 'Api CA' }).certPem, CLIENT_CERT_ALLOWED_THUMBPRINTS: 'ABC123' }),
+      /^CLIENT_CERT_ALLOWED_THUMBPRINTS entry 'ABC123' is not a SHA-1 thumbprint/],
+  ])('with CLIENT_CERT_AUTH=required, refuses %s at start-up, naming the setting', (_sentence, extra, problem) => {
+    const problems = problemsOf({ ...minimal, CLIENT_CERT_AUTH: 'required', ...extra() });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(problem);
+  });
+
+  it('with CLIENT_CERT_AUTH off, does not read the other CLIENT_CERT_ settings at all', () => {
+    const garbage = { CLIENT_CERT_TRUSTED_CA: 'not a certificate', CLIENT_CERT_INTERMEDIATES: '!!', CLIENT_CERT_ALLOWED_THUMBPRINTS: 'nope', CLIENT_CERT_ALLOWED_SUBJECTS: 'nonsense' };
+    expect(loadConfig({ ...minimal, ...garbage }).clientCert).toEqual({ mode: 'off' });
+    expect(loadConfig({ ...minimal, ...garbage, CLIENT_CERT_AUTH: 'OFF' }).clientCert).toEqual({ mode: 'off' });
+  });
+
+  it('normalises the thumbprint allow-list: case, spaces and colons', () => {
     const t = 'ab'.repeat(20);
-    expect(loadConfig({ ...minimal, CLIENT_CERT_ALLOWED_THUMBPRINTS: ` ${t} ,${t.toUpperCase()}` }).clientCertAllowedThumbprints)
-      .toEqual([t.toUpperCase()]);
+    const config = loadConfig({
+      ...minimal,
+      CLIENT_CERT_AUTH: 'required',
+      CLIENT_CERT_TRUSTED_CA: createCertificateAuthority({ commonName: 'Api CA' }).certPem,
+      CLIENT_CERT_ALLOWED_THUMBPRINTS: ` ${t} ,${t.toUpperCase().match(/../g)!.join(' ')}, ${t.match(/../g)!.join(':')}`,
+    });
+    expect(config.clientCert).toMatchObject({ mode: 'required', allowedThumbprints: [t.toUpperCase()] });
   });
 });
 

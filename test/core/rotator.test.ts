@@ -157,6 +157,43 @@ describe('createRotator', () => {
     expect(s.world.appService.settings.get(s.appId)).toEqual(s.original);
   });
 
+  const opsCli = { via: 'clientCertificate', subject: 'CN=ops-cli,O=Contoso', issuer: 'CN=Contoso Issuing CA,O=Contoso', thumbprint: 'A1'.repeat(20) } as const;
+  const onCall = { via: 'clientCertificate', subject: 'CN=on-call,O=Contoso', issuer: 'CN=Contoso Issuing CA,O=Contoso', thumbprint: 'B2'.repeat(20) } as const;
+
+  it('keeps the API caller of a run and of a rollback in their records and in their telemetry', async () => {
+    const s = standardWorld(pool);
+    const committed = await s.world.rotator.rotateApp('app-a', { trigger: 'http', force: true, requestedBy: opsCli });
+    expect(committed.outcome).toBe('committed');
+    expect((await s.world.store.get(committed.rotationId!))?.requestedBy).toEqual(opsCli);
+    const rollback = await s.world.rotator.rollback(committed.rotationId!, { trigger: 'http', requestedBy: onCall });
+    expect((await s.world.store.get(rollback.rotationId!))).toMatchObject({ rollbackOf: committed.rotationId, requestedBy: onCall });
+    const callers = (name: 'RotationStarted' | 'RotationCommitted' | 'RotationRolledBack') =>
+      s.world.telemetry.named(name).map((e) => [e.dimensions?.rotationId, e.dimensions?.requestedBy, e.dimensions?.requestedBySubject, e.dimensions?.requestedByThumbprint]);
+    expect(callers('RotationStarted')).toEqual([
+      [committed.rotationId, 'clientCertificate', opsCli.subject, opsCli.thumbprint],
+      [rollback.rotationId, 'clientCertificate', onCall.subject, onCall.thumbprint],
+    ]);
+    expect(callers('RotationCommitted')).toEqual([[committed.rotationId, 'clientCertificate', opsCli.subject, opsCli.thumbprint]]);
+    expect(callers('RotationRolledBack')).toEqual([[rollback.rotationId, 'clientCertificate', onCall.subject, onCall.thumbprint]]);
+  });
+
+  it('keeps who rolled an in-flight rotation back beside who started it', async () => {
+    const s = standardWorld(pool, { deps: { faultHook: (b) => { if (b === 'afterSwitchRecorded') throw new Error('killed'); } } });
+    await expect(s.world.rotator.rotateApp('app-a', { trigger: 'http', requestedBy: opsCli })).rejects.toThrow('killed');
+    const [open] = s.world.store.all();
+    s.world.clock.advance(s.world.config.leaseSeconds * 1000 + 1);
+    await s.world.another('operator', { faultHook: undefined }).rollback(open!.id, { trigger: 'http', reason: 'stop', requestedBy: onCall });
+    expect(await s.world.store.get(open!.id)).toMatchObject({ outcome: 'rolledBack', requestedBy: opsCli, rollbackRequestedBy: onCall });
+    expect(s.world.telemetry.named('RotationRolledBack')[0]?.dimensions).toMatchObject({ requestedBySubject: opsCli.subject, rollbackRequestedBySubject: onCall.subject });
+  });
+
+  it('scheduled work has no caller', async () => {
+    const s = standardWorld(pool);
+    const committed = await s.world.rotator.rotateApp('app-a', { trigger: 'timer' });
+    expect((await s.world.store.get(committed.rotationId!))?.requestedBy).toBeUndefined();
+    expect(s.world.telemetry.named('RotationCommitted')[0]?.dimensions).not.toHaveProperty('requestedBy');
+  });
+
   it('an app with bad tags is reported and never changed', async () => {
     const s = standardWorld(pool, { tags: { 'mtls-rotation-probe': 'http://insecure.example/' } });
     const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });

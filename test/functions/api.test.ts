@@ -156,6 +156,8 @@ describe('the HTTP API through the local runner', () => {
       return rotations.length > 0 ? rotations : undefined;
     });
     expect(committed).toMatchObject({ outcome: 'committed', trigger: 'queue', appId: expect.stringMatching(/\/resourcegroups\/rg-apps\/providers\/microsoft.web\/sites\/orders$/i) });
+    // CLIENT_CERT_AUTH is off here: the function key was the caller's only credential, and the record says so.
+    expect(committed.requestedBy).toEqual({ via: 'functionKey' });
     const newThumbprint = committed.bindings[0]!.newThumbprint;
     expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(newThumbprint);
 
@@ -169,6 +171,7 @@ describe('the HTTP API through the local runner', () => {
     const res = await call('POST', `/rotations/${committed.id}/rollback`, { body: JSON.stringify({ reason: 'operator test' }) });
     expect(res.status).toBe(200);
     expect(res.json.outcome).toBe('rolledBack');
+    expect(res.json.record).toMatchObject({ rollbackOf: committed.id, requestedBy: { via: 'functionKey' } });
     expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(committed.bindings[0]!.oldThumbprint);
   }, 90_000);
 

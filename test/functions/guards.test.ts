@@ -57,8 +57,9 @@ describe('client-certificate authentication on the API (CLIENT_CERT_AUTH=require
   const header = (pem: string) => pemToDer(pem).toString('base64');
 
   it.each([
-    ['no certificate is refused', undefined, 403, 'ClientCertificateMissing'],
-    ['a certificate from a CA with the same name but another key is refused', () => header(forged.certPem), 403, 'ClientCertificateUntrusted'],
+    // 401: the caller is not authenticated (403 is kept for a trusted certificate that an allow-list does not name).
+    ['no certificate is refused', undefined, 401, 'ClientCertificateMissing'],
+    ['a certificate from a CA with the same name but another key is refused', () => header(forged.certPem), 401, 'ClientCertificateUntrusted'],
     ['a certificate of the trusted CA passes to the handler', () => header(client.certPem), 404, 'NotFound'],
   ])('%s', async (_sentence, cert, status, code) => {
     const h = await start({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: ca.certPem });

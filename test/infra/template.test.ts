@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, SETTINGS, type SettingSpec } from '../../src/core/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { TELEMETRY_EVENTS, TELEMETRY_METRICS } from '../../src/core/events.js';
+import { captureRegistrations } from '../../src/host/index.js';
 import { ARM_FUNCTIONS, evaluate, expressionOf, referencedNames, walkNodes, walkStrings, type EvalContext } from './arm.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -11,6 +12,7 @@ const readJson = (file: string): any => JSON.parse(fs.readFileSync(path.join(roo
 const template = readJson('infra/azuredeploy.json');
 const example = readJson('infra/azuredeploy.parameters.example.json');
 const operations = fs.readFileSync(path.join(root, 'docs/operations.md'), 'utf8');
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 
 /**
  * Built-in role definition ids, each checked by hand against Microsoft's built-in roles reference
@@ -140,10 +142,39 @@ describe('infra/azuredeploy.json: what it deploys', () => {
     expect(site.properties.functionAppConfig.deployment.storage.authentication.type).toBe('UserAssignedIdentity');
   });
 
-  it('client certificates are requested but optional, so the anonymous health endpoint still answers', () => {
+  // The front end's client-certificate mode follows CLIENT_CERT_AUTH, and the routes it excludes are exactly the
+  // anonymous ones (README and docs/operations.md: /api/health answers without a key or a certificate).
+  const modeFor = (clientCertAuth: string): unknown => {
+    const [site] = byType('Microsoft.Web/sites');
+    const parameters = Object.fromEntries(Object.entries(template.parameters).map(([k, p]: [string, any]) => [k, p.defaultValue]));
+    return evaluate(site.properties.clientCertMode, {
+      parameters: { ...parameters, clientCertAuth },
+      variables: template.variables,
+      referenceProperties: {},
+      subscriptionId: '00000000-0000-0000-0000-000000000001',
+      resourceGroupId: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg',
+      resourceManager: 'https://management.azure.com/',
+    });
+  };
+  it.each([
+    ['off: the front end asks for a certificate but lets a caller without one through (the function key decides)', 'off', 'Optional'],
+    ['required: the front end refuses a caller without a certificate too, before the app checks it', 'required', 'Required'],
+  ])('client certificates with clientCertAuth %s', (_sentence, clientCertAuth, mode) => {
     const [site] = byType('Microsoft.Web/sites');
     expect(site.properties.clientCertEnabled).toBe(true);
-    expect(site.properties.clientCertMode).toBe('Optional');
+    expect(modeFor(clientCertAuth)).toBe(mode);
+  });
+
+  it('the client-certificate exclusion paths are exactly the anonymous HTTP routes, and the docs name them', async () => {
+    const [site] = byType('Microsoft.Web/sites');
+    const registrations = await captureRegistrations(() => import('../../src/functions/index.js'));
+    const anonymous = registrations
+      .filter((r) => r.kind === 'http' && r.trigger.authLevel === 'anonymous')
+      .map((r) => `/api/${String(r.trigger.route)}`);
+    expect(anonymous).toEqual(['/api/health']);
+    expect(String(site.properties.clientCertExclusionPaths).split(',')).toEqual(anonymous);
+    for (const path of anonymous) expect(operations).toMatch(new RegExp(`clientCertExclusionPaths[^\\n]*\`${path}\``));
+    expect(readme).toContain('`GET /api/health` (anonymous');
   });
 
   it('a storage account that accepts identities only (no shared key) for identity-based AzureWebJobsStorage', () => {

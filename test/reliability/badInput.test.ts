@@ -6,7 +6,8 @@ import { startSandbox, type Sandbox, type Scenario } from '../../sandbox/index.j
 import type { SiteSpec, VaultCertificateSpec } from '../../sandbox/scenario.js';
 import { loadConfig, type Config } from '../../src/core/index.js';
 import { createCertificateAuthority, issueCertificate } from '../../src/crypto/index.js';
-import { authenticateClientCertificate } from '../../src/functions/auth/clientCert.js';
+import { readClientCertSettings } from '../../src/core/clientCertPolicy.js';
+import { authenticateCaller, clientCertGate } from '../../src/functions/auth/clientCert.js';
 import { readRotationRequest } from '../../src/functions/http/rotationRequest.js';
 import { errorResponse } from '../../src/functions/http/errorBoundary.js';
 import { HttpRequest, InvocationContext } from '../../src/functions/http/runtime.js';
@@ -288,20 +289,26 @@ describe('bad input catalogue', () => {
     const ca = createCertificateAuthority({ commonName: 'api-ca' });
     const stranger = createCertificateAuthority({ commonName: 'stranger-ca' });
     const strangerLeaf = issueCertificate(stranger, { commonName: 'intruder', usage: 'client' });
-    const policy = { trustedCaPems: [ca.certPem], now: new Date() };
+    // The production path: the settings as loadConfig reads them, the gate the API builds from them.
+    const { settings: certSettings } = readClientCertSettings({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: ca.certPem });
+    const gate = clientCertGate(certSettings);
+    const strangerDer = Buffer.from(strangerLeaf.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const headerCases: [string, string | undefined, RegExp][] = [
-      ['no header', undefined, /Missing/],
-      ['an empty header', '', /Missing/],
-      ['garbage', '%%% not base64 %%%', /Unreadable/],
-      ['base64 of garbage', Buffer.from('hello world, not DER').toString('base64'), /Unreadable/],
-      ['a header of 64 kB', 'A'.repeat(64 * 1024), /TooLarge/],
-      ['a certificate from an untrusted CA', Buffer.from(strangerLeaf.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('base64'), /Untrusted|IsCa|WrongUsage/],
+      ['no header', undefined, /^401 .*Missing/],
+      ['an empty header', '', /^401 .*Missing/],
+      ['garbage', '%%% not base64 %%%', /^400 .*Unreadable/],
+      ['base64 of garbage', Buffer.from('hello world, not DER').toString('base64'), /^400 .*Unreadable/],
+      ['a header of 64 kB', 'A'.repeat(64 * 1024), /^400 .*TooLarge/],
+      ['a repeated header', `${strangerDer.toString('base64')}, ${strangerDer.toString('base64')}`, /^400 .*Repeated/],
+      ['a certificate followed by extra bytes', Buffer.concat([strangerDer, Buffer.from('tail')]).toString('base64'), /^400 .*TrailingBytes/],
+      ['a certificate from an untrusted CA', strangerDer.toString('base64'), /^401 .*Untrusted/],
     ];
     for (const [sentence, header, pattern] of headerCases) {
       let text: string;
       try {
-        const result = authenticateClientCertificate(header, policy);
-        text = result.ok ? 'accepted' : `${result.code} ${result.reason}`;
+        const request = new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/certificates', headers: header === undefined ? {} : { 'x-arr-clientcert': header } });
+        const result = authenticateCaller(request, gate, new Date());
+        text = result.ok ? 'accepted' : `${result.status} ${result.code} ${result.reason}`;
       } catch (error) {
         text = `threw ${String(error)}`;
       }

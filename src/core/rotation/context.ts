@@ -9,7 +9,7 @@ import type { RotatorDeps } from '../deps.js';
 import { LeaseLostError, NotFoundError } from '../errors.js';
 import type { Dimensions, TelemetryEventName } from '../events.js';
 import type { AppRef, ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
-import type { BindingChange, Lease, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
+import type { BindingChange, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
 import { tagNames, type AppTagConfig } from '../tags.js';
 import { DAY_MS } from './time.js';
 
@@ -140,8 +140,16 @@ export function dimensionsOf(record: RotationRecord, extra: Dimensions = {}): Di
     rotationId: record.id,
     step: record.step,
     trigger: record.trigger,
+    ...callerDimensions('requestedBy', record.requestedBy),
+    ...callerDimensions('rollbackRequestedBy', record.rollbackRequestedBy),
     ...extra,
   };
+}
+
+/** `requestedBy` (how the caller authenticated), `requestedBySubject`, `requestedByThumbprint`: public names only. */
+function callerDimensions(prefix: string, caller: RequestedBy | undefined): Dimensions {
+  if (caller === undefined) return {};
+  return { [prefix]: caller.via, [`${prefix}Subject`]: caller.subject, [`${prefix}Issuer`]: caller.issuer, [`${prefix}Thumbprint`]: caller.thumbprint };
 }
 
 export function recordProbes(ctx: RotationContext, results: ProbeResult[]): void {

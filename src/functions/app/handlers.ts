@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import { decodeRotationMessage, validateRotationMessage, type RotationQueueMessage } from '../../azure/rotationQueue.js';
 import { LAST_SCAN_STATE, type Plan } from '../../core/index.js';
-import { checkClientCertificate } from '../auth/clientCert.js';
+import type { RequestedBy } from '../../core/records.js';
+import { authenticateCaller, clientCertRefusal } from '../auth/clientCert.js';
 import { jsonError, jsonResponse, readJsonBody, readRotationRequest, RequestValidationError, withErrorBoundary } from '../http/index.js';
 import { services, ServicesUnavailableError, withInvocation, type Invocation, type Services } from './services.js';
 
@@ -39,7 +40,7 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
     let message: RotationQueueMessage | undefined;
     try {
       message = typeof queueItem === 'string' ? decodeRotationMessage(queueItem) : validateRotationMessage(queueItem);
-      const result = await rotator.rotateApp(message.appId, { trigger: 'queue' });
+      const result = await rotator.rotateApp(message.appId, { trigger: 'queue', ...(message.caller ? { requestedBy: message.caller } : {}) });
       // An interrupted rotation keeps its open record; the verify timer resumes it. Retrying the message would
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
@@ -69,7 +70,8 @@ export async function verifyRotations(_timer: Timer, context: InvocationContext)
 // ---------------------------------------------------------------------------------------------------------
 // HTTP
 
-type ApiHandler = (request: HttpRequest, context: InvocationContext, invocation: Invocation) => Promise<HttpResponseInit>;
+/** `caller`: who is asking (the verified client certificate, or the function key alone when CLIENT_CERT_AUTH is off). */
+type ApiHandler = (request: HttpRequest, context: InvocationContext, invocation: Invocation, caller: RequestedBy) => Promise<HttpResponseInit>;
 
 /**
  * The common frame of every API handler: the error boundary (no stack ever reaches a caller), a 503 naming the
@@ -88,21 +90,24 @@ export function api(handler: ApiHandler, options: { anonymous?: boolean } = {}):
         : error.message;
       return jsonError(503, 'ConfigurationError', message, { correlationId: context.invocationId });
     }
+    // The anonymous route never reads the header: it is excluded from client certificates at the front end too.
+    let caller: RequestedBy = { via: 'functionKey' };
     if (!options.anonymous) {
-      const refusal = checkClientCertificate(request, context, shared.clientCert, new Date());
-      if (refusal !== undefined) return refusal;
+      const authentication = authenticateCaller(request, shared.clientCert, new Date());
+      if (!authentication.ok) return clientCertRefusal(authentication, context);
+      caller = authentication.caller;
     }
-    return withInvocation(context, (invocation) => handler(request, context, invocation));
+    return withInvocation(context, (invocation) => handler(request, context, invocation, caller));
   });
 }
 
 const rollbackSchema = { reason: { type: 'string', minLength: 1, maxLength: 200, pattern: /^[^\u0000-\u001f\u007f]+$/, patternHint: 'text without control characters' } } as const;
 
-export const rotationsHandler = api(async (request, context, invocation) =>
-  request.method.toUpperCase() === 'POST' ? startRotations(request, context, invocation) : listRotations(request, invocation),
+export const rotationsHandler = api(async (request, context, invocation, caller) =>
+  request.method.toUpperCase() === 'POST' ? startRotations(request, context, invocation, caller) : listRotations(request, invocation),
 );
 
-async function startRotations(request: HttpRequest, context: InvocationContext, { config, rotator, deps }: Invocation): Promise<HttpResponseInit> {
+async function startRotations(request: HttpRequest, context: InvocationContext, { config, rotator, deps }: Invocation, caller: RequestedBy): Promise<HttpResponseInit> {
   const body = await readRotationRequest(request);
   if (body.subscription !== undefined && !config.subscriptionIds.includes(body.subscription.toLowerCase())) {
     throw new RequestValidationError('UnknownSubscription', `subscription ${body.subscription} is not one of AZURE_SUBSCRIPTION_IDS (${config.subscriptionIds.join(', ')})`);
@@ -121,7 +126,7 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
   if (body.force === true) {
     // A forced re-issue is a deliberate act on one app: it runs inline so the caller gets its rotation id.
     if (body.app === undefined) throw new RequestValidationError('ForceNeedsApp', "field 'force' needs 'app': a forced rotation is for one app at a time");
-    const result = await rotator.rotateApp(body.app, { trigger: 'http', force: true });
+    const result = await rotator.rotateApp(body.app, { trigger: 'http', force: true, requestedBy: caller });
     const summary = { appId: result.appId, name: result.name, rotationId: result.rotationId, outcome: result.outcome, reason: result.reason };
     if (result.rotationId === undefined) return jsonResponse(200, { requestId: context.invocationId, rotations: [], skipped: [summary] });
     const location = `${ROUTE_PREFIX}/rotations/${encodeURIComponent(result.rotationId)}`;
@@ -144,7 +149,7 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
   }
   const queued = [];
   for (const app of due) {
-    await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'http', requestId: context.invocationId });
+    await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'http', requestId: context.invocationId, caller });
     queued.push({ appId: app.appId, name: app.name, history: historyLocation(app.appId) });
   }
   const location = due.length === 1 ? historyLocation(due[0]!.appId) : `${ROUTE_PREFIX}/rotations`;
@@ -179,10 +184,10 @@ export const rotationHandler = api(async (request, _context, { rotator }) => {
   return jsonResponse(200, record);
 });
 
-export const rollbackHandler = api(async (request, _context, { rotator }) => {
+export const rollbackHandler = api(async (request, _context, { rotator }, caller) => {
   const id = request.params.id ?? '';
   const body = await readJsonBody(request, rollbackSchema, { allowEmpty: true });
-  const result = await rotator.rollback(id, { trigger: 'http', reason: body.reason ?? 'ManualRollback' });
+  const result = await rotator.rollback(id, { trigger: 'http', reason: body.reason ?? 'ManualRollback', requestedBy: caller });
   return jsonResponse(200, { rotationId: result.rotationId ?? id, appId: result.appId, name: result.name, outcome: result.outcome, reason: result.reason, record: result.record });
 });
 

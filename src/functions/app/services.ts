@@ -8,13 +8,14 @@ import { createRotator, loadConfig, type Config, type Rotator } from '../../core
 import type { Logger } from '../../core/logger.js';
 import type { Telemetry } from '../../core/events.js';
 import { processTelemetry } from '../../telemetry/index.js';
-import { clientCertSettingsFromConfig, type ClientCertSettings } from '../auth/clientCert.js';
+import { clientCertGate, type ClientCertGate } from '../auth/clientCert.js';
 
 export interface Services {
   config: Config;
   deps: Dependencies;
   telemetry: Telemetry;
-  clientCert: ClientCertSettings;
+  /** Built from `config.clientCert` once, with the rest of the services. */
+  clientCert: ClientCertGate;
 }
 
 export interface Invocation extends Services {
@@ -63,7 +64,7 @@ function build(log: (message: string) => void): Built {
     const { telemetry: telemetryOverride, ...composition } = overrides;
     const telemetry = telemetryOverride ?? processTelemetry(process.env);
     const deps = createDependencies(config, { ...composition, telemetry });
-    return { ok: true, services: { config, deps, telemetry, clientCert: clientCertSettingsFromConfig(config) } };
+    return { ok: true, services: { config, deps, telemetry, clientCert: clientCertGate(config.clientCert) } };
   } catch (error) {
     const problems =
       error !== null && typeof error === 'object' && Array.isArray((error as { problems?: unknown }).problems)

@@ -1,216 +1,297 @@
+// Client-certificate authentication of the API on its production path: the settings as loadConfig reads them
+// (readClientCertSettings, the one parser), the gate the composition root builds from them, the header as the
+// Functions host hands it over, and the real HTTP handlers answering. The end-to-end run over real HTTP, with the
+// caller written into records and telemetry, is test/functions/apiCallers.test.ts; the attacks are
+// test/security/attacks/api-callers.ts.
 import { readFileSync } from 'node:fs';
 import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ClientCertVerifier, formatDistinguishedName, parseDistinguishedName, readClientCertSettings, type ClientCertSettings } from '../../../src/core/clientCertPolicy.js';
 import { loadConfig } from '../../../src/core/config.js';
-import { ConfigError } from '../../../src/core/errors.js';
-import { createCertificateAuthority, issueCertificate, pemToDer, type IssuedCertificate } from '../../../src/crypto/index.js';
-import {
-  authenticateClientCertificate,
-  clientCertificateOf,
-  clientCertSettingsFromConfig,
-  parseClientCertSettings,
-  withClientCertificateAuth,
-  type ClientCertSettings,
-} from '../../../src/functions/auth/clientCert.js';
+import { createCertificateAuthority, issueCertificate, pemToDer } from '../../../src/crypto/index.js';
+import { certificatesHandler, rotationHandler } from '../../../src/functions/app/handlers.js';
+import { resetServices, services } from '../../../src/functions/app/services.js';
+import { authenticateCaller, clientCertGate, MAX_CLIENT_CERT_HEADER_BYTES, readClientCertificateHeader } from '../../../src/functions/auth/clientCert.js';
+import { CLIENT_AUTH, issue, makeCa, makeCertificate, SERVER_AUTH, type TestCertificate } from '../../helpers/callerPki.js';
 
 const DAY = 86_400_000;
 const now = new Date();
-const daysFromNow = (d: number): Date => new Date(now.getTime() + d * DAY);
+const days = (d: number): Date => new Date(now.getTime() + d * DAY);
 
-// One PKI for the whole file: key generation is the slow part.
-const trustedCa = createCertificateAuthority({ commonName: 'Contoso Client CA' });
-const otherCa = createCertificateAuthority({ commonName: 'Fabrikam CA' });
-// Same distinguished name as the trusted CA, its own key: a certificate it signs names the right issuer.
-const forgedCa = createCertificateAuthority({ commonName: 'Contoso Client CA' });
-const expiredCa = createCertificateAuthority({ commonName: 'Old Contoso CA', notBefore: daysFromNow(-800), notAfter: daysFromNow(-1) });
-const secondTrustedCa = createCertificateAuthority({ commonName: 'Contoso Client CA 2' });
+// One PKI for the file: a root, an issuing intermediate under it, callers under both.
+const root = makeCa('Contoso Root CA', { pathLength: 1 });
+const issuing = issue(root, [['O', 'Contoso'], ['CN', 'Contoso Issuing CA']], { ca: true, pathLength: 0 });
+const opsCli = issue(issuing, [['O', 'Contoso'], ['CN', 'ops-cli']]);
+const direct = issue(root, [['O', 'Contoso'], ['CN', 'direct-caller']]);
+const otherRoot = makeCa('Fabrikam Root CA');
 
-const client = issueCertificate(trustedCa, { commonName: 'ops-automation', usage: 'client' });
-const clientOfSecondCa = issueCertificate(secondTrustedCa, { commonName: 'ops-automation-2', usage: 'client' });
-const expired = issueCertificate(trustedCa, { commonName: 'expired', usage: 'client', notBefore: daysFromNow(-30), notAfter: daysFromNow(-1) });
-const notYetValid = issueCertificate(trustedCa, { commonName: 'future', usage: 'client', notBefore: daysFromNow(1), notAfter: daysFromNow(30) });
-const fromOtherCa = issueCertificate(otherCa, { commonName: 'ops-automation', usage: 'client' });
-const forged = issueCertificate(forgedCa, { commonName: 'ops-automation', usage: 'client' });
-const serverOnly = issueCertificate(trustedCa, { commonName: 'web', usage: 'server' });
-const fromExpiredCa = issueCertificate(expiredCa, { commonName: 'orphan', usage: 'client' });
+const required = (extra: Record<string, string> = {}): Record<string, string> => ({
+  CLIENT_CERT_AUTH: 'required',
+  CLIENT_CERT_TRUSTED_CA: root.pem,
+  CLIENT_CERT_INTERMEDIATES: issuing.pem,
+  ...extra,
+});
+const settingsOf = (env: Record<string, string>): ClientCertSettings => {
+  const { settings, problems } = readClientCertSettings(env);
+  expect(problems).toEqual([]);
+  return settings;
+};
+const request = (headers: Record<string, string> = {}, url = 'http://127.0.0.1/api/certificates'): HttpRequest => new HttpRequest({ method: 'GET', url, headers });
+const authenticate = (env: Record<string, string>, header: string | undefined, at = now) =>
+  authenticateCaller(request(header === undefined ? {} : { 'x-arr-clientcert': header }), clientCertGate(settingsOf(env)), at);
 
-const base64Der = (c: IssuedCertificate): string => pemToDer(c.certPem).toString('base64');
-
-const policy = { trustedCaPems: [trustedCa.certPem, secondTrustedCa.certPem, expiredCa.certPem], now };
-
-describe('authenticateClientCertificate', () => {
+describe('readClientCertSettings: the one parser of the CLIENT_CERT_ settings', () => {
   it.each([
-    ['no header at all', null, {}, 'ClientCertificateMissing', /client certificate is required/],
-    ['an empty header', '   ', {}, 'ClientCertificateMissing', /missing or empty/],
-    ['garbage text', 'not a certificate!!', {}, 'ClientCertificateUnreadable', /not a readable X.509 certificate/],
-    ['base64 that is not a certificate', Buffer.from('hello world, not DER').toString('base64'), {}, 'ClientCertificateUnreadable', /not a readable/],
-    ['a PEM block with a corrupt body', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', {}, 'ClientCertificateUnreadable', /not a readable/],
-    ['an oversized header', 'A'.repeat(16 * 1024 + 1), {}, 'ClientCertificateTooLarge', /exceeds 16384 bytes/],
-    ['an expired certificate', base64Der(expired), {}, 'ClientCertificateExpired', /expired at /],
-    ['a certificate not yet valid', base64Der(notYetValid), {}, 'ClientCertificateNotYetValid', /is not valid before /],
-    ['a certificate from an untrusted CA', base64Der(fromOtherCa), {}, 'ClientCertificateUntrusted', /issuer CN=Fabrikam CA.*not signed by a trusted CA|not signed by a trusted CA.*Fabrikam/],
-    [
-      'a forged issuer: same DN as the trusted CA, signed by another key',
-      base64Der(forged),
-      {},
-      'ClientCertificateUntrusted',
-      /issuer CN=Contoso Client CA\); the signature does not verify/,
-    ],
-    ['a certificate whose CA has expired', base64Der(fromExpiredCa), {}, 'ClientCertificateIssuerNotValid', /issued by CN=Old Contoso CA, which is outside its validity period/],
-    ['the CA certificate itself', base64Der(trustedCa), {}, 'ClientCertificateIsCa', /is a CA certificate/],
-    ['a server-only certificate (no clientAuth usage)', base64Der(serverOnly), {}, 'ClientCertificateWrongUsage', /not valid for client authentication/],
-    [
-      'a trusted certificate that is not on the allow-list',
-      base64Der(client),
-      { allowedThumbprints: [clientOfSecondCa.thumbprint] },
-      'ClientCertificateNotAllowed',
-      /is not in CLIENT_CERT_ALLOWED_THUMBPRINTS/,
-    ],
-  ])('rejects %s with 403', (_sentence, header, extra, code, reason) => {
-    const result = authenticateClientCertificate(header, { ...policy, ...extra });
-    expect(result).toMatchObject({ ok: false, status: 403, code });
+    ['unset means off', {}],
+    ['off reads nothing else, not even a broken CA', { CLIENT_CERT_AUTH: 'off', CLIENT_CERT_TRUSTED_CA: 'junk', CLIENT_CERT_ALLOWED_SUBJECTS: '???' }],
+    ['the mode is case-insensitive', { CLIENT_CERT_AUTH: ' Off ' }],
+  ])('%s', (_sentence, env) => {
+    expect(readClientCertSettings(env)).toEqual({ settings: { mode: 'off' }, problems: [] });
+  });
+
+  it.each([
+    ['PEM text', root.pem],
+    ['base64 of the PEM', Buffer.from(root.pem).toString('base64')],
+    ['PEM with literal \\n sequences, as the portal stores it', root.pem.replace(/\n/g, '\\n')],
+    ['the same CA twice (kept once)', root.pem + root.pem],
+  ])('reads the trust anchor as %s', (_sentence, value) => {
+    const settings = settingsOf({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value });
+    expect(settings).toMatchObject({ mode: 'required', trustedCaPems: [expect.stringContaining('BEGIN CERTIFICATE')], intermediatePems: [] });
+  });
+
+  it('normalises thumbprints pasted from Windows (U+200E, spaces), OpenSSL (colons) or in lowercase', () => {
+    const spaced = `\u200e${opsCli.thumbprint.toLowerCase().match(/../g)!.join(' ')}`;
+    const colons = direct.thumbprint.match(/../g)!.join(':');
+    expect(settingsOf(required({ CLIENT_CERT_ALLOWED_THUMBPRINTS: `${spaced}, ${colons},` }))).toMatchObject({
+      allowedThumbprints: [opsCli.thumbprint, direct.thumbprint],
+    });
+  });
+
+  it.each([
+    ['one entry', 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA,O=Contoso', ['CN=ops-cli,O=Contoso | CN=Contoso Issuing CA,O=Contoso']],
+    ['spaces and lowercase or long attribute types', ' cn = ops-cli , organizationName=Contoso|CN=Contoso Issuing CA, o=Contoso ', ['CN=ops-cli,O=Contoso | CN=Contoso Issuing CA,O=Contoso']],
+    ['dotted OIDs and the Windows OID. prefix', '2.5.4.3=ops-cli,OID.2.5.4.10=Contoso | CN=X', ['CN=ops-cli,O=Contoso | CN=X']],
+    ['escaped separators inside values', 'CN=Smith\\, John\\; ops\\|cli | CN=A\\+B', ['CN=Smith\\, John\\; ops\\|cli | CN=A\\+B']],
+    ['several entries, by ";" and by new lines (also literal \\n)', 'CN=a | CN=ca;CN=b | CN=ca\nCN=c | CN=ca\\nCN=d | CN=ca', ['CN=a | CN=ca', 'CN=b | CN=ca', 'CN=c | CN=ca', 'CN=d | CN=ca']],
+    ['a multi-valued RDN', 'CN=ops+UID=42,O=Contoso | CN=ca', ['CN=ops+UID=42,O=Contoso | CN=ca']],
+  ])('reads CLIENT_CERT_ALLOWED_SUBJECTS with %s', (_sentence, value, texts) => {
+    const settings = settingsOf(required({ CLIENT_CERT_ALLOWED_SUBJECTS: value }));
+    expect(settings.mode === 'required' ? settings.allowedNames?.map((n) => n.text) : undefined).toEqual(texts);
+  });
+
+  it('keeps RFC 4514 order: the first RDN written is the last one in the certificate', () => {
+    const rdns = parseDistinguishedName('CN=ops-cli,O=Contoso,C=NL');
+    expect(rdns.map((rdn) => rdn[0]!.type)).toEqual(['2.5.4.6', '2.5.4.10', '2.5.4.3']);
+    expect(formatDistinguishedName(rdns)).toBe('CN=ops-cli,O=Contoso,C=NL');
+  });
+
+  const leaf = issueCertificate(createCertificateAuthority({ commonName: 'RSA Issuer' }), { commonName: 'a-leaf', usage: 'client' });
+  const noKeyCertSign = makeCertificate({ subject: 'CA without keyCertSign', ca: true, keyUsage: ['cRLSign'] });
+  const noKeyUsage = makeCertificate({ subject: 'CA without keyUsage', ca: true, keyUsage: null });
+  const noBasicConstraints = makeCertificate({ subject: 'no basicConstraints', keyUsage: ['keyCertSign'], extendedKeyUsage: null });
+  it.each([
+    ['an unknown mode', { CLIENT_CERT_AUTH: 'optional' }, /^CLIENT_CERT_AUTH must be one of off, required, got 'optional'$/],
+    ['required without an anchor', { CLIENT_CERT_AUTH: 'required' }, /^CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'/],
+    ['an anchor that is neither PEM nor base64 of it', required({ CLIENT_CERT_TRUSTED_CA: 'not a cert!' }), /^CLIENT_CERT_TRUSTED_CA must be PEM certificates/],
+    ['base64 that is not PEM', required({ CLIENT_CERT_TRUSTED_CA: 'aGVsbG8=' }), /^CLIENT_CERT_TRUSTED_CA must be PEM certificates/],
+    ['a PEM block that is not a certificate', required({ CLIENT_CERT_TRUSTED_CA: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' }), /^CLIENT_CERT_TRUSTED_CA is not a readable X.509 certificate$/],
+    ['a leaf (CA:FALSE) as the anchor', required({ CLIENT_CERT_TRUSTED_CA: leaf.certPem }), /^CLIENT_CERT_TRUSTED_CA \(CN=a-leaf\) is not a CA certificate \(basicConstraints CA:FALSE\)/],
+    ['a leaf next to a real CA (the whole setting is refused)', required({ CLIENT_CERT_TRUSTED_CA: root.pem + opsCli.pem }), /^CLIENT_CERT_TRUSTED_CA certificate 2 of 2 \(CN=ops-cli,O=Contoso\) is not a CA certificate/],
+    ['a CA without keyCertSign as the anchor', required({ CLIENT_CERT_TRUSTED_CA: noKeyCertSign.pem }), /^CLIENT_CERT_TRUSTED_CA \(CN=CA without keyCertSign\) may not sign certificates \(keyUsage lacks keyCertSign\)/],
+    ['a CA without a keyUsage extension as the anchor', required({ CLIENT_CERT_TRUSTED_CA: noKeyUsage.pem }), /^CLIENT_CERT_TRUSTED_CA \(CN=CA without keyUsage\) has no keyUsage extension/],
+    ['a certificate without basicConstraints as the anchor', required({ CLIENT_CERT_TRUSTED_CA: noBasicConstraints.pem }), /^CLIENT_CERT_TRUSTED_CA \(CN=no basicConstraints\) is not a CA certificate \(it has no basicConstraints CA:TRUE\)/],
+    ['a leaf as an intermediate', required({ CLIENT_CERT_INTERMEDIATES: opsCli.pem }), /^CLIENT_CERT_INTERMEDIATES \(CN=ops-cli,O=Contoso\) is not a CA certificate/],
+    ['a thumbprint of the wrong length', required({ CLIENT_CERT_ALLOWED_THUMBPRINTS: 'ABC123' }), /^CLIENT_CERT_ALLOWED_THUMBPRINTS entry 'ABC123' is not a SHA-1 thumbprint/],
+    ['a subject entry without an issuer', required({ CLIENT_CERT_ALLOWED_SUBJECTS: 'CN=ops-cli' }), /^CLIENT_CERT_ALLOWED_SUBJECTS entry 'CN=ops-cli' must be '<subject> \| <issuer>'/],
+    ['a subject entry with an unknown attribute type', required({ CLIENT_CERT_ALLOWED_SUBJECTS: 'XX=1 | CN=ca' }), /^CLIENT_CERT_ALLOWED_SUBJECTS entry 'XX=1 \| CN=ca': unknown attribute type 'XX'/],
+    ['a subject entry that is not TYPE=value', required({ CLIENT_CERT_ALLOWED_SUBJECTS: 'ops-cli | CN=ca' }), /^CLIENT_CERT_ALLOWED_SUBJECTS entry 'ops-cli \| CN=ca': 'ops-cli' is not TYPE=value/],
+    ['a subject entry with an empty value', required({ CLIENT_CERT_ALLOWED_SUBJECTS: 'CN= | CN=ca' }), /an attribute without a value/],
+  ])('refuses %s, naming the setting', (_sentence, env, problem) => {
+    const { problems } = readClientCertSettings(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(problem);
+  });
+
+  it('reports every problem at once and never echoes certificate text', () => {
+    const value = 'c2VjcmV0LWxvb2tpbmctdmFsdWU=';
+    const { problems } = readClientCertSettings({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value, CLIENT_CERT_ALLOWED_THUMBPRINTS: 'x' });
+    expect(problems).toHaveLength(2);
+    expect(problems.join('\n')).not.toContain(value);
+  });
+
+  it('is what loadConfig runs at start-up: the same settings, the same problems', () => {
+    const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as { Values: Record<string, string> };
+    const env = required({ CLIENT_CERT_ALLOWED_THUMBPRINTS: opsCli.thumbprint.toLowerCase() });
+    expect(loadConfig({ ...sample.Values, ...env }).clientCert).toEqual(readClientCertSettings(env).settings);
+    expect(() => loadConfig({ ...sample.Values, ...required({ CLIENT_CERT_TRUSTED_CA: opsCli.pem }) })).toThrow(/CLIENT_CERT_TRUSTED_CA \(CN=ops-cli,O=Contoso\) is not a CA certificate/);
+  });
+});
+
+describe('readClientCertificateHeader: exactly one certificate', () => {
+  const pem = opsCli.pem;
+  it.each([
+    ['base64 DER, as App Service forwards it', opsCli.header],
+    ['base64url DER', opsCli.der.toString('base64url')],
+    ['PEM whose line breaks a front end folded into spaces', pem.trim().replace(/\n/g, ' ')],
+    ['URL-encoded PEM (nginx $ssl_client_escaped_cert)', encodeURIComponent(pem)],
+    ['base64 of the PEM text', Buffer.from(pem).toString('base64')],
+  ])('reads %s', (_sentence, value) => {
+    const reading = readClientCertificateHeader(value);
+    expect(reading.ok && reading.der.equals(opsCli.der)).toBe(true);
+  });
+
+  it.each([
+    ['no header', undefined, 'ClientCertificateMissing', /missing or empty/],
+    ['an empty header', '  ', 'ClientCertificateMissing', /missing or empty/],
+    ['a header repeated (Node joins repeats with ", ")', `${opsCli.header}, ${direct.header}`, 'ClientCertificateHeaderRepeated', /more than once/],
+    ['a header repeated (the Functions host joins repeats with ",")', `${opsCli.header},${direct.header}`, 'ClientCertificateHeaderRepeated', /more than once/],
+    ['a repeated one-line PEM header', `${pem.trim().replace(/\n/g, ' ')}, ${direct.pem.trim().replace(/\n/g, ' ')}`, 'ClientCertificateHeaderRepeated', /more than once/],
+    ['two PEM blocks in one header', (pem + issuing.pem).replace(/\n/g, ' '), 'ClientCertificateMultiple', /holds 2 PEM blocks/],
+    ['two DER certificates joined', Buffer.concat([opsCli.der, issuing.der]).toString('base64'), 'ClientCertificateMultiple', /more than one certificate/],
+    ['a valid DER followed by extra bytes', Buffer.concat([opsCli.der, Buffer.from('extra')]).toString('base64'), 'ClientCertificateTrailingBytes', /5 byte\(s\) after the certificate/],
+    ['a valid DER followed by one zero byte', Buffer.concat([opsCli.der, Buffer.alloc(1)]).toString('base64'), 'ClientCertificateTrailingBytes', /1 byte\(s\) after/],
+    ['a PEM block with text after it', `${pem.trim().replace(/\n/g, ' ')} trailing`, 'ClientCertificateUnreadable', /nothing around it/],
+    ['a private key instead of a certificate', '-----BEGIN PRIVATE KEY----- AAAA -----END PRIVATE KEY-----', 'ClientCertificateUnreadable', /not one PEM CERTIFICATE block/],
+    ['garbage text', 'not a certificate!!', 'ClientCertificateUnreadable', /neither base64 DER nor PEM/],
+    ['base64 that is not DER', Buffer.from('hello world').toString('base64'), 'ClientCertificateUnreadable', /not a DER certificate/],
+    ['a truncated certificate', opsCli.der.subarray(0, 100).toString('base64'), 'ClientCertificateUnreadable', /not a DER certificate/],
+    ['broken URL encoding', '%E0%A4%A', 'ClientCertificateUnreadable', /not valid URL-encoded/],
+    ['a header over the size bound', 'A'.repeat(MAX_CLIENT_CERT_HEADER_BYTES + 1), 'ClientCertificateHeaderTooLarge', /exceeds 16384 bytes/],
+  ])('refuses %s', (_sentence, value, code, reason) => {
+    const reading = readClientCertificateHeader(value);
+    expect(reading).toMatchObject({ ok: false, code });
+    expect(reading.ok ? '' : reading.reason).toMatch(reason);
+  });
+});
+
+describe('authenticateCaller: the chain, the dates, the allow-lists', () => {
+  const expired = issue(issuing, 'expired', { notBefore: days(-30), notAfter: days(-1) });
+  const notYetValid = issue(issuing, 'future', { notBefore: days(1), notAfter: days(30) });
+  const fromOtherRoot = issue(otherRoot, [['O', 'Contoso'], ['CN', 'ops-cli']]);
+  // The issuing CA's names, another key: a certificate it signs names the right issuer.
+  const forgedIssuing = makeCertificate({ subject: issuing.subject, issuerName: root.subject, ca: true });
+  const forged = issue(forgedIssuing, [['O', 'Contoso'], ['CN', 'ops-cli']]);
+  const signedByLeaf = issue(opsCli, 'minted-by-a-leaf');
+  const serverOnly = issue(issuing, 'web', { extendedKeyUsage: [SERVER_AUTH] });
+  const keyEnciphermentOnly = issue(issuing, 'no-signature', { keyUsage: ['keyEncipherment'] });
+  const selfSigned = makeCertificate({ subject: [['O', 'Contoso'], ['CN', 'ops-cli']], extendedKeyUsage: [CLIENT_AUTH] });
+  // pathLen: root allows one CA below it; a second intermediate under the issuing CA (pathLen 0) breaks it.
+  const deeper = issue(issuing, 'Deeper CA', { ca: true });
+  const underDeeper = issue(deeper, 'too-deep');
+  const expiredIntermediate = issue(root, 'Old Issuing CA', { ca: true, notBefore: days(-800), notAfter: days(-1) });
+  const fromExpiredIntermediate = issue(expiredIntermediate, 'orphan', { notBefore: days(-30), notAfter: days(30) });
+  const rsaCa = createCertificateAuthority({ commonName: 'RSA Client CA' });
+  const rsaCaller = issueCertificate(rsaCa, { commonName: 'rsa-caller', usage: 'client' });
+  const allowedName = 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA,O=Contoso';
+
+  it.each([
+    ['no certificate', {}, undefined, 401, 'ClientCertificateMissing', /client certificate is required/],
+    ['an expired certificate', {}, expired.header, 401, 'ClientCertificateExpired', /expired at /],
+    ['a certificate not yet valid', {}, notYetValid.header, 401, 'ClientCertificateNotYetValid', /is not valid before /],
+    ['a certificate of an untrusted CA', {}, fromOtherRoot.header, 401, 'ClientCertificateUntrusted', /its issuer CN=Fabrikam Root CA,O=Contoso is none of CLIENT_CERT_TRUSTED_CA or CLIENT_CERT_INTERMEDIATES/],
+    ['a forged issuer: the right names, another key', {}, forged.header, 401, 'ClientCertificateUntrusted', /names CN=Contoso Issuing CA,O=Contoso as its issuer, but the signature does not verify/],
+    ['a certificate signed with a trusted leaf\'s key', {}, signedByLeaf.header, 401, 'ClientCertificateUntrusted', /its issuer CN=ops-cli,O=Contoso is none of/],
+    ['a self-signed certificate with an allowed subject', { CLIENT_CERT_ALLOWED_SUBJECTS: allowedName }, selfSigned.header, 401, 'ClientCertificateUntrusted', /is none of/],
+    ['a CA certificate itself', {}, issuing.header, 401, 'ClientCertificateIsCa', /is a CA certificate/],
+    ['a server-only certificate', {}, serverOnly.header, 401, 'ClientCertificateWrongUsage', /lacks clientAuth/],
+    ['a certificate whose key may not sign', {}, keyEnciphermentOnly.header, 401, 'ClientCertificateWrongUsage', /lacks digitalSignature/],
+    ['a chain longer than a CA\'s pathLen allows', required({ CLIENT_CERT_INTERMEDIATES: issuing.pem + deeper.pem }), underDeeper.header, 401, 'ClientCertificatePathTooLong', /pathLen 0 allows 0 CA certificate\(s\) below it, not 1/],
+    ['a certificate under an expired intermediate', required({ CLIENT_CERT_INTERMEDIATES: expiredIntermediate.pem }), fromExpiredIntermediate.header, 401, 'ClientCertificateIssuerNotValid', /Old Issuing CA, which is outside its validity period/],
+    ['a certificate under an intermediate that is not configured', { CLIENT_CERT_INTERMEDIATES: '' }, opsCli.header, 401, 'ClientCertificateUntrusted', /its issuer CN=Contoso Issuing CA,O=Contoso is none of CLIENT_CERT_TRUSTED_CA$/],
+    ['a trusted certificate not on the thumbprint allow-list', { CLIENT_CERT_ALLOWED_THUMBPRINTS: direct.thumbprint }, opsCli.header, 403, 'ClientCertificateNotAllowed', /neither its thumbprint/],
+    ['a trusted certificate whose subject is allowed under another issuer', { CLIENT_CERT_ALLOWED_SUBJECTS: 'CN=ops-cli,O=Contoso | CN=Contoso Root CA,O=Contoso' }, opsCli.header, 403, 'ClientCertificateNotAllowed', /nor its subject and issuer/],
+    ['a trusted certificate matching an allowed subject only in reversed RDN order', { CLIENT_CERT_ALLOWED_SUBJECTS: 'O=Contoso,CN=ops-cli | CN=Contoso Issuing CA,O=Contoso' }, opsCli.header, 403, 'ClientCertificateNotAllowed', /not allowed|neither/],
+    ['a trusted certificate matching an allowed subject only without case', { CLIENT_CERT_ALLOWED_SUBJECTS: 'CN=OPS-CLI,O=Contoso | CN=Contoso Issuing CA,O=Contoso' }, opsCli.header, 403, 'ClientCertificateNotAllowed', /neither/],
+    ['two certificates joined', {}, Buffer.concat([opsCli.der, issuing.der]).toString('base64'), 400, 'ClientCertificateMultiple', /more than one certificate/],
+    ['a repeated header', {}, `${opsCli.header}, ${opsCli.header}`, 400, 'ClientCertificateHeaderRepeated', /more than once/],
+  ])('refuses %s (%#)', (_sentence, extra, header, status, code, reason) => {
+    const result = authenticate(required(extra), header);
+    expect(result).toMatchObject({ ok: false, status, code });
     expect(result.ok ? '' : result.reason).toMatch(reason);
   });
 
-  const pem = client.certPem;
   it.each([
-    ['base64 DER, as App Service forwards it', base64Der(client), {}, client],
-    ['PEM', pem, {}, client],
-    ['PEM whose newlines a proxy folded into spaces', pem.replace(/\n/g, ' '), {}, client],
-    ['URL-encoded PEM (nginx $ssl_client_escaped_cert)', encodeURIComponent(pem), {}, client],
-    ['base64 of the PEM text', Buffer.from(pem).toString('base64'), {}, client],
-    ['a chain, using its first certificate as the leaf', pem + trustedCa.certPem, {}, client],
-    ['a certificate of the second trusted CA', base64Der(clientOfSecondCa), {}, clientOfSecondCa],
-    ['an allow-listed certificate, thumbprint in lowercase', base64Der(client), { allowedThumbprints: [client.thumbprint.toLowerCase()] }, client],
-  ])('accepts %s', (_sentence, header, extra, expected) => {
-    const result = authenticateClientCertificate(header, { ...policy, ...extra });
-    expect(result).toMatchObject({ ok: true, thumbprint: expected.thumbprint });
+    ['a certificate of the issuing CA, chained through the configured intermediate', {}, opsCli],
+    ['a certificate issued by the anchor directly', {}, direct],
+    ['an allowed thumbprint (lowercase, with colons)', { CLIENT_CERT_ALLOWED_THUMBPRINTS: opsCli.thumbprint.toLowerCase().match(/../g)!.join(':') }, opsCli],
+    ['an allowed subject and issuer (RFC 4514 order)', { CLIENT_CERT_ALLOWED_SUBJECTS: allowedName }, opsCli],
+    ['either allow-list (thumbprint of another, subject of this one)', { CLIENT_CERT_ALLOWED_THUMBPRINTS: direct.thumbprint, CLIENT_CERT_ALLOWED_SUBJECTS: allowedName }, opsCli],
+  ])('accepts %s and names the caller', (_sentence, extra, expected: TestCertificate) => {
+    expect(authenticate(required(extra), expected.header)).toMatchObject({ ok: true, caller: { via: 'clientCertificate', thumbprint: expected.thumbprint } });
   });
 
-  it('names the subject and issuer of an accepted certificate', () => {
-    expect(authenticateClientCertificate(base64Der(client), policy)).toMatchObject({
+  it('names the caller by RFC 4514 subject and issuer, as the allow-list takes them', () => {
+    expect(authenticate(required(), opsCli.header)).toEqual({
       ok: true,
-      subject: 'CN=ops-automation',
-      issuer: 'CN=Contoso Client CA',
+      caller: { via: 'clientCertificate', subject: 'CN=ops-cli,O=Contoso', issuer: 'CN=Contoso Issuing CA,O=Contoso', thumbprint: opsCli.thumbprint },
     });
   });
 
-  it('judges validity at the injected time, not the wall clock', () => {
-    const later = { ...policy, now: daysFromNow(400) };
-    expect(authenticateClientCertificate(base64Der(client), later)).toMatchObject({ ok: false, code: 'ClientCertificateExpired' });
-  });
-});
-
-describe('parseClientCertSettings', () => {
-  const caBase64 = Buffer.from(trustedCa.certPem).toString('base64');
-
-  it.each([
-    ['unset means off', {}, { mode: 'off', trustedCaPems: [] }],
-    ['off ignores a broken CA setting', { CLIENT_CERT_AUTH: 'off', CLIENT_CERT_TRUSTED_CA: 'junk' }, { mode: 'off', trustedCaPems: [] }],
-  ])('%s', (_sentence, env, expected) => {
-    expect(parseClientCertSettings(env)).toEqual(expected);
+  it('keeps accepting the renewed certificate of an allowed subject, where a thumbprint allow-list would not', () => {
+    const renewed = issue(issuing, [['O', 'Contoso'], ['CN', 'ops-cli']]);
+    expect(authenticate(required({ CLIENT_CERT_ALLOWED_SUBJECTS: allowedName }), renewed.header).ok).toBe(true);
+    expect(authenticate(required({ CLIENT_CERT_ALLOWED_THUMBPRINTS: opsCli.thumbprint }), renewed.header)).toMatchObject({ status: 403 });
   });
 
-  it.each([
-    ['PEM text', trustedCa.certPem],
-    ['base64 of the PEM', caBase64],
-    ['PEM with literal \\n sequences, as the portal stores it', trustedCa.certPem.replace(/\n/g, '\\n')],
-  ])('reads the trusted CA as %s', (_sentence, value) => {
-    const settings = parseClientCertSettings({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value });
-    expect(settings.mode).toBe('required');
-    expect(settings.trustedCaPems).toHaveLength(1);
-    expect(authenticateClientCertificate(base64Der(client), { trustedCaPems: settings.trustedCaPems, now }).ok).toBe(true);
-  });
-
-  it('reads several concatenated CAs', () => {
-    const settings = parseClientCertSettings({ CLIENT_CERT_AUTH: 'Required', CLIENT_CERT_TRUSTED_CA: trustedCa.certPem + secondTrustedCa.certPem });
-    expect(settings.trustedCaPems).toHaveLength(2);
-  });
-
-  it('normalises allow-list entries pasted from Windows (U+200E, spaces) and OpenSSL (colons)', () => {
-    const spaced = `\u200e${client.thumbprint.toLowerCase().match(/../g)!.join(' ')}`;
-    const colons = clientOfSecondCa.thumbprint.match(/../g)!.join(':');
-    const settings = parseClientCertSettings({
-      CLIENT_CERT_AUTH: 'required',
-      CLIENT_CERT_TRUSTED_CA: trustedCa.certPem,
-      CLIENT_CERT_ALLOWED_THUMBPRINTS: `${spaced}, ${colons},`,
+  it('verifies RSA chains from the project\'s own issuer too', () => {
+    expect(authenticate({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: rsaCa.certPem }, pemToDer(rsaCaller.certPem).toString('base64'))).toMatchObject({
+      ok: true,
+      caller: { subject: 'CN=rsa-caller', issuer: 'CN=RSA Client CA' },
     });
-    expect(settings.allowedThumbprints).toEqual([client.thumbprint, clientOfSecondCa.thumbprint]);
   });
 
-  it.each([
-    ['an unknown mode', { CLIENT_CERT_AUTH: 'optional' }, /CLIENT_CERT_AUTH must be 'off' or 'required', got 'optional'/],
-    ['required without a CA', { CLIENT_CERT_AUTH: 'required' }, /CLIENT_CERT_TRUSTED_CA is required when CLIENT_CERT_AUTH is 'required'/],
-    ['a CA that is neither PEM nor base64', { CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: 'not a cert!' }, /CLIENT_CERT_TRUSTED_CA is neither PEM text nor base64 of it/],
-    ['base64 that is not PEM', { CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: 'aGVsbG8=' }, /CLIENT_CERT_TRUSTED_CA is base64 but does not decode to PEM/],
-    [
-      'a PEM block that is not a certificate',
-      { CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' },
-      /CLIENT_CERT_TRUSTED_CA is not a readable X.509 certificate/,
-    ],
-    ['a client certificate instead of its CA', { CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: client.certPem }, /CLIENT_CERT_TRUSTED_CA \(CN=ops-automation\) is not a CA certificate/],
-    [
-      'a bad allow-list entry, alongside a missing CA (both reported)',
-      { CLIENT_CERT_AUTH: 'required', CLIENT_CERT_ALLOWED_THUMBPRINTS: 'ABC123' },
-      /2 problems[\s\S]*CLIENT_CERT_TRUSTED_CA is required[\s\S]*CLIENT_CERT_ALLOWED_THUMBPRINTS entry 'ABC123' is not a SHA-1 thumbprint/,
-    ],
-  ])('rejects %s with a ConfigError naming the setting', (_sentence, env, message) => {
-    expect(() => parseClientCertSettings(env)).toThrow(ConfigError);
-    expect(() => parseClientCertSettings(env)).toThrow(message);
+  it('judges dates at the injected time, not the wall clock', () => {
+    expect(authenticate(required(), opsCli.header, days(400))).toMatchObject({ ok: false, code: 'ClientCertificateExpired' });
   });
 
-  it('never echoes a CA setting value into the error', () => {
-    const value = 'c2VjcmV0LWxvb2tpbmctdmFsdWU=';
-    expect(() => parseClientCertSettings({ CLIENT_CERT_AUTH: 'required', CLIENT_CERT_TRUSTED_CA: value })).not.toThrow(value);
+  it('with the gate off, the function key is the caller and the header is not read', () => {
+    expect(authenticateCaller(request({ 'x-arr-clientcert': 'garbage, garbage' }), clientCertGate({ mode: 'off' }), now)).toEqual({ ok: true, caller: { via: 'functionKey' } });
+  });
+
+  it('a verifier never throws, whatever DER it is given', () => {
+    const verifier = new ClientCertVerifier(settingsOf(required()) as Extract<ClientCertSettings, { mode: 'required' }>);
+    for (const der of [Buffer.alloc(0), Buffer.from([0x30, 0x80]), Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00]), opsCli.der.subarray(0, opsCli.der.length - 1)]) {
+      expect(verifier.verify(der, now)).toMatchObject({ ok: false, code: 'ClientCertificateUnreadable' });
+    }
   });
 });
 
-describe('withClientCertificateAuth', () => {
-  const settings: ClientCertSettings = { mode: 'required', trustedCaPems: [trustedCa.certPem] };
-  const request = (headers: Record<string, string>) => new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/certificates', headers });
+describe('the real API handlers with CLIENT_CERT_AUTH=required', () => {
+  const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as { Values: Record<string, string> };
   const context = () => new InvocationContext({ functionName: 'certificates', invocationId: 'inv-9', logHandler: () => undefined });
-
-  it('answers 403 with a JSON reason and does not run the handler', async () => {
-    let ran = false;
-    const handler = withClientCertificateAuth(async () => {
-      ran = true;
-      return { status: 200 };
-    }, { settings: () => settings });
-    const init = await handler(request({ 'x-arr-clientcert': base64Der(fromOtherCa) }), context());
-    const res = new HttpResponse(init as object);
-    expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({
-      error: { code: 'ClientCertificateUntrusted', message: expect.stringMatching(/not signed by a trusted CA/), correlationId: 'inv-9' },
-    });
-    expect(ran).toBe(false);
+  const useSettings = (env: Record<string, string>): void => {
+    // Loopback-only endpoints: a refused request must never get as far as a call.
+    for (const [k, v] of Object.entries({ ...sample.Values, ARM_ENDPOINT: 'https://127.0.0.1:9', ...env })) vi.stubEnv(k, v);
+    resetServices();
+  };
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    resetServices();
   });
 
-  it('runs the handler for an accepted certificate and tells it who called', async () => {
-    const handler = withClientCertificateAuth(async (req) => ({ status: 200, jsonBody: { caller: clientCertificateOf(req)?.thumbprint } }), {
-      settings: () => settings,
-    });
-    const res = await handler(request({ 'X-ARR-ClientCert': base64Der(client) }), context());
-    expect(res).toMatchObject({ status: 200, jsonBody: { caller: client.thumbprint } });
+  it.each([
+    ['no certificate', {}, 401, 'ClientCertificateMissing'],
+    ['a certificate of another CA', { 'x-arr-clientcert': issue(otherRoot, 'stranger').header }, 401, 'ClientCertificateUntrusted'],
+    ['a repeated header', { 'x-arr-clientcert': `${opsCli.header}, ${opsCli.header}` }, 400, 'ClientCertificateHeaderRepeated'],
+    ['a certificate with trailing bytes', { 'x-arr-clientcert': Buffer.concat([opsCli.der, Buffer.from([0])]).toString('base64') }, 400, 'ClientCertificateTrailingBytes'],
+    ['a trusted certificate off the allow-list', { 'x-arr-clientcert': direct.header }, 403, 'ClientCertificateNotAllowed'],
+  ])('answers %s with %i and a JSON reason, before any work', async (_sentence, headers, status, code) => {
+    useSettings(required({ CLIENT_CERT_ALLOWED_SUBJECTS: 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA,O=Contoso' }));
+    const response = new HttpResponse((await certificatesHandler(request(headers), context())) as object);
+    expect(response.status).toBe(status);
+    expect(await response.json()).toEqual({ error: { code, message: expect.any(String), correlationId: 'inv-9' } });
+    if (status === 401) expect(response.headers.get('www-authenticate')).toMatch(/X-ARR-ClientCert/);
   });
 
-  it('lets every request through when the mode is off', async () => {
-    const handler = withClientCertificateAuth(async () => ({ status: 204 }), { settings: () => ({ mode: 'off', trustedCaPems: [] }) });
-    expect(await handler(request({}), context())).toEqual({ status: 204 });
+  it('answers 503 naming the setting while a leaf is configured as the anchor', async () => {
+    useSettings(required({ CLIENT_CERT_TRUSTED_CA: opsCli.pem }));
+    const response = new HttpResponse((await rotationHandler(request({ 'x-arr-clientcert': issue(opsCli, 'minted').header }, 'http://127.0.0.1/api/rotations/x'), context())) as object);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: { code: 'ConfigurationError', message: expect.stringMatching(/CLIENT_CERT_TRUSTED_CA \(CN=ops-cli,O=Contoso\) is not a CA certificate/) } });
   });
-});
 
-describe('clientCertSettingsFromConfig', () => {
-  it('takes the settings loadConfig validated, and they authenticate the same way', () => {
-    const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as { Values: Record<string, string> };
-    const config = loadConfig({
-      ...sample.Values,
-      CLIENT_CERT_AUTH: 'required',
-      CLIENT_CERT_TRUSTED_CA: Buffer.from(trustedCa.certPem).toString('base64'),
-      CLIENT_CERT_ALLOWED_THUMBPRINTS: client.thumbprint.toLowerCase(),
-    });
-    const settings = clientCertSettingsFromConfig(config);
-    expect(settings).toMatchObject({ mode: 'required', allowedThumbprints: [client.thumbprint] });
-    expect(authenticateClientCertificate(base64Der(client), { ...settings, now }).ok).toBe(true);
-    expect(authenticateClientCertificate(base64Der(clientOfSecondCa), { ...settings, now })).toMatchObject({ code: 'ClientCertificateUntrusted' });
+  it('starts with CLIENT_CERT_AUTH=off even when the other CLIENT_CERT_ settings are unreadable', () => {
+    useSettings({ CLIENT_CERT_AUTH: 'off', CLIENT_CERT_TRUSTED_CA: 'garbage', CLIENT_CERT_INTERMEDIATES: '-----BEGIN CERTIFICATE-----', CLIENT_CERT_ALLOWED_SUBJECTS: '|||' });
+    expect(services().clientCert).toEqual({ mode: 'off' });
   });
 });
