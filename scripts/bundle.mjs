@@ -2,9 +2,13 @@
 // Bundles the function app into one ES module (dist/bundle/index.js) so a cold start reads one file instead of
 // resolving and compiling hundreds of modules across node_modules.
 //
-// External: `@azure/functions` only. It reaches the Functions worker through `@azure/functions-core`, a module the
-// worker itself provides at run time (it is not on disk), so it cannot be bundled; it stays a dependency of the
-// deployed package. Everything else (Azure SDKs, applicationinsights, node-forge) is bundled.
+// Not bundled, and shipped in the deployment package's node_modules instead (scripts/package.mjs):
+// - `@azure/functions`: it reaches the Functions worker through `@azure/functions-core`, a module the worker itself
+//   provides at run time (it is not on disk), so it cannot be bundled.
+// - `applicationinsights`: src/telemetry/appInsights.ts requires it at run time from its installed location (it
+//   loads OpenTelemetry, most of a cold start, only when a connection string is set, and reaches the exporter's
+//   configuration singleton by file path next to it), so esbuild never sees it.
+// Everything else (Azure SDK clients, @azure/identity, node-forge) is bundled.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -13,6 +17,11 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const defaultOutdir = join(root, 'dist', 'bundle');
 const functionsEntry = join(root, 'src', 'functions', 'index.ts');
+
+/** Left out of the bundle and shipped in the package's node_modules (scripts/package.mjs). */
+export const RUNTIME_EXTERNALS = ['@azure/functions', 'applicationinsights'];
+/** Provided by the Functions Node worker at run time; on no disk. */
+export const WORKER_PROVIDED = ['@azure/functions-core'];
 
 /** The functions entry; before it existed, the engine, the composition root and telemetry stood in for it. */
 function entry() {
@@ -46,7 +55,7 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     outdir,
     entryNames: 'index',
     chunkNames: 'chunks/[name]-[hash]',
-    external: ['@azure/functions', '@azure/functions-core'],
+    external: [...RUNTIME_EXTERNALS, ...WORKER_PROVIDED],
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
     sourcemap: 'linked',
@@ -55,7 +64,7 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     metafile: true,
     logLevel: quiet ? 'error' : 'warning',
   });
-  // package.json "main" globs dist/src/functions/*.js; a host pointed at the bundle needs it to be ESM on its own.
+  // package.json "main" is this entry; the bundle's own package.json keeps it ESM wherever the folder is copied.
   writeFileSync(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   const outfile = join(outdir, 'index.js');
