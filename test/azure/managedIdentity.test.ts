@@ -9,6 +9,8 @@
 // life of the process, so this file sets them once, before the first credential, and changes what the endpoint
 // accepts through the sandbox (`sb.identity.configure`) rather than through the variables.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type Azurite } from '../../sandbox/azurite.js';
 import { demoScenario, DEMO_SUBSCRIPTION_ID as SUB, startSandbox, type Sandbox } from '../../sandbox/index.js';
@@ -72,6 +74,22 @@ function engine(config: Config) {
 }
 
 describe('the managed identity the template configures, end to end', () => {
+  it('uses the identity settings infra/azuredeploy.json writes (names and literal values; the account name becomes service URIs here)', () => {
+    const template = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'infra', 'azuredeploy.json'), 'utf8')) as {
+      variables: { appSettings: Record<string, string> };
+    };
+    const identitySetting = /^(AzureWebJobsStorage__|AZURE_CREDENTIAL$|AZURE_CLIENT_ID$)/;
+    const fromTemplate = Object.entries(template.variables.appSettings).filter(([k]) => identitySetting.test(k));
+    const here = templateEnv();
+    // Azurite is not <account>.table.core.windows.net, so the test names the service URIs the account name implies.
+    const expectedHere = fromTemplate.flatMap(([k]) => (k === 'AzureWebJobsStorage__accountName' ? ['AzureWebJobsStorage__tableServiceUri', 'AzureWebJobsStorage__queueServiceUri'] : [k]));
+    expect(Object.keys(here).filter((k) => identitySetting.test(k)).sort()).toEqual(expectedHere.sort());
+    for (const [k, v] of fromTemplate) if (!v.startsWith('[')) expect(here[k], k).toBe(v);
+    // Both client ids are the one user-assigned identity's.
+    expect(template.variables.appSettings.AzureWebJobsStorage__clientId).toBe(template.variables.appSettings.AZURE_CLIENT_ID);
+    expect(here.AzureWebJobsStorage__clientId).toBe(here.AZURE_CLIENT_ID);
+  });
+
   it('plans, rotates through ARM and Key Vault, records in Table storage and queues, every token from the identity endpoint', async () => {
     expect(azurite.tableEndpoint).toMatch(/^https:/);
     const config = loadConfig(templateEnv());
