@@ -2,15 +2,17 @@
 // Bundles the function app into one ES module (dist/bundle/index.js) so a cold start reads one file instead of
 // resolving and compiling hundreds of modules across node_modules.
 //
-// Not bundled, and shipped in the deployment package's node_modules instead (scripts/package.mjs):
-// - `@azure/functions`: it reaches the Functions worker through `@azure/functions-core`, a module the worker itself
-//   provides at run time (it is not on disk), so it cannot be bundled.
-// - `applicationinsights`: src/telemetry/appInsights.ts requires it at run time from its installed location (it
-//   loads OpenTelemetry, most of a cold start, only when a connection string is set, and reaches the exporter's
-//   configuration singleton by file path next to it), so esbuild never sees it.
-// Everything else (Azure SDK clients, @azure/identity, node-forge) is bundled.
+// `@azure/functions` is not bundled, and ships in the deployment package's node_modules (scripts/package.mjs): it
+// reaches the Functions worker through `@azure/functions-core`, a module the worker itself provides at run time
+// (it is not on disk), so it cannot be bundled.
+// `applicationinsights` is bundled on its own, into vendor/applicationinsights.cjs: src/telemetry/appInsights.ts
+// requires it at run time, only when a connection string is set (it loads all of OpenTelemetry, most of a cold
+// start), together with two modules of the SDK's own graph (the OpenTelemetry resources and the exporter's
+// configuration singleton, whose poll it stops). One CommonJS file keeps those the very instances the SDK uses.
+// Everything else (Azure SDK clients, @azure/identity, node-forge) is bundled into the entry and its chunks.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +21,7 @@ const defaultOutdir = join(root, 'dist', 'bundle');
 const functionsEntry = join(root, 'src', 'functions', 'index.ts');
 
 /** Left out of the bundle and shipped in the package's node_modules (scripts/package.mjs). */
-export const RUNTIME_EXTERNALS = ['@azure/functions', 'applicationinsights'];
+export const RUNTIME_EXTERNALS = ['@azure/functions'];
 /** Provided by the Functions Node worker at run time; on no disk. */
 export const WORKER_PROVIDED = ['@azure/functions-core'];
 
@@ -56,6 +58,8 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     entryNames: 'index',
     chunkNames: 'chunks/[name]-[hash]',
     external: [...RUNTIME_EXTERNALS, ...WORKER_PROVIDED],
+    // src/telemetry/appInsights.ts loads the vendored SDK (below) instead of node_modules.
+    define: { __MTLS_ROTATOR_BUNDLE__: 'true' },
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
     sourcemap: 'linked',
@@ -64,6 +68,7 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     metafile: true,
     logLevel: quiet ? 'error' : 'warning',
   });
+  const vendor = await bundleTelemetrySdk(join(outdir, 'vendor', 'applicationinsights.cjs'), quiet);
   // package.json "main" is this entry; the bundle's own package.json keeps it ESM wherever the folder is copied.
   writeFileSync(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
@@ -79,7 +84,39 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
         `(${(entryBytes / 1024).toFixed(0)} KiB, ${chunks.length} chunk(s), ${(bytes / 1024).toFixed(0)} KiB in all with maps)`,
     );
   }
-  return { outfile, bytes, entryBytes, chunks };
+  return { outfile, bytes, entryBytes, chunks, vendor };
+}
+
+/** The Application Insights SDK, its OpenTelemetry resources and the exporter's ConfigurationManager, in one file. */
+async function bundleTelemetrySdk(outfile, quiet) {
+  // Resolved as src/telemetry/appInsights.ts does from sources: from the SDK's own location.
+  const sdkEntry = createRequire(join(root, 'package.json')).resolve('applicationinsights');
+  const sdkRequire = createRequire(sdkEntry);
+  const exporterEntry = sdkRequire.resolve('@azure/monitor-opentelemetry-exporter');
+  const parts = {
+    sdk: sdkEntry,
+    resources: sdkRequire.resolve('@opentelemetry/resources'),
+    configurationManager: join(dirname(exporterEntry), '_configuration', 'configurationManager.js'),
+  };
+  if (!existsSync(parts.configurationManager)) throw new Error(`the exporter's configurationManager.js is not at ${parts.configurationManager}: SDK layout changed`);
+  const result = await build({
+    stdin: {
+      contents: `module.exports = { ${Object.entries(parts).map(([k, file]) => `${k}: require(${JSON.stringify(file)})`).join(', ')} };`,
+      resolveDir: dirname(sdkEntry),
+      sourcefile: 'applicationinsights-vendor.cjs',
+      loader: 'js',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    minify: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: quiet ? 'error' : 'warning',
+  });
+  return { file: outfile, bytes: Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -2,11 +2,13 @@
 // The deployment package (npm run package → dist/mtls-rotator.zip): exactly what the Functions host needs and
 // nothing else. The cold-start figure in the README measures the esbuild bundle, so the bundle is what ships:
 //   host.json
-//   package.json            trimmed: "main" (the bundle's entry), "type": "module", the one runtime dependency
-//   dist/bundle/index.js    the registrations; dist/bundle/chunks/*.js, what the first invocation loads
-//   node_modules/…          @azure/functions and its own dependencies, copied from the installed tree
-// Everything the bundle inlines (Azure SDKs, applicationinsights, node-forge) is not in node_modules: the zip is
-// a fraction of `zip -r dist node_modules` after `npm prune --omit=dev`.
+//   package.json                            trimmed: "main" (the bundle's entry), "type": "module", the one runtime dependency
+//   dist/bundle/index.js                    the registrations; dist/bundle/chunks/*.js, what the first invocation loads
+//   dist/bundle/vendor/applicationinsights.cjs  the telemetry SDK, loaded only with a connection string
+//   node_modules/…                          @azure/functions and its own dependencies, copied from the installed tree
+// No source maps, sources or typings. Everything the bundle inlines (Azure SDKs, applicationinsights,
+// node-forge) is not in node_modules: the zip is a small fraction of `zip -r dist node_modules` after
+// `npm prune --omit=dev`.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -60,9 +62,15 @@ function runtimeFiles(dir) {
   return out;
 }
 
-function copyInto(staging, file) {
+function copyInto(staging, file, { dropSourceMapLink = false } = {}) {
   const target = join(staging, relative(root, file));
   mkdirSync(dirname(target), { recursive: true });
+  if (dropSourceMapLink && /\.c?js$/.test(file)) {
+    // The maps stay behind, so the link to them goes too (a tool that follows it would only fail to read it).
+    const text = readFileSync(file, 'utf8').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
+    writeFileSync(target, text);
+    return Buffer.byteLength(text);
+  }
   copyFileSync(file, target);
   return statSync(file).size;
 }
@@ -84,7 +92,7 @@ export async function packageApp({ out = defaultOut, quiet = false } = {}) {
     const sizes = { bundle: 0, node_modules: 0, other: 0 };
     sizes.other += copyInto(staging, join(root, 'host.json'));
     // The bundle's JavaScript and its package.json; source maps stay behind (Node ignores them unless told otherwise).
-    for (const file of runtimeFiles(dirname(built.outfile))) sizes.bundle += copyInto(staging, file);
+    for (const file of runtimeFiles(dirname(built.outfile))) sizes.bundle += copyInto(staging, file, { dropSourceMapLink: true });
 
     const closure = runtimeClosure(RUNTIME_EXTERNALS);
     const dependencies = {};
