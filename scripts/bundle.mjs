@@ -84,7 +84,9 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
         `(${(entryBytes / 1024).toFixed(0)} KiB, ${chunks.length} chunk(s), ${(bytes / 1024).toFixed(0)} KiB in all with maps)`,
     );
   }
-  return { outfile, bytes, entryBytes, chunks, vendor };
+  // Project files the bundle was built from (relative to the project), for checks such as "no sandbox code ships".
+  const inputs = Object.keys(result.metafile.inputs).map((file) => relative(root, join(process.cwd(), file)).split('\\').join('/')).filter((f) => !f.split('/').includes('node_modules'));
+  return { outfile, bytes, entryBytes, chunks, vendor, inputs };
 }
 
 /** The Application Insights SDK, its OpenTelemetry resources and the exporter's ConfigurationManager, in one file. */

@@ -135,7 +135,7 @@ export async function packageApp({ out = defaultOut, quiet = false } = {}) {
           `(bundle ${kib(sizes.bundle)}, node_modules ${kib(sizes.node_modules)} for ${RUNTIME_EXTERNALS.join(', ')}, uncompressed)`,
       );
     }
-    return { out, bytes, files: files.sort(), main: manifest.main, sizes };
+    return { out, bytes, files: files.sort(), main: manifest.main, sizes, inputs: built.inputs };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

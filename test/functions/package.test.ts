@@ -20,7 +20,7 @@ import { uniqueName, useAzurite } from '../helpers/azurite.js';
 const root = join(import.meta.dirname, '..', '..');
 const azurite = useAzurite();
 const out = join(root, 'dist', `${uniqueName('package-test')}.zip`);
-let built: { out: string; bytes: number; files: string[]; main: string };
+let built: { out: string; bytes: number; files: string[]; main: string; inputs: string[] };
 let extracted: string;
 let deployedManifest: { main: string; type: string; dependencies: Record<string, string> };
 let registrations: Registration[];
@@ -57,6 +57,12 @@ describe('the deployment package', () => {
     ['no package that only the bundle uses (it inlines the Azure SDK clients and node-forge)', (f: string) => /node_modules\/(@azure\/(arm-|keyvault|data-tables|storage-)|node-forge\/)/.test(f)],
   ])('contains %s', (_what, unwanted) => {
     expect(built.files.filter(unwanted)).toEqual([]);
+  });
+
+  it('is built from the service sources only: no sandbox, test or benchmark code is bundled', () => {
+    expect(built.inputs.some((f) => f === 'src/functions/index.ts')).toBe(true);
+    expect(built.inputs.filter((f) => !f.startsWith('src/'))).toEqual([]);
+    expect(built.inputs.filter((f) => f === 'src/demo.ts' || f.startsWith('src/cli'))).toEqual([]);
   });
 
   it('declares and ships in node_modules only @azure/functions (which reaches the worker through @azure/functions-core) and its dependencies', () => {
