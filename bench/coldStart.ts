@@ -3,7 +3,9 @@
 // the first invocation loads (src/functions/app/lazy.ts), so the same import followed by every chunk is measured
 // beside it: what a worker reads before its first invocation completes.
 import { spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 // @ts-expect-error -- plain ES module script without declarations
 import { bundle } from '../scripts/bundle.mjs';
 import { round } from './scan.js';
@@ -29,6 +31,11 @@ export interface ColdStartFigures {
 
 export async function measureColdStart(runs = 9): Promise<ColdStartFigures> {
   const { outfile, bytes, entryBytes, chunks } = (await bundle({ quiet: true })) as { outfile: string; bytes: number; entryBytes: number; chunks: string[] };
+  // What deploys is what is measured: the entry must be the one package.json `main` names (the zip ships it).
+  const root = join(fileURLToPath(import.meta.url), '..', '..');
+  const main = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }).main;
+  const measured = relative(root, outfile).split(sep).join('/');
+  if (measured !== main) throw new Error(`cold start measures ${measured}, but package.json main (what deploys) is ${main}`);
   const url = pathToFileURL(outfile).href;
   const bare = medianMs(['-e', '0'], runs);
   // Outside the Functions worker @azure/functions runs in "test mode" and skips registration (a warning on stderr);
@@ -40,6 +47,7 @@ export async function measureColdStart(runs = 9): Promise<ColdStartFigures> {
     importOverBareNode: entry / bare,
     everythingOverBareNode: everything / bare,
     detail: {
+      deployedEntry: main,
       runs,
       bareNodeMs: round(bare, 1),
       importEntryMs: round(entry, 1),

@@ -6,6 +6,9 @@ import { CertificateFormatError, readKeyVaultSecret, readPfx, type CertificateBu
 import { appSettingsJson, certificateJson, siteJson, vaultJson } from './arm-shapes.js';
 import { defaultFaultCode, type FaultRegistry } from './faults.js';
 import { bearerToken, HttpError, readJson, sendJson } from './http.js';
+import { looksLikeJwt, type ManagedIdentityEndpoint } from './identity.js';
+
+export type TokenChecker = Pick<ManagedIdentityEndpoint, 'check'>;
 import type { SecretForm } from './materials.js';
 import { materialFromBundle } from './materials.js';
 import type { Recorder } from './observe.js';
@@ -47,6 +50,8 @@ export interface ArmContext {
   /** The secret of a vault certificate version, as GET /secrets would return it. */
   secretOf(vault: VaultState, cert: VaultCertificate, version: VaultVersion): SecretForm;
   control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
+  /** Checks a JWT bearer (the managed-identity endpoint's); opaque bearers are accepted as before. */
+  tokens?: TokenChecker;
   log?: (line: string) => void;
 }
 
@@ -102,6 +107,9 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
   const method = (req.method ?? 'GET').toUpperCase();
   const hadBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   const auth = bearerToken(req);
+  // A JWT must be the identity endpoint's, for ARM's audience (ARM refuses a Key Vault or storage token).
+  const refused = auth.token !== undefined && ctx.tokens !== undefined && looksLikeJwt(auth.token) ? ctx.tokens.check(auth.token, 'arm') : undefined;
+  if (refused !== undefined && !refused.ok) auth.token = undefined;
 
   const record = (status: number, extra: Partial<Parameters<Recorder['record']>[0]> = {}) =>
     ctx.recorder.record({
@@ -114,6 +122,27 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
       durationMs: performance.now() - started,
       ...extra,
     });
+
+  if (refused !== undefined && !refused.ok) {
+    req.resume();
+    const audience = /audience '([^']*)'/.exec(refused.reason)?.[1];
+    sendJson(
+      res,
+      401,
+      {
+        error:
+          audience !== undefined
+            ? {
+                code: 'InvalidAuthenticationTokenAudience',
+                message: `The access token has been obtained for wrong audience or resource '${audience}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.`,
+              }
+            : { code: 'InvalidAuthenticationToken', message: `The access token is invalid: ${refused.reason}.` },
+      },
+      { 'www-authenticate': `Bearer authorization_uri="https://login.microsoftonline.com/${ctx.tenantId}", error="invalid_token", error_description="${refused.reason}"` },
+    );
+    record(401);
+    return;
+  }
 
   if (auth.token === undefined) {
     // Not acted on: the body is discarded unread.

@@ -2,9 +2,11 @@
 // benchmark. The account is Azurite's well-known development account: its key is published in Microsoft's docs
 // and in Azurite itself, so it is not a secret.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
+import { join } from 'node:path';
 
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
 export const AZURITE_ACCOUNT_KEY =
@@ -26,13 +28,24 @@ export interface AzuriteOptions {
   log?: (line: string) => void;
   /** How long to wait for the three services to listen. */
   startTimeoutMs?: number;
+  /**
+   * Serve HTTPS with this certificate (PEM; e.g. the sandbox's `serverTls`, trusted through its CA) instead of
+   * HTTP. Required for `oauth`: Azurite accepts a bearer token only over HTTPS.
+   */
+  https?: { certPem: string; keyPem: string };
+  /**
+   * `--oauth basic`: bearer tokens are accepted besides the shared key. Azurite checks a token's issuer
+   * (https://sts.windows.net/…), audience (https://storage.azure.com or the account's service URL) and lifetime,
+   * not its signature or any role.
+   */
+  oauth?: boolean;
 }
 
 export class AzuriteStartError extends Error {
   override readonly name = 'AzuriteStartError';
 }
 
-const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/127\.0\.0\.1:(\d+))/;
+const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at (https?:\/\/127\.0\.0\.1:(\d+))/;
 
 /**
  * Preloaded into the Azurite child. Azurite's telemetry client (Application Insights, enabled unless told otherwise) must never reach the network:
@@ -74,6 +87,16 @@ function installExitHook(): void {
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   const log = options.log ?? (() => undefined);
+  if (options.oauth && !options.https) throw new AzuriteStartError('Azurite OAuth needs HTTPS: pass https: { certPem, keyPem } with oauth');
+  let tlsDir: string | undefined;
+  const tlsArgs: string[] = [];
+  if (options.https) {
+    tlsDir = mkdtempSync(join(os.tmpdir(), 'mtls-azurite-tls-'));
+    writeFileSync(join(tlsDir, 'cert.pem'), options.https.certPem);
+    writeFileSync(join(tlsDir, 'key.pem'), options.https.keyPem, { mode: 0o600 });
+    tlsArgs.push('--cert', join(tlsDir, 'cert.pem'), '--key', join(tlsDir, 'key.pem'));
+    if (options.oauth) tlsArgs.push('--oauth', 'basic');
+  }
   const child = spawn(
     process.execPath,
     [
@@ -90,6 +113,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       '--disableTelemetry',
       '--silent',
       '--loose',
+      ...tlsArgs,
     ],
     {
       // With in-memory persistence Azurite writes nothing, but it still checks that its location (the cwd) exists.
@@ -142,6 +166,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) {
       running.delete(child);
+      if (tlsDir !== undefined) rmSync(tlsDir, { recursive: true, force: true });
       return;
     }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -151,6 +176,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     await exited;
     clearTimeout(timer);
     running.delete(child);
+    if (tlsDir !== undefined) rmSync(tlsDir, { recursive: true, force: true });
   };
 
   try {
@@ -166,7 +192,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const queueEndpoint = `${endpoints.Queue}/${account}`;
   const tableEndpoint = `${endpoints.Table}/${account}`;
   const connectionString =
-    `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+    `DefaultEndpointsProtocol=${options.https ? 'https' : 'http'};AccountName=${account};AccountKey=${AZURITE_ACCOUNT_KEY};` +
     `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`;
   return { connectionString, tableEndpoint, queueEndpoint, blobEndpoint, pid: child.pid, stop };
 }

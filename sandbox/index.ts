@@ -14,6 +14,7 @@ import { createControlRoutes, type KeyVaultVersionInfo, type SandboxCertificateI
 import { startDownstream, type Downstream } from './downstream.js';
 import { FaultRegistry } from './faults.js';
 import { startHttpsServer, type StartedServer, type TlsMaterial } from './http.js';
+import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './identity.js';
 import { createKeyVaultHandler } from './keyvault.js';
 import { buildSecret, MaterialFactory, versionId, type Material, type SecretForm } from './materials.js';
 import { Recorder } from './observe.js';
@@ -36,6 +37,7 @@ import { ArmThrottle, type ThrottlingOptions } from './throttling.js';
 export type { Scenario } from './scenario.js';
 export type { SandboxControl, KeyVaultVersionInfo, SandboxCertificateInfo, RenewSpec, RestartBehaviour, RequestFilter } from './control.js';
 export type { FaultSpec, ActiveFault } from './faults.js';
+export type { ManagedIdentityEndpoint, ManagedIdentitySettings, IdentityRequest, TokenAudience } from './identity.js';
 export type { ThrottlingOptions, BucketSpec } from './throttling.js';
 export type { Counters, RequestLogEntry } from './observe.js';
 export { quotaFloorSeconds, ARM_READS, ARM_WRITES } from './throttling.js';
@@ -71,8 +73,15 @@ export interface Sandbox {
   caPem: string;
   caFile: string;
   tenantId: string;
-  /** A bearer token the sandbox accepts (any non-empty bearer is accepted). */
+  /**
+   * A bearer token the sandbox accepts. Any opaque (non-JWT) bearer is accepted: the static-token path. A JWT must
+   * come from `identity` and name the service's audience.
+   */
   token: string;
+  /** The App Service managed-identity endpoint (IDENTITY_ENDPOINT / IDENTITY_HEADER) whose tokens ARM and Key Vault check. */
+  identity: ManagedIdentityEndpoint;
+  /** The sandbox's HTTPS server certificate and key (signed by `caPem`, for 127.0.0.1): Azurite over HTTPS uses it. */
+  serverTls: { certPem: string; keyPem: string };
   /** The instant the scenario's relative days refer to. */
   startedAt: Date;
   scenario: Scenario;
@@ -139,8 +148,10 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
     else done.catch((err: unknown) => log?.(`restart of ${app.id} failed: ${err instanceof Error ? err.message : String(err)}`));
   };
 
+  let identity: ManagedIdentityEndpoint | undefined;
   const stopAll = async () => {
     await Promise.allSettled([
+      identity?.stop(),
       ...[...world.apps.values()].map((a) => a.app?.stop()),
       ...[...downstreams.values()].map((d) => d.stop()),
       ...servers.map((s) => s.close()),
@@ -149,6 +160,8 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
   };
 
   try {
+    identity = await startManagedIdentityEndpoint({ tenantId });
+    const tokens = identity;
     // ARM first: nextLinks need its endpoint.
     let armEndpoint = '';
     let control: SandboxControl | undefined;
@@ -170,6 +183,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
         restart,
         secretOf,
         control: controlRoutes,
+        tokens,
         log,
       }),
     );
@@ -208,7 +222,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
       }
       const server = await startHttpsServer(
         tls,
-        createKeyVaultHandler({ vault, tenantId, pageSize: scenario.keyVaultPageSize ?? 25, recorder, faults, secretOf, log }),
+        createKeyVaultHandler({ vault, tenantId, pageSize: scenario.keyVaultPageSize ?? 25, recorder, faults, secretOf, tokens, log }),
       );
       servers.push(server);
       vault.url = server.url;
@@ -397,6 +411,8 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
       caFile,
       tenantId,
       token,
+      identity,
+      serverTls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem },
       startedAt: now,
       scenario,
       vaultUrl(name) {

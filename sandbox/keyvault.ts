@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultFaultCode, type FaultRegistry } from './faults.js';
 import { bearerToken, epochSeconds, HttpError, sendJson } from './http.js';
+import { looksLikeJwt, type ManagedIdentityEndpoint } from './identity.js';
 import type { SecretForm } from './materials.js';
 import type { Recorder } from './observe.js';
 import type { VaultCertificate, VaultState, VaultVersion } from './state.js';
@@ -20,6 +21,8 @@ export interface KeyVaultContext {
   recorder: Recorder;
   faults: FaultRegistry;
   secretOf(vault: VaultState, cert: VaultCertificate, version: VaultVersion): SecretForm;
+  /** Checks a JWT bearer (the managed-identity endpoint's); opaque bearers are accepted as before. */
+  tokens?: Pick<ManagedIdentityEndpoint, 'check'>;
   log?: (line: string) => void;
 }
 
@@ -44,6 +47,9 @@ async function handle(ctx: KeyVaultContext, req: IncomingMessage, res: ServerRes
   const method = (req.method ?? 'GET').toUpperCase();
   const hadBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   const auth = bearerToken(req);
+  // A JWT must be the identity endpoint's, for Key Vault's audience (Key Vault refuses an ARM or storage token).
+  const refused = auth.token !== undefined && ctx.tokens !== undefined && looksLikeJwt(auth.token) ? ctx.tokens.check(auth.token, 'keyVault') : undefined;
+  if (refused !== undefined && !refused.ok) auth.token = undefined;
   req.resume(); // every supported operation is a bodyless GET
   const record = (status: number, extra: { operation?: string; fault?: string } = {}) =>
     ctx.recorder.record({
@@ -62,6 +68,19 @@ async function handle(ctx: KeyVaultContext, req: IncomingMessage, res: ServerRes
     sendJson(res, err.status, { error: { code: err.code, message: err.message, ...err.extra } }, { ...headers, ...err.headers });
     record(err.status, extra);
   };
+
+  if (refused !== undefined && !refused.ok) {
+    const audience = /audience '([^']*)'/.exec(refused.reason)?.[1];
+    fail(
+      new HttpError(
+        401,
+        'Unauthorized',
+        audience !== undefined ? `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${audience}.` : `AKV10000: The bearer token is invalid: ${refused.reason}.`,
+        { 'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${ctx.tenantId}", resource="https://vault.azure.net"` },
+      ),
+    );
+    return;
+  }
 
   if (auth.token === undefined) {
     // The SDK's first request carries no token (and no body): answer the challenge, act on nothing.

@@ -2,17 +2,28 @@
 // Bundles the function app into one ES module (dist/bundle/index.js) so a cold start reads one file instead of
 // resolving and compiling hundreds of modules across node_modules.
 //
-// External: `@azure/functions` only. It reaches the Functions worker through `@azure/functions-core`, a module the
-// worker itself provides at run time (it is not on disk), so it cannot be bundled; it stays a dependency of the
-// deployed package. Everything else (Azure SDKs, applicationinsights, node-forge) is bundled.
+// `@azure/functions` is not bundled, and ships in the deployment package's node_modules (scripts/package.mjs): it
+// reaches the Functions worker through `@azure/functions-core`, a module the worker itself provides at run time
+// (it is not on disk), so it cannot be bundled.
+// `applicationinsights` is bundled on its own, into vendor/applicationinsights.cjs: src/telemetry/appInsights.ts
+// requires it at run time, only when a connection string is set (it loads all of OpenTelemetry, most of a cold
+// start), together with two modules of the SDK's own graph (the OpenTelemetry resources and the exporter's
+// configuration singleton, whose poll it stops). One CommonJS file keeps those the very instances the SDK uses.
+// Everything else (Azure SDK clients, @azure/identity, node-forge) is bundled into the entry and its chunks.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const defaultOutdir = join(root, 'dist', 'bundle');
 const functionsEntry = join(root, 'src', 'functions', 'index.ts');
+
+/** Left out of the bundle and shipped in the package's node_modules (scripts/package.mjs). */
+export const RUNTIME_EXTERNALS = ['@azure/functions'];
+/** Provided by the Functions Node worker at run time; on no disk. */
+export const WORKER_PROVIDED = ['@azure/functions-core'];
 
 /** The functions entry; before it existed, the engine, the composition root and telemetry stood in for it. */
 function entry() {
@@ -46,7 +57,9 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     outdir,
     entryNames: 'index',
     chunkNames: 'chunks/[name]-[hash]',
-    external: ['@azure/functions', '@azure/functions-core'],
+    external: [...RUNTIME_EXTERNALS, ...WORKER_PROVIDED],
+    // src/telemetry/appInsights.ts loads the vendored SDK (below) instead of node_modules.
+    define: { __MTLS_ROTATOR_BUNDLE__: 'true' },
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
     sourcemap: 'linked',
@@ -55,7 +68,8 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     metafile: true,
     logLevel: quiet ? 'error' : 'warning',
   });
-  // package.json "main" globs dist/src/functions/*.js; a host pointed at the bundle needs it to be ESM on its own.
+  const vendor = await bundleTelemetrySdk(join(outdir, 'vendor', 'applicationinsights.cjs'), quiet);
+  // package.json "main" is this entry; the bundle's own package.json keeps it ESM wherever the folder is copied.
   writeFileSync(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   const outfile = join(outdir, 'index.js');
@@ -70,7 +84,41 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
         `(${(entryBytes / 1024).toFixed(0)} KiB, ${chunks.length} chunk(s), ${(bytes / 1024).toFixed(0)} KiB in all with maps)`,
     );
   }
-  return { outfile, bytes, entryBytes, chunks };
+  // Project files the bundle was built from (relative to the project), for checks such as "no sandbox code ships".
+  const inputs = Object.keys(result.metafile.inputs).map((file) => relative(root, join(process.cwd(), file)).split('\\').join('/')).filter((f) => !f.split('/').includes('node_modules'));
+  return { outfile, bytes, entryBytes, chunks, vendor, inputs };
+}
+
+/** The Application Insights SDK, its OpenTelemetry resources and the exporter's ConfigurationManager, in one file. */
+async function bundleTelemetrySdk(outfile, quiet) {
+  // Resolved as src/telemetry/appInsights.ts does from sources: from the SDK's own location.
+  const sdkEntry = createRequire(join(root, 'package.json')).resolve('applicationinsights');
+  const sdkRequire = createRequire(sdkEntry);
+  const exporterEntry = sdkRequire.resolve('@azure/monitor-opentelemetry-exporter');
+  const parts = {
+    sdk: sdkEntry,
+    resources: sdkRequire.resolve('@opentelemetry/resources'),
+    configurationManager: join(dirname(exporterEntry), '_configuration', 'configurationManager.js'),
+  };
+  if (!existsSync(parts.configurationManager)) throw new Error(`the exporter's configurationManager.js is not at ${parts.configurationManager}: SDK layout changed`);
+  const result = await build({
+    stdin: {
+      contents: `module.exports = { ${Object.entries(parts).map(([k, file]) => `${k}: require(${JSON.stringify(file)})`).join(', ')} };`,
+      resolveDir: dirname(sdkEntry),
+      sourcefile: 'applicationinsights-vendor.cjs',
+      loader: 'js',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    minify: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: quiet ? 'error' : 'warning',
+  });
+  return { file: outfile, bytes: Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

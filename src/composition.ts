@@ -52,6 +52,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
 
   const gateway = new ArmAppServiceGateway({
     endpoint: config.armEndpoint,
+    audience: config.armAudience,
     credential,
     tlsCa: overrides.tlsCa,
     perRetryPolicies: [pacer.policy()],
@@ -62,8 +63,10 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     tlsCa: overrides.tlsCa,
   });
   const storage = storageClients(config.storage, config.clientId);
-  const store = new TableRotationStore({ ...storage.table, tableName: config.rotationTable, clock });
-  const queue = new RotationQueue({ ...storage.queue, queueName: config.rotationQueue });
+  // The sandbox CA also covers its HTTPS Azurite, which identity-based storage needs (bearer tokens need HTTPS).
+  const storageTls = config.storage.kind === 'identity' && overrides.tlsCa ? { tlsCa: overrides.tlsCa } : {};
+  const store = new TableRotationStore({ ...storage.table, ...storageTls, tableName: config.rotationTable, clock });
+  const queue = new RotationQueue({ ...storage.queue, ...storageTls, queueName: config.rotationQueue });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
@@ -101,8 +104,9 @@ function storageClients(
     return { table: { connectionString: storage.connectionString }, queue: { connectionString: storage.connectionString } };
   }
   const clientId = storage.clientId ?? fallbackClientId;
+  const setting = storage.clientId !== undefined && storage.clientId !== fallbackClientId ? 'AzureWebJobsStorage__clientId' : 'AzureWebJobsStorage__clientId or AZURE_CLIENT_ID';
   const credential: TokenCredential =
-    storage.credential?.toLowerCase() === 'managedidentity' ? managedIdentityCredential(clientId) : defaultAzureCredential(clientId);
+    storage.credential?.toLowerCase() === 'managedidentity' ? managedIdentityCredential(clientId, setting) : defaultAzureCredential(clientId);
   return {
     table: { tableServiceUri: storage.tableServiceUri, credential },
     queue: { queueServiceUri: storage.queueServiceUri, credential },

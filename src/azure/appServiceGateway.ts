@@ -26,6 +26,8 @@ export const KEY_VAULT_ARM_API_VERSION = '2023-07-01';
 export interface AppServiceGatewayOptions {
   /** ARM_ENDPOINT, e.g. https://management.azure.com (no trailing slash needed). */
   endpoint: string;
+  /** ARM_AUDIENCE: the token audience; defaults to the endpoint (an accepted audience in every Azure cloud). */
+  audience?: string;
   credential: TokenCredential;
   /** Extra CA certificates (PEM) to trust besides the system ones: the sandbox CA. */
   tlsCa?: string;
@@ -174,7 +176,7 @@ export class ArmAppServiceGateway implements AppServiceGateway {
       client = new WebSiteManagementClient(this.options.credential, subscriptionId, {
         endpoint: this.endpoint,
         // The v19 client ignores `credentialScopes`; its scopes live under `credentials`.
-        credentials: { scopes: [`${this.endpoint}/.default`] },
+        credentials: { scopes: [`${(this.options.audience ?? this.endpoint).replace(/\/+$/, '')}/.default`] },
         ...(this.options.tlsCa ? { tlsOptions: { ca: this.options.tlsCa } } : {}),
         additionalPolicies: [attemptTimeout, ...(this.options.perRetryPolicies ?? [])].map((policy) => ({
           policy,

@@ -49,10 +49,22 @@ export class LazyTokenCredential implements TokenCredential {
     /** What the credential is, for errors (e.g. "managed identity"). */
     readonly description: string,
     private readonly build: (identity: typeof import('@azure/identity')) => TokenCredential,
+    /** Which identity and which setting chose it, prefixed to token errors (the platform's message names neither). */
+    private readonly who?: string,
   ) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    return (await this.resolve()).getToken(scopes, options);
+    const credential = await this.resolve();
+    if (this.who === undefined) return credential.getToken(scopes, options);
+    try {
+      return await credential.getToken(scopes, options);
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      // Same name, so callers still classify it (CredentialUnavailableError → "no usable Azure credential").
+      const described = new Error(`${this.who} could not get a token for ${[scopes].flat().join(' ')}: ${error.message}`, { cause: error });
+      described.name = error.name;
+      throw described;
+    }
   }
 
   /** The real credential (loads @azure/identity on first call). */
@@ -69,11 +81,20 @@ export class LazyTokenCredential implements TokenCredential {
   }
 }
 
-/** The App Service / Functions identity endpoint; a user-assigned identity needs its client id. */
-export function managedIdentityCredential(clientId?: string): TokenCredential {
+/**
+ * The App Service / Functions identity endpoint; a user-assigned identity needs its client id. `setting` names where
+ * the client id came from (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId), for errors: the platform answers an
+ * unknown client id with "Unable to load the proper Managed Identity", naming neither.
+ */
+export function managedIdentityCredential(clientId?: string, setting = 'AZURE_CLIENT_ID'): TokenCredential {
   const options: ManagedIdentityCredentialClientIdOptions | undefined = clientId ? { clientId } : undefined;
-  return new LazyTokenCredential('managed identity', (identity) =>
-    options ? new identity.ManagedIdentityCredential(options) : new identity.ManagedIdentityCredential(),
+  const who = clientId
+    ? `the user-assigned managed identity with client id ${clientId} (${setting})`
+    : `the system-assigned managed identity (${setting} is unset)`;
+  return new LazyTokenCredential(
+    'managed identity',
+    (identity) => (options ? new identity.ManagedIdentityCredential(options) : new identity.ManagedIdentityCredential()),
+    who,
   );
 }
 

@@ -2,7 +2,7 @@
 // the Functions host's queue trigger decodes by default (`messageEncoding: base64`); failed messages end up in
 // `<queue>-poison` after the host's maxDequeueCount.
 import type { TokenCredential } from '@azure/core-auth';
-import type { QueueClient } from '@azure/storage-queue';
+import type { QueueClient, StoragePipelineOptions } from '@azure/storage-queue';
 import { PreconditionError } from '../core/errors.js';
 import type { RequestedBy } from '../core/records.js';
 import { callAzure } from './errors.js';
@@ -111,6 +111,8 @@ export interface RotationQueueOptions {
   /** …or identity-based: the queue service URI and a credential. */
   queueServiceUri?: string;
   credential?: TokenCredential;
+  /** Extra CA (PEM) to trust besides the system roots, for an identity-based URI (the sandbox's HTTPS Azurite). */
+  tlsCa?: string;
   /** ROTATION_QUEUE. */
   queueName: string;
 }
@@ -132,10 +134,13 @@ export class RotationQueue {
   clients(): Promise<{ queue: QueueClient; poison: QueueClient }> {
     this.loading ??= import('@azure/storage-queue').then(
       ({ QueueServiceClient }) => {
-        const { connectionString, queueServiceUri, credential, queueName } = this.options;
+        const { connectionString, queueServiceUri, credential, queueName, tlsCa } = this.options;
+        // StoragePipelineOptions does not declare tlsOptions, but the queue client hands its options to core-client's
+        // createClientPipeline unchanged, which applies them (proven by the HTTPS Azurite test of identity storage).
+        const tls = tlsCa ? ({ tlsOptions: { ca: tlsCa } } as StoragePipelineOptions) : undefined;
         const service = connectionString
           ? QueueServiceClient.fromConnectionString(connectionString)
-          : new QueueServiceClient(queueServiceUri!, credential!);
+          : new QueueServiceClient(queueServiceUri!, credential!, tls);
         return { queue: service.getQueueClient(queueName), poison: service.getQueueClient(`${queueName}-poison`) };
       },
       (error: unknown) => {

@@ -23,6 +23,8 @@ export interface TableRotationStoreOptions {
   /** …or identity-based: the table service URI (AzureWebJobsStorage__tableServiceUri or derived) and a credential. */
   tableServiceUri?: string;
   credential?: TokenCredential;
+  /** Extra CA (PEM) to trust besides the system roots, for an identity-based URI (the sandbox's HTTPS Azurite). */
+  tlsCa?: string;
   /** ROTATION_TABLE. */
   tableName: string;
   /** Lease expiry and the verification window of listOpen are judged by this clock. */
@@ -130,11 +132,11 @@ export class TableRotationStore implements RotationStore {
   client(): Promise<TableClient> {
     this.loading ??= import('@azure/data-tables').then(
       ({ TableClient }) => {
-        const { connectionString, tableServiceUri, credential, tableName } = this.options;
+        const { connectionString, tableServiceUri, credential, tableName, tlsCa } = this.options;
         // Azurite speaks plain http on loopback; real storage accounts are https and ignore the flag.
         this.loaded = connectionString
           ? TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: true })
-          : new TableClient(tableServiceUri!, tableName, credential!);
+          : new TableClient(tableServiceUri!, tableName, credential!, tlsCa ? { tlsOptions: { ca: tlsCa } } : {});
         return this.loaded;
       },
       (error: unknown) => {

@@ -28,6 +28,8 @@ export const SETTINGS = [
     description: 'Comma-separated subscription ids (GUIDs) the rotator scans.' },
   { name: 'ARM_ENDPOINT', kind: 'url', default: 'https://management.azure.com', optional: false,
     description: 'Azure Resource Manager endpoint (the sandbox serves one on 127.0.0.1).' },
+  { name: 'ARM_AUDIENCE', kind: 'url', optional: true,
+    description: 'Audience of the ARM tokens (scope <audience>/.default); unset = ARM_ENDPOINT, which every Azure cloud accepts. Set it when ARM_ENDPOINT is not an audience (the sandbox, a proxy).' },
   { name: 'AZURE_CREDENTIAL', kind: 'choice', default: 'default', choices: ['default', 'managed-identity', 'static'],
     optional: false,
     description: 'default = DefaultAzureCredential, managed-identity = the Function App identity, static = AZURE_STATIC_TOKEN (sandbox).' },
@@ -96,6 +98,8 @@ export type SettingName = (typeof SETTINGS)[number]['name'];
 export interface Config {
   subscriptionIds: string[];
   armEndpoint: string;
+  /** ARM_AUDIENCE, or ARM_ENDPOINT when unset (no trailing slash). */
+  armAudience: string;
   credential: 'default' | 'managed-identity' | 'static';
   clientId?: string;
   staticToken?: string;
@@ -145,6 +149,16 @@ export type StorageSettings =
     };
 
 const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
+/**
+ * The properties of an identity-based AzureWebJobsStorage connection the Functions host documents (storage:
+ * accountName, the service URIs; any connection: credential, clientId, managedIdentityResourceId, and tenantId,
+ * clientSecret, certificate for local development). The host reads them case-insensitively; a name it would not
+ * recognise is a deployment that starts with another identity (or none), so it is refused here.
+ */
+const STORAGE_CONNECTION_PROPERTIES = [
+  'accountName', 'blobServiceUri', 'queueServiceUri', 'tableServiceUri', 'serviceUri',
+  'credential', 'clientId', 'managedIdentityResourceId', 'tenantId', 'clientSecret', 'certificate',
+] as const;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Azure tag names may not contain < > % & \ ? / ; a prefix also becomes part of other tag names.
@@ -233,6 +247,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
 
   const armEndpoint = text('ARM_ENDPOINT', (value) => checkHttpsUrl(value)).replace(/\/+$/, '');
+  const armAudienceRaw = raw('ARM_AUDIENCE');
+  if (armAudienceRaw !== undefined && checkHttpsUrl(armAudienceRaw)) problems.push(`ARM_AUDIENCE ${checkHttpsUrl(armAudienceRaw)}, got '${armAudienceRaw}'`);
+  const armAudience = (armAudienceRaw ?? armEndpoint).replace(/\/+$/, '');
   const credential = choice<Config['credential']>('AZURE_CREDENTIAL');
   const clientId = raw('AZURE_CLIENT_ID');
   if (clientId !== undefined && !GUID.test(clientId)) {
@@ -273,6 +290,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const config: Config = {
     subscriptionIds,
     armEndpoint,
+    armAudience,
     credential,
     keyVaultChallengeVerification: boolean('KEYVAULT_CHALLENGE_VERIFICATION'),
     renewBeforeDays,
@@ -310,6 +328,19 @@ function storageSettings(
   clientId: string | undefined,
   problems: string[],
 ): StorageSettings {
+  // Exact spellings only: the host would read `__clientid` as clientId, this process (env is case-sensitive) would not.
+  for (const name of Object.keys(env)) {
+    const m = /^AzureWebJobsStorage__(.+)$/i.exec(name);
+    if (m === null || env[name] === undefined) continue;
+    const known = STORAGE_CONNECTION_PROPERTIES.find((p) => p.toLowerCase() === m[1]!.toLowerCase());
+    if (known === undefined || name !== `AzureWebJobsStorage__${known}`) {
+      problems.push(
+        known !== undefined
+          ? `${name} must be spelled AzureWebJobsStorage__${known}`
+          : `${name} is not a property of an identity-based connection (one of ${STORAGE_CONNECTION_PROPERTIES.map((p) => `__${p}`).join(', ')})`,
+      );
+    }
+  }
   const get = (suffix: string) => {
     const value = env[`AzureWebJobsStorage__${suffix}`]?.trim();
     return value === undefined || value === '' ? undefined : value;
@@ -342,6 +373,10 @@ function storageSettings(
   const storage: StorageSettings = { kind: 'identity', tableServiceUri: tableServiceUri.replace(/\/+$/, ''), queueServiceUri: queueServiceUri.replace(/\/+$/, '') };
   if (accountName !== undefined) storage.accountName = accountName;
   const credential = get('credential');
+  if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') {
+    // The only value the host documents; anything else makes it fall back to another identity than the one meant.
+    problems.push(`AzureWebJobsStorage__credential must be 'managedidentity' (or unset for local development), got '${credential}'`);
+  }
   if (credential !== undefined) storage.credential = credential;
   const identity = get('clientId') ?? clientId;
   if (identity !== undefined) {

@@ -1,5 +1,6 @@
-// Every registration module of the function app. The Functions host loads dist/src/functions/*.js (package.json
-// `main`), this file included; ES modules are evaluated once, so importing them here registers nothing twice.
+// Every registration module of the function app: the bundle's entry (scripts/bundle.mjs → dist/bundle/index.js,
+// package.json `main`, what the Functions host loads). The local host also loads the top-level modules one by one;
+// ES modules are evaluated once, so importing them here registers nothing twice.
 // Helpers live in subfolders (app/, auth/, http/), which that glob does not match.
 import './nightlyScan.js';
 import './rotateApp.js';

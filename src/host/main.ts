@@ -1,7 +1,7 @@
 // `npx tsx src/host/main.ts [--port 7071] [--dir src/functions] [--no-timers]`: the function app under the local
 // host, without the sandbox (point its settings at whatever Azure or Azurite you like). The function modules are
-// the top-level files of the functions directory, the same set package.json `main` gives the Functions host
-// (`dist/src/functions/*.js`); subdirectories hold helpers, not functions.
+// the top-level files of the functions directory (`src/functions`, or `dist/src/functions` after `npm run compile`),
+// the modules the bundle in package.json `main` is built from; subdirectories hold helpers, not functions.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

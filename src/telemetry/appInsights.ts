@@ -27,8 +27,10 @@
 //   end-of-invocation flush is what keeps a timer's events.
 // - Cloud role name = the Function App name (WEBSITE_SITE_NAME), so workspace queries can filter by
 //   AppRoleName when several installations share a workspace.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TelemetryClient } from 'applicationinsights';
 import {
   TELEMETRY_EVENTS,
@@ -230,23 +232,62 @@ export async function shutdownProcessTelemetry(): Promise<void> {
 
 // The SDK brings all of OpenTelemetry (about 0.7 s to load, most of a cold start): it is required here, on first
 // use with a connection string, not imported by the module, so a worker without telemetry or a function that
-// never builds it does not pay for it. A runtime require also keeps it out of the esbuild bundle, where it would
-// be loaded at import time.
-function loadSdk(): typeof import('applicationinsights') {
-  return createRequire(import.meta.url)('applicationinsights') as typeof import('applicationinsights');
+// never builds it does not pay for it. A runtime require also keeps it out of the esbuild bundle's import graph,
+// where it would be loaded at import time.
+//
+// Two layouts: from sources (tests, tsx) the SDK is required from node_modules; in the deployed bundle
+// (scripts/bundle.mjs defines __MTLS_ROTATOR_BUNDLE__) it is the vendored file dist/bundle/vendor/applicationinsights.cjs,
+// the SDK with its dependencies in one file (10 MB instead of ~50 MB of node_modules in the package), which also
+// exports the two modules below from the very module graph the SDK uses.
+declare const __MTLS_ROTATOR_BUNDLE__: boolean | undefined;
+
+interface SdkModules {
+  sdk: typeof import('applicationinsights');
+  resources: { resourceFromAttributes(attributes: Record<string, string>): SdkResource };
+  /** The exporter's ConfigurationManager module, or undefined when its file is not where it was. */
+  configurationManager(): { ConfigurationManager?: { getInstance(): RemoteSettingsManager } } | undefined;
 }
 
-// Loaded from the SDK's own location so that these are the very modules (and singletons) it uses,
-// whichever copy npm hoisted.
-const sdkRequire = createRequire(createRequire(import.meta.url).resolve('applicationinsights'));
+let sdkModules: SdkModules | undefined;
+
+function sdkFromNodeModules(): SdkModules {
+  // Loaded from the SDK's own location so that these are the very modules (and singletons) it uses,
+  // whichever copy npm hoisted.
+  const sdkRequire = createRequire(createRequire(import.meta.url).resolve('applicationinsights'));
+  return {
+    sdk: sdkRequire('applicationinsights') as typeof import('applicationinsights'),
+    resources: sdkRequire('@opentelemetry/resources') as SdkModules['resources'],
+    configurationManager: () => {
+      const exporterEntry = sdkRequire.resolve('@azure/monitor-opentelemetry-exporter');
+      return sdkRequire(path.join(path.dirname(exporterEntry), '_configuration', 'configurationManager.js')) as ReturnType<SdkModules['configurationManager']>;
+    },
+  };
+}
+
+function sdkFromBundle(): SdkModules {
+  // This module sits in the bundle's entry or in one of its chunks/: the vendor folder is beside one of them.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const file = [path.join(here, 'vendor', VENDOR_FILE), path.join(here, '..', 'vendor', VENDOR_FILE)].find((f) => existsSync(f));
+  if (file === undefined) throw new Error(`telemetry: the bundled Application Insights SDK (vendor/${VENDOR_FILE}) is missing next to ${here}`);
+  const vendor = createRequire(import.meta.url)(file) as { sdk: SdkModules['sdk']; resources: SdkModules['resources']; configurationManager: ReturnType<SdkModules['configurationManager']> };
+  return { sdk: vendor.sdk, resources: vendor.resources, configurationManager: () => vendor.configurationManager };
+}
+
+const VENDOR_FILE = 'applicationinsights.cjs';
+
+function sdk(): SdkModules {
+  sdkModules ??= typeof __MTLS_ROTATOR_BUNDLE__ !== 'undefined' && __MTLS_ROTATOR_BUNDLE__ ? sdkFromBundle() : sdkFromNodeModules();
+  return sdkModules;
+}
+
+function loadSdk(): typeof import('applicationinsights') {
+  return sdk().sdk;
+}
 
 type SdkResource = TelemetryClient['config']['azureMonitorOpenTelemetryOptions']['resource'];
 
 function roleResource(roleName: string): SdkResource {
-  const { resourceFromAttributes } = sdkRequire('@opentelemetry/resources') as {
-    resourceFromAttributes(attributes: Record<string, string>): SdkResource;
-  };
-  return resourceFromAttributes({ 'service.name': roleName });
+  return sdk().resources.resourceFromAttributes({ 'service.name': roleName });
 }
 
 interface RemoteSettingsManager {
@@ -257,10 +298,7 @@ interface RemoteSettingsManager {
 /** Cancels the exporter's OneSettings poll (see the header). Exported for the test that proves it. */
 export function remoteSettingsManager(): RemoteSettingsManager | undefined {
   try {
-    const exporterEntry = sdkRequire.resolve('@azure/monitor-opentelemetry-exporter');
-    const file = path.join(path.dirname(exporterEntry), '_configuration', 'configurationManager.js');
-    const mod = sdkRequire(file) as { ConfigurationManager?: { getInstance(): RemoteSettingsManager } };
-    return mod.ConfigurationManager?.getInstance();
+    return sdk().configurationManager()?.ConfigurationManager?.getInstance();
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
-// Credentials: only the static one is exercised here; identity credentials are not constructed in tests (they may
-// look up hosts such as the instance metadata service).
+// Credentials: the static one and the lazy wrapper. The managed-identity credential runs for real against the
+// sandbox's App Service identity endpoint in test/azure/managedIdentity.test.ts (with IDENTITY_ENDPOINT set, MSAL
+// never falls back to the instance metadata service).
 import { describe, expect, it } from 'vitest';
 import { CredentialConfigurationError, createCredential, LazyTokenCredential, staticTokenCredential } from '../../src/azure/credentials.js';
 

@@ -49,7 +49,7 @@ describe('the function app registrations', () => {
   });
 });
 
-describe('what the Functions host loads (package.json main: dist/src/functions/*.js)', () => {
+describe('what the bundle in package.json main is built from (src/functions/index.ts) and the local host loads', () => {
   const dir = new URL('../../src/functions/', import.meta.url);
   const topLevel = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
 
