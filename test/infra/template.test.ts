@@ -252,6 +252,7 @@ describe('infra/azuredeploy.json: app settings against SETTINGS (src/core/config
   it.each([
     ['rotationTag', 'ROTATION_TAG'],
     ['rotationSchedule', 'ROTATION_SCHEDULE'],
+    ['verifySchedule', 'VERIFY_SCHEDULE'],
     ['clientCertAuth', 'CLIENT_CERT_AUTH'],
   ])('parameter %s defaults to the code default of %s', (parameter, setting) => {
     const s = specs.find((x) => x.name === setting)!;
