@@ -125,6 +125,18 @@ export function readHostJson(file: string | undefined): HostJson {
   return out;
 }
 
+/**
+ * App settings override host.json values as on Azure (`AzureFunctionsJobHost__<path>`, segments joined by `__`).
+ * Only the poison threshold is honoured here: the function app reads the same override, and the two must agree.
+ */
+export function withHostJsonOverrides(hostJson: HostJson, settings: Readonly<Record<string, string | undefined>>): HostJson {
+  const name = 'AzureFunctionsJobHost__extensions__queues__maxDequeueCount';
+  const raw = settings[name];
+  if (raw === undefined || raw.trim() === '') return hostJson;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new LocalHostConfigError(`${name} must be a positive integer, got '${raw}'`);
+  return { ...hostJson, queues: { ...hostJson.queues, maxDequeueCount: Number(raw) } };
+}
+
 /** .NET TimeSpan text as host.json uses it: `hh:mm:ss` or `d.hh:mm:ss`, seconds may have a fraction. */
 export function parseTimeSpan(text: string, where: string): number {
   const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(text.trim());

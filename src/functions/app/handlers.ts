@@ -6,10 +6,9 @@ import { decodeRotationMessage, validateRotationMessage, type RotationQueueMessa
 import { LAST_SCAN_STATE, type Plan } from '../../core/index.js';
 import { checkClientCertificate } from '../auth/clientCert.js';
 import { jsonError, jsonResponse, readJsonBody, readRotationRequest, RequestValidationError, withErrorBoundary } from '../http/index.js';
+import { maxDequeueCount } from './hostJson.js';
 import { services, ServicesUnavailableError, withInvocation, type Invocation, type Services } from './services.js';
 
-/** host.json `extensions.queues.maxDequeueCount`: the attempt after which the host moves a message to poison. */
-export const MAX_DEQUEUE_COUNT = 5;
 const ROUTE_PREFIX = '/api';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -35,6 +34,7 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
 
 export async function rotateAppFromQueue(queueItem: unknown, context: InvocationContext): Promise<void> {
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
+  const poisonAfter = maxDequeueCount();
   await withInvocation(context, async ({ rotator, telemetry }) => {
     let message: RotationQueueMessage | undefined;
     try {
@@ -44,7 +44,7 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
     } catch (error) {
-      if (dequeueCount >= MAX_DEQUEUE_COUNT) {
+      if (dequeueCount >= poisonAfter) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         telemetry.event('PoisonMessage', {
           appId: message?.appId ?? 'unreadable message',
