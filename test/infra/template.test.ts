@@ -342,6 +342,7 @@ describe('infra/azuredeploy.json: alert rules', () => {
     ['RotationRolledBack', 1],
     ['RotationFailed', 1],
     ['PoisonMessage', 1],
+    ['ScanIncomplete', 1],
     ['CertificateExpiring', 2],
     ['DanglingThumbprint', 2],
     ['RenewalMissing', 2],
