@@ -101,4 +101,18 @@ describe('the nightly scan with subscriptions it cannot read', () => {
     expect(String(incomplete()[0]!.dimensions!.failedSubscriptions).split(',').sort()).toEqual([DEMO_SUBSCRIPTION_ID, UNKNOWN_SUBSCRIPTION].sort());
     expect(String(incomplete()[0]!.dimensions!.errors)).toMatch(evidence);
   }, 120_000);
+
+  it.each([
+    ['a dry run', { dryRun: true }],
+    ['a run of every due app', {}],
+  ])('POST /api/rotations (%s) that reaches no subscription answers 503 ScanFailed naming them, not "nothing is due"', async (_sentence, body) => {
+    sb.control.addFault({ operation: 'arm:*', subscriptionId: DEMO_SUBSCRIPTION_ID, status: 403, code: 'AuthorizationFailed', message: 'The client does not have authorization' });
+    const res = await fetch(`${host.apiUrl}/rotations`, { method: 'POST', headers: { 'x-functions-key': 'k', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(503);
+    const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('ScanFailed');
+    expect(error.message).toContain(DEMO_SUBSCRIPTION_ID);
+    expect(error.message).toContain(UNKNOWN_SUBSCRIPTION);
+    expect(await queued()).toBe(0);
+  }, 60_000);
 });
