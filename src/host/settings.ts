@@ -76,10 +76,14 @@ export function applyToEnv(values: Record<string, string>, options: { override: 
   };
 }
 
-/** Resolves `%NAME%` references in a binding property against the app settings. */
+/**
+ * Resolves `%NAME%` references in a binding property against the app settings, as the host does: from the
+ * settings only (no default), with `:` in a name read from an environment variable spelt with `__`
+ * (`%Schedules:Nightly%` ← `Schedules__Nightly`), the host's hierarchical separator.
+ */
 export function resolveSettingReferences(value: string, settings: Readonly<Record<string, string | undefined>>, where: string): string {
   return value.replace(/%([^%]+)%/g, (_m, name: string) => {
-    const resolved = settings[name];
+    const resolved = settings[name] ?? settings[name.replaceAll(':', '__')];
     if (resolved === undefined || resolved === '') {
       throw new LocalHostConfigError(`${where} refers to app setting '%${name}%', which is not set`);
     }
