@@ -10,8 +10,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'src', 'cli.js');
 
 if (existsSync(built)) {
-  const { main } = await import(pathToFileURL(built).href);
-  process.exit(await main(process.argv.slice(2)));
+  const { main, exitWhenWritten, toleratePipeClosed } = await import(pathToFileURL(built).href);
+  toleratePipeClosed(process.stdout);
+  // Not process.exit() straight away: output still on its way into a pipe would be lost (see src/cli/exit.ts).
+  await exitWhenWritten(await main(process.argv.slice(2)));
 } else {
   let loader;
   try {

@@ -135,6 +135,20 @@ describe('mtls-rotator CLI', () => {
     expect(w.changes()).toEqual([]);
   }, 60_000);
 
+  it.each([
+    ['plan', ['plan', '--json']],
+    ['rotate', ['rotate', '--json']],
+  ])('%s over subscriptions none of which can be read fails (exit 1) naming them, instead of "nothing is due"', async (_command, args) => {
+    const unknown = '00000000-0000-0000-0000-0000000000ee';
+    const w = watch(sb);
+    const run = await cli(args, { ...env, AZURE_SUBSCRIPTION_IDS: unknown });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(new RegExp(`the scan reached none of its 1 subscription\\(s\\): ${unknown} \\(.*SubscriptionNotFound`));
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(w.changes()).toEqual([]);
+  }, 60_000);
+
   it('bad usage names the problem and exits 2; --help exits 0', async () => {
     const bad = await cli(['rotate', '--limit', '3']);
     expect(bad.code).toBe(2);

@@ -136,3 +136,17 @@ function safeString(value: unknown): string {
     return String(value);
   }
 }
+
+/** A scan that reached none of its subscriptions: nothing was inventoried, so nothing can be rotated. */
+export class ScanFailedError extends RotatorError {
+  override readonly code: string = 'ScanFailed';
+  readonly failedSubscriptions: readonly string[];
+
+  constructor(failed: ReadonlyArray<{ subscriptionId: string; error?: string }>, options: RotatorErrorOptions = {}) {
+    super(
+      `the scan reached none of its ${failed.length} subscription(s): ${failed.map((s) => `${s.subscriptionId} (${s.error ?? 'failed'})`).join('; ')}`,
+      options,
+    );
+    this.failedSubscriptions = failed.map((s) => s.subscriptionId);
+  }
+}

@@ -14,6 +14,8 @@ export const TELEMETRY_EVENTS = [
   'ProbeFailed',
   'CertificateRetired',
   'PoisonMessage',
+  // A scan that could not read one or more subscriptions (ARM down, the identity lost its roles, a wrong id).
+  'ScanIncomplete',
 ] as const;
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 

@@ -7,6 +7,7 @@ export type { RotationResult, SkipReason } from './rotate.js';
 export { MAX_ATTEMPTS } from './rotate.js';
 export type { Plan, AppPlan, DueBinding, BindingEvaluation } from './plan.js';
 export type { ScanResult, ScannedApp, CertificateBinding, SubscriptionScan, ScanProblem, SourceOrigin } from './scan.js';
+export { scanFailure } from './scanTelemetry.js';
 export type { ResumeReport, ReverifyResult } from './resume.js';
 export type { RetireReport, RetiredCertificate, KeptCertificate } from './retire.js';
 export { RENEWAL_REASONS, ROTATION_REASONS } from './policies.js';

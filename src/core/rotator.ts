@@ -13,7 +13,7 @@ import { retireRecords, type RetireReport } from './retire.js';
 import { rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
 import { CandidateReads } from './rotation/context.js';
 import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
-import { emitScanTelemetry } from './scanTelemetry.js';
+import { emitScanTelemetry, scanFailure } from './scanTelemetry.js';
 import { sourceUrlOf } from './tags.js';
 
 export type { RotatorDeps } from './deps.js';
@@ -179,7 +179,11 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
           const app = await scanOne(filter.app);
           plan = planOf({ startedAt: '', finishedAt: '', durationMs: 0, subscriptions: [], apps: [app], problems: [] }, deps.clock.now());
         } else {
-          plan = (await scan(filter.subscriptionIds ? { subscriptionIds: filter.subscriptionIds } : {})).plan;
+          const report = await scan(filter.subscriptionIds ? { subscriptionIds: filter.subscriptionIds } : {});
+          // An empty plan because no subscription could be read would read as "nothing is due".
+          const failure = scanFailure(report);
+          if (failure !== undefined) throw failure;
+          plan = report.plan;
         }
         if (!filter.dueOnly) return plan;
         const apps = plan.apps.filter((a) => a.action === 'rotate');
@@ -205,6 +209,8 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
           ...(options.subscriptionIds ? { subscriptionIds: options.subscriptionIds } : {}),
           ...(options.force ? { force: true } : {}),
         });
+        const failure = scanFailure(report);
+        if (failure !== undefined) throw failure;
         const scannedAt = new Date(report.startedAt);
         const due = report.apps.filter((app) => planApp(app).action === 'rotate');
         // One per batch: dropped (with the keys it holds) when the batch ends.

@@ -1,7 +1,8 @@
-// What a scan reports to Application Insights: one ScanCompleted, one metric per binding, and an
-// event per binding that needs attention (the alert rules in infra/ key on these names).
+// What a scan reports to Application Insights: one ScanCompleted, one metric per binding, an event per binding
+// that needs attention, and ScanIncomplete when a subscription could not be read (the alert rules in infra/ key on
+// these names).
 import type { Telemetry } from './events.js';
-import { RotatorError } from './errors.js';
+import { RotatorError, ScanFailedError } from './errors.js';
 import type { Plan } from './plan.js';
 import type { ScanResult } from './scan.js';
 import { sourceUrlOf } from './tags.js';
@@ -38,8 +39,21 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
       if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining, problem: binding.problem });
     }
   }
-  for (const subscription of scan.subscriptions.filter((s) => !s.ok)) {
+  const failed = scan.subscriptions.filter((s) => !s.ok);
+  for (const subscription of failed) {
     telemetry.exception(new RotatorError(subscription.error ?? 'subscription scan failed'), { subscription: subscription.subscriptionId });
+  }
+  if (failed.length > 0) {
+    // Apps in these subscriptions were not looked at tonight; the scan-incomplete alert names them.
+    telemetry.event(
+      'ScanIncomplete',
+      {
+        failedSubscriptions: failed.map((s) => s.subscriptionId).join(','),
+        errors: failed.map((s) => `${s.subscriptionId}: ${s.error ?? 'failed'}`).join('; ').slice(0, 1000),
+        reachedNone: failed.length === scan.subscriptions.length,
+      },
+      { subscriptions: scan.subscriptions.length, failedSubscriptions: failed.length },
+    );
   }
   telemetry.event(
     'ScanCompleted',
@@ -58,4 +72,13 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
       durationMs: scan.durationMs,
     },
   );
+}
+
+/**
+ * A scan that reached none of its subscriptions is a failure of the run, not an empty inventory: the caller throws
+ * this so the Functions host counts the invocation as failed. Undefined when at least one subscription was read.
+ */
+export function scanFailure(scan: Pick<ScanResult, 'subscriptions'>): ScanFailedError | undefined {
+  if (scan.subscriptions.length === 0 || scan.subscriptions.some((s) => s.ok)) return undefined;
+  return new ScanFailedError(scan.subscriptions.map((s) => ({ subscriptionId: s.subscriptionId, ...(s.error !== undefined ? { error: s.error } : {}) })));
 }

@@ -3,6 +3,8 @@
 // `HttpRequest` in and the handler's `HttpResponseInit` / `HttpResponse` out. A function that throws answers a
 // 500 whose JSON names only the invocation id; the error goes to the log.
 //
+// Like the host, a request body reaches the function only with Content-Length > 0 (a chunked body is dropped).
+//
 // Also `POST /admin/functions/<name>` with the master key runs a non-HTTP function now (202), as on Azure:
 // the way to kick a timer by hand.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -141,14 +143,21 @@ export class HttpFront {
       writeJson(res, 413, { error: { code: 'PayloadTooLarge', message: `request body exceeds ${this.options.maxRequestBodyBytes} bytes` } });
       return;
     }
+    // The Functions host copies a body into the invocation only when Content-Length > 0: a body sent with
+    // Transfer-Encoding: chunked reaches the function empty. Dropping it here too lets tests see what Azure does.
+    const declaredLength = Number(req.headers['content-length'] ?? 0);
+    const passBody = body.length > 0 && declaredLength > 0 && method !== 'GET' && method !== 'HEAD';
     const request = new HttpRequest({
       method,
       url: url.toString(),
       headers: headersOf(req),
       params,
-      ...(body.length > 0 && method !== 'GET' && method !== 'HEAD' ? { body: { bytes: body } } : {}),
+      ...(passBody ? { body: { bytes: body } } : {}),
     });
     const context = createInvocationContext(r.registration, this.log);
+    if (body.length > 0 && !passBody && method !== 'GET' && method !== 'HEAD') {
+      this.log(`http: dropped the ${body.length}-byte body of ${method} ${url.pathname} (id ${context.invocationId}): no Content-Length, as the Functions host does`);
+    }
     this.log(`executing '${r.registration.name}' (${method} ${url.pathname}, id ${context.invocationId})`);
     let result: unknown;
     try {

@@ -8,7 +8,7 @@ import { captureRegistrations, installRegistrationCapture, registeredFunctions, 
 import { HttpFront, type HostKeys } from './http.js';
 import { createInvocationContext, describeThrown, InvocationTracker, type HostLog } from './invocation.js';
 import { QueueListeners, type QueueOptions } from './queues.js';
-import { applyToEnv, findLocalSettings, LocalHostConfigError, readHostJson, readLocalSettings, type EnvRestore } from './settings.js';
+import { applyToEnv, findLocalSettings, LocalHostConfigError, readHostJson, readLocalSettings, withHostJsonOverrides, type EnvRestore } from './settings.js';
 import { TimerScheduler } from './timers.js';
 
 export { captureRegistrations, installRegistrationCapture, registeredFunctions, type Registration } from './capture.js';
@@ -91,7 +91,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     }
     if (options.settings !== undefined) restores.push(applyToEnv(options.settings, { override: true }));
     const settings: Record<string, string | undefined> = { ...process.env };
-    const hostJson = readHostJson(options.hostJson === false ? undefined : path.resolve(cwd, options.hostJson ?? 'host.json'));
+    const hostJson = withHostJsonOverrides(readHostJson(options.hostJson === false ? undefined : path.resolve(cwd, options.hostJson ?? 'host.json')), settings);
 
     restoreSystemLog = setSystemLog((level, message) => {
       if (level === 'warning' || level === 'error' || level === 'critical') log(`[functions ${level}] ${message}`);

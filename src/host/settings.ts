@@ -76,10 +76,14 @@ export function applyToEnv(values: Record<string, string>, options: { override: 
   };
 }
 
-/** Resolves `%NAME%` references in a binding property against the app settings. */
+/**
+ * Resolves `%NAME%` references in a binding property against the app settings, as the host does: from the
+ * settings only (no default), with `:` in a name read from an environment variable spelt with `__`
+ * (`%Schedules:Nightly%` ← `Schedules__Nightly`), the host's hierarchical separator.
+ */
 export function resolveSettingReferences(value: string, settings: Readonly<Record<string, string | undefined>>, where: string): string {
   return value.replace(/%([^%]+)%/g, (_m, name: string) => {
-    const resolved = settings[name];
+    const resolved = settings[name] ?? settings[name.replaceAll(':', '__')];
     if (resolved === undefined || resolved === '') {
       throw new LocalHostConfigError(`${where} refers to app setting '%${name}%', which is not set`);
     }
@@ -123,6 +127,18 @@ export function readHostJson(file: string | undefined): HostJson {
     out.queues.maxPollingIntervalMs = parseTimeSpan(q.maxPollingInterval, `${file} extensions.queues.maxPollingInterval`) * 1000;
   }
   return out;
+}
+
+/**
+ * App settings override host.json values as on Azure (`AzureFunctionsJobHost__<path>`, segments joined by `__`).
+ * Only the poison threshold is honoured here: the function app reads the same override, and the two must agree.
+ */
+export function withHostJsonOverrides(hostJson: HostJson, settings: Readonly<Record<string, string | undefined>>): HostJson {
+  const name = 'AzureFunctionsJobHost__extensions__queues__maxDequeueCount';
+  const raw = settings[name];
+  if (raw === undefined || raw.trim() === '') return hostJson;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new LocalHostConfigError(`${name} must be a positive integer, got '${raw}'`);
+  return { ...hostJson, queues: { ...hostJson.queues, maxDequeueCount: Number(raw) } };
 }
 
 /** .NET TimeSpan text as host.json uses it: `hh:mm:ss` or `d.hh:mm:ss`, seconds may have a fraction. */

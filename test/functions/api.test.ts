@@ -8,9 +8,11 @@ import { startLocalHost, type LocalHost } from '../../src/host/index.js';
 import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
 import type { AppRef } from '../../src/core/ports.js';
 import type { RotationRecord } from '../../src/core/records.js';
+import { maxDequeueCount } from '../../src/functions/app/hostJson.js';
 import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { postChunked } from '../helpers/chunked.js';
 
 const azurite = useAzurite();
 const KEY = 'api-test-function-key';
@@ -112,7 +114,23 @@ describe('the HTTP API through the local runner', () => {
     expect(await finishedFor('orders')).toEqual([]);
   });
 
+  it('refuses a dry run whose body a chunked request lost (400, send Content-Length) and queues nothing', async () => {
+    const settingsBefore = sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT;
+    const queueRunsBefore = lines.filter((l) => l.startsWith("executing 'rotateApp'")).length;
+    const res = await postChunked(`${host.apiUrl}/rotations`, { 'x-functions-key': KEY, 'content-type': 'application/json' }, ['{"dryRun"', ':true}']);
+    expect(res.status).toBe(400);
+    const error = (JSON.parse(res.text) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('EmptyBody');
+    expect(error.message).toMatch(/Transfer-Encoding: chunked.*send a JSON object with a Content-Length header/);
+    // Had it been read as "rotate everything", the messages would now be on the queue or running.
+    const queue = QueueServiceClient.fromConnectionString(azurite().connectionString).getQueueClient(queueName);
+    expect((await queue.getProperties()).approximateMessagesCount ?? 0).toBe(0);
+    expect(lines.filter((l) => l.startsWith("executing 'rotateApp'")).length).toBe(queueRunsBefore);
+    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(settingsBefore);
+  });
+
   it.each([
+    ['an empty body is 400 (no body is never "rotate everything")', '', 400, 'EmptyBody'],
     ['an unknown app is 404', JSON.stringify({ app: 'no-such-app' }), 404, 'NotFound'],
     ['bad JSON is 400', '{"app": ', 400, 'InvalidJson'],
     ['an unknown field is 400', JSON.stringify({ app: 'orders', dryrun: true }), 400, 'UnknownField'],
@@ -218,7 +236,7 @@ describe('the HTTP API through the local runner', () => {
     // Only the last allowed attempt alerts; the four before it are ordinary retries.
     expect(alerts).toHaveLength(1);
     const alert = alerts[0];
-    expect(alert?.dimensions).toMatchObject({ appId: ghost, dequeueCount: 5 });
+    expect(alert?.dimensions).toMatchObject({ appId: ghost, dequeueCount: maxDequeueCount({}) });
     expect(String(alert?.dimensions?.reason)).toMatch(/ghost/);
   }, 90_000);
 });

@@ -4,6 +4,7 @@ import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeQueueMessage, startLocalHost, type LocalHost } from '../../src/host/index.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { postChunked } from '../helpers/chunked.js';
 import type { FixtureEvent } from './fixtures/functions.js';
 
 const azurite = useAzurite();
@@ -91,6 +92,13 @@ describe('HTTP', () => {
     expect(res.headers.get('x-fixture')).toBe('echo');
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ id: '42', method: 'POST', q: 'find', body: { a: 1, nested: { b: [true, null] } }, fn: 'echo', header: 'yes' });
+  });
+
+  it('drops a body sent with Transfer-Encoding: chunked, as the Functions host does (it copies a body only with Content-Length > 0)', async () => {
+    const res = await postChunked(`${host.apiUrl}/items/9`, { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' }, ['{"dry', 'Run":true}']);
+    expect(res.status).toBe(201);
+    expect(JSON.parse(res.text)).toMatchObject({ id: '9', method: 'POST', body: null });
+    expect(lines.some((l) => /dropped the 15-byte body of POST \/api\/items\/9 .*no Content-Length/.test(l))).toBe(true);
   });
 
   it('accepts the function key as ?code= and matches literal segments case-insensitively', async () => {

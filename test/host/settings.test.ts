@@ -66,8 +66,18 @@ describe('resolveSettingReferences', () => {
     ['a plain value', 'rotation-requests', {}, 'rotation-requests'],
     ['a whole %SETTING%', '%ROTATION_QUEUE%', { ROTATION_QUEUE: 'rq' }, 'rq'],
     ['a reference inside text', '%PREFIX%-poison', { PREFIX: 'rq' }, 'rq-poison'],
+    ['a hierarchical name from its __ spelling, as the host reads environment variables', '%Schedules:Nightly%', { Schedules__Nightly: '0 0 2 * * *' }, '0 0 2 * * *'],
   ])('resolves %s', (_sentence, value, settings, expected) => {
     expect(resolveSettingReferences(value, settings, 'queue function x')).toBe(expected);
+  });
+
+  it.each([
+    ['unset', {}],
+    ['empty', { VERIFY_SCHEDULE: '' }],
+  ])('refuses a setting that is %s: no default from anywhere else, as on Azure', (_sentence, settings) => {
+    expect(() => resolveSettingReferences('%VERIFY_SCHEDULE%', settings, "timer function 'verifyRotations' schedule")).toThrow(
+      "timer function 'verifyRotations' schedule refers to app setting '%VERIFY_SCHEDULE%', which is not set",
+    );
   });
 
   it('names the binding and the setting when it is unset', () => {

@@ -160,6 +160,8 @@ export interface EvalContext {
   subscriptionId: string;
   resourceGroupId: string;
   resourceManager: string;
+  /** copyIndex() inside a copy loop. */
+  copyIndex?: number;
 }
 
 /**
@@ -262,6 +264,15 @@ function evalNode(node: ArmNode, ctx: EvalContext, lambdas: Record<string, unkno
     }
     case 'lambdaVariables':
       return lambdas[String(args(0))];
+    case 'copyIndex':
+      if (ctx.copyIndex === undefined) throw new Error('copyIndex() outside a copy loop');
+      return ctx.copyIndex + (node.args.length > 0 ? Number(args(0)) : 0);
+    case 'resourceId': {
+      // The same-resource-group form only: resourceId('Ns/type/child', 'name', 'childName').
+      const [type, ...names] = all().map(String);
+      const [namespace, ...types] = type!.split('/');
+      return `${ctx.resourceGroupId}/providers/${namespace}/${types.map((t, k) => `${t}/${names[k]}`).join('/')}`;
+    }
     default:
       throw new Error(`evaluate: ${node.name}() is not supported here`);
   }

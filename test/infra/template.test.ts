@@ -283,6 +283,7 @@ describe('infra/azuredeploy.json: app settings against SETTINGS (src/core/config
   it.each([
     ['rotationTag', 'ROTATION_TAG'],
     ['rotationSchedule', 'ROTATION_SCHEDULE'],
+    ['verifySchedule', 'VERIFY_SCHEDULE'],
     ['clientCertAuth', 'CLIENT_CERT_AUTH'],
   ])('parameter %s defaults to the code default of %s', (parameter, setting) => {
     const s = specs.find((x) => x.name === setting)!;
@@ -372,6 +373,7 @@ describe('infra/azuredeploy.json: alert rules', () => {
     ['RotationRolledBack', 1],
     ['RotationFailed', 1],
     ['PoisonMessage', 1],
+    ['ScanIncomplete', 1],
     ['CertificateExpiring', 2],
     ['DanglingThumbprint', 2],
     ['RenewalMissing', 2],

@@ -258,6 +258,7 @@ describe('bad input catalogue', () => {
     }
 
     const bodyCases: [string, string | undefined, Record<string, string>, RegExp][] = [
+      ['no body (what the Functions host leaves of a chunked request)', undefined, { 'transfer-encoding': 'chunked' }, /^400 EmptyBody .*Content-Length/],
       ['a body that is not JSON', '{app: orders', {}, /^400 InvalidJson/],
       ['a JSON array', '["orders"]', {}, /^400 InvalidBody/],
       ['a JSON string', '"orders"', {}, /^400 InvalidBody/],

@@ -459,3 +459,18 @@ describe('secrets never reach Application Insights', () => {
     }
   });
 });
+
+describe('a scan that cannot read a subscription', () => {
+  it('ScanIncomplete reaches Application Insights naming the subscription and ARM’s answer', async () => {
+    const unknown = '00000000-0000-0000-0000-0000000000ee';
+    const deps = createDependencies(config, { tlsCa: sb.caPem, telemetry, owner: 'scan-incomplete' });
+    const report = await createRotator(deps, config).scan({ subscriptionIds: [unknown] });
+    expect(report.subscriptions).toMatchObject([{ subscriptionId: unknown, ok: false }]);
+    await telemetry.flush();
+    const found = ingestion.events('ScanIncomplete');
+    expect(found).toHaveLength(1);
+    expect(found[0]!.properties).toMatchObject({ failedSubscriptions: unknown, reachedNone: 'true' });
+    expect(found[0]!.properties.errors).toMatch(new RegExp(`^${unknown}: .*404 SubscriptionNotFound`));
+    expect(found[0]!.measurements).toMatchObject({ subscriptions: 1, failedSubscriptions: 1 });
+  }, 60_000);
+});

@@ -3,14 +3,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import { decodeRotationMessage, validateRotationMessage, type RotationQueueMessage } from '../../azure/rotationQueue.js';
-import { LAST_SCAN_STATE, type Plan } from '../../core/index.js';
+import { LAST_SCAN_STATE, scanFailure, type Plan } from '../../core/index.js';
 import type { RequestedBy } from '../../core/records.js';
 import { authenticateCaller, clientCertRefusal } from '../auth/clientCert.js';
 import { jsonError, jsonResponse, readJsonBody, readRotationRequest, RequestValidationError, withErrorBoundary } from '../http/index.js';
+import { maxDequeueCount } from './hostJson.js';
 import { services, ServicesUnavailableError, withInvocation, type Invocation, type Services } from './services.js';
 
-/** host.json `extensions.queues.maxDequeueCount`: the attempt after which the host moves a message to poison. */
-export const MAX_DEQUEUE_COUNT = 5;
 const ROUTE_PREFIX = '/api';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -26,16 +25,23 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
     }
     // scan() stores its summary (time, counts) as state `lastScan`, which /api/health reports.
     const report = await rotator.scan();
+    // Reaching no subscription is not "nothing due": the run fails, so the host's failure count and alerts see it.
+    const failure = scanFailure(report);
+    if (failure !== undefined) throw failure;
     const due = report.plan.apps.filter((app) => app.action === 'rotate');
     for (const app of due) {
       await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'timer', requestId: context.invocationId });
     }
-    context.log(`nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}`);
+    const failed = report.subscriptions.filter((s) => !s.ok).map((s) => s.subscriptionId);
+    const summary = `nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}`;
+    if (failed.length > 0) context.warn(`${summary}; subscription(s) not scanned (ScanIncomplete): ${failed.join(', ')}`);
+    else context.log(summary);
   });
 }
 
 export async function rotateAppFromQueue(queueItem: unknown, context: InvocationContext): Promise<void> {
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
+  const poisonAfter = maxDequeueCount();
   await withInvocation(context, async ({ rotator, telemetry }) => {
     let message: RotationQueueMessage | undefined;
     try {
@@ -45,7 +51,7 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
     } catch (error) {
-      if (dequeueCount >= MAX_DEQUEUE_COUNT) {
+      if (dequeueCount >= poisonAfter) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         telemetry.event('PoisonMessage', {
           appId: message?.appId ?? 'unreadable message',

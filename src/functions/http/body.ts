@@ -43,6 +43,8 @@ export async function readBodyText(request: HttpRequest, options: ReadBodyOption
 export interface ReadJsonOptions extends ReadBodyOptions {
   /** An empty body (or only whitespace) reads as `{}`; for endpoints whose fields are all optional. */
   allowEmpty?: boolean;
+  /** The body, already read by the caller (a request body can be read once). */
+  text?: string;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function readJsonBody<S extends ObjectSchema>(
   schema: S,
   options: ReadJsonOptions = {},
 ): Promise<Infer<S>> {
-  const text = await readBodyText(request, options);
+  const text = options.text ?? (await readBodyText(request, options));
   if (text.trim() === '') {
     if (options.allowEmpty === true) return validateObject({}, schema);
     throw new RequestValidationError('EmptyBody', 'request body is empty; expected a JSON object');

@@ -34,6 +34,8 @@ const MAPPINGS: ReadonlyArray<{ names: readonly string[]; codes: readonly string
     codes: ['Transient'],
     mapping: { status: 503, code: 'ServiceUnavailable', exposeMessage: false, headers: { 'retry-after': '30' } },
   },
+  // No subscription could be read: the plan would be empty, not "nothing due". The message names them and ARM's errors.
+  { names: ['ScanFailedError'], codes: ['ScanFailed'], mapping: { status: 503, code: 'ScanFailed', exposeMessage: true } },
   // A misconfigured service: the operator must act, the caller cannot; settings values stay in the logs.
   { names: ['ConfigError'], codes: ['Config'], mapping: { status: 500, code: 'ConfigurationError', exposeMessage: false } },
 ];

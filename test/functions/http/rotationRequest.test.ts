@@ -22,9 +22,7 @@ async function rejection(request: HttpRequest, limitBytes?: number): Promise<Htt
 
 describe('readRotationRequest accepts', () => {
   it.each([
-    ['an empty body as "everything, for real"', undefined, {}],
-    ['a whitespace body like an empty one', '  \n', {}],
-    ['an empty object', '{}', {}],
+    ['an empty object as "every app that is due"', '{}', {}],
     ['a dry run for one app by name', '{"app":"web-a","dryRun":true}', { app: 'web-a', dryRun: true }],
     [
       'a forced run for an app by resource id in one subscription',
@@ -37,6 +35,21 @@ describe('readRotationRequest accepts', () => {
 });
 
 describe('readRotationRequest rejects', () => {
+  it.each([
+    ['a missing body, never read as "rotate everything"', undefined, {}, /request body is empty \(a missing body is not read as "rotate everything"\): send a JSON object with a Content-Length header/],
+    ['a whitespace body like a missing one', '  \n', {}, /request body is empty .*\{\} rotates every app that is due/],
+    [
+      'the empty body of a chunked request, naming the cause',
+      undefined,
+      { 'transfer-encoding': 'chunked' },
+      /request body is empty \(it was sent with Transfer-Encoding: chunked, whose body the Functions host drops\): send a JSON object with a Content-Length header/,
+    ],
+  ])('%s (400 EmptyBody)', async (_sentence, body, headers, message) => {
+    const err = await rejection(post(body, headers));
+    expect([err.status, err.code]).toEqual([400, 'EmptyBody']);
+    expect(err.message).toMatch(message);
+  });
+
   it.each([
     ['malformed JSON', '{"app":', 400, 'InvalidJson', /request body is not valid JSON/],
     ['a JSON array', '[1,2]', 400, 'InvalidBody', /must be a JSON object, got an array/],
