@@ -132,6 +132,7 @@ async function rotateDeployed(children: { sandbox: string; host: string }, funct
     const leases = watchPartition(table, 'lease', 100);
     const slots = watchPartition(table, 'slot', 100);
 
+    const startedAt = Date.now();
     const started = performance.now();
     workers[0]!.send('scan');
     const scanned = await workers[0]!.next<{ scanned?: boolean; error?: string }>();
@@ -154,6 +155,15 @@ async function rotateDeployed(children: { sandbox: string; host: string }, funct
     const leasePeak = await leases.stop();
     const slotPeak = await slots.stop();
     const counters = await control<Counters>(sb, 'GET', 'counters');
+    // How the write quota was used over the run, from the sandbox's request log: writes per 5 s from the timer's start.
+    const log = await control<{ value: Array<{ at: string; class?: string; surface: string }> }>(sb, 'GET', 'requests?surface=arm');
+    const writeTimes = log.value.filter((e) => e.class === 'write').map((e) => (Date.parse(e.at) - startedAt) / 1000);
+    const writesPer5s: number[] = [];
+    for (const t of writeTimes) {
+      const bin = Math.max(0, Math.floor(t / 5));
+      while (writesPer5s.length <= bin) writesPer5s.push(0);
+      writesPer5s[bin]! += 1;
+    }
     const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
     const left = (await queues.getQueueClient(queueName).getProperties()).approximateMessagesCount ?? 0;
     const poison = await queues
@@ -179,6 +189,8 @@ async function rotateDeployed(children: { sandbox: string; host: string }, funct
       armByOperation: counters.arm.byOperation,
       restarts: counters.restarts,
       quotaFloorSeconds: round(quotaFloorSeconds(counters.arm.reads, counters.arm.writes, ARM_REAL_RATES)),
+      lastWriteSeconds: round(Math.max(0, ...writeTimes)),
+      writesPer5s,
       messagesLeft: left,
       poisoned: poison,
       cpuSeconds: {
