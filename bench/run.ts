@@ -84,6 +84,10 @@ if (wanted('deployed')) {
     target: `≤ ${round(r.target)} = max(1.5, quota floor / one app)`,
     met: r.allOverOne <= r.target,
   });
+  // Every ARM write of a rotation comes before its restart (4 settings reads, the upload, the settings write, the
+  // restart), so the last app's restart and warm-up follow the quota floor: no fan-out can end before floor + one app.
+  const leastPossible = (all.quotaFloorSeconds + one.seconds) / one.seconds;
+  report({ name: 'deployed fan-out least possible wall / 1 app: (quota floor + one app) / one app', value: round(leastPossible), target: 'comparison', met: null });
   report({ name: `deployed fan-out peak rotations in flight (bound MAX_PARALLEL_ROTATIONS = ${r.bound})`, value: r.peakInFlight, target: `≤ ${r.bound}`, met: r.peakInFlight <= r.bound });
   report({ name: 'deployed fan-out 429s received', value: r.throttled, target: '0', met: r.throttled === 0 });
   report({ name: `deployed fan-out apps not rotated of the ${DEPLOYED_DEFAULTS.apps}`, value: r.lost, target: '0', met: r.lost === 0 });
