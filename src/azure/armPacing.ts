@@ -90,7 +90,7 @@ export class TokenBucket {
   private issued = 0;
   private seededUpTo = 0;
   /** Our answers that carried the balance, and the balances seen, for the share (oldest first). */
-  private answered = 0;
+  private wire = 0;
   private readonly samples: Array<{ atMs: number; remaining: number; sent: number }> = [];
   /** Our part of the bucket's consumption, 1 until measured (alone until proven otherwise). */
   private ourShare = 1;
@@ -166,9 +166,9 @@ export class TokenBucket {
    */
   private measureShare(remaining: number): void {
     const now = this.clock.nowMs();
-    this.answered += 1;
-    // Ours on the wire count as spent: ARM may well have counted them in this balance already.
-    const sent = this.answered + this.inFlight;
+    // What we put on the wire, answered or not: ARM counts a request when it arrives, so a balance may include ours
+    // whose answer is still on its way (reserved ones still waiting in the pacer are not counted).
+    const sent = this.wire;
     this.samples.push({ atMs: now, remaining, sent });
     const windowMs = this.sharing!.windowMs;
     // A balance taken with the bucket full cannot be a base (its refill was wasted), nor can one past the window.
@@ -185,6 +185,11 @@ export class TokenBucket {
     // A short window measures jitter as much as consumption (answers arrive in bursts): early on it may only lower
     // the share, the side that cannot cause a 429; a window of a second or more sets it either way.
     if (elapsedMs >= Math.min(1000, windowMs / 2) || measured < this.ourShare) this.ourShare = measured;
+  }
+
+  /** One of the reserved requests goes on the wire now (after its wait). */
+  sent(): void {
+    this.wire += 1;
   }
 
   /** A 429 proves ARM's bucket is empty whatever our model said; the rejected attempt still cost a token. */
@@ -284,6 +289,7 @@ export class ArmPacer {
     }
     this.stats.requests += 1;
     counters.requests += 1;
+    bucket.sent();
     let response: PipelineResponse;
     try {
       response = await next(request);

@@ -89,6 +89,7 @@ describe('TokenBucket shared with other instances', () => {
   /** One of our requests, answered with ARM's balance `remaining`. */
   const answered = (bucket: TokenBucket, remaining: number) => {
     const { ticket } = bucket.reserve();
+    bucket.sent();
     bucket.settle();
     bucket.seed(remaining, ticket);
   };
