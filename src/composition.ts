@@ -8,6 +8,7 @@ import { createCredential, defaultAzureCredential, managedIdentityCredential } f
 import { KeyVaultCertificateSource } from './azure/keyVaultSource.js';
 import { RotationQueue } from './azure/rotationQueue.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
+import { TableRotationSlots } from './azure/tableRotationSlots.js';
 import type { CrashBoundary } from './core/boundaries.js';
 import type { Config, StorageSettings } from './core/config.js';
 import type { RotatorDeps } from './core/deps.js';
@@ -67,6 +68,17 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
   const storageTls = config.storage.kind === 'identity' && overrides.tlsCa ? { tlsCa: overrides.tlsCa } : {};
   const store = new TableRotationStore({ ...storage.table, ...storageTls, tableName: config.rotationTable, clock });
   const queue = new RotationQueue({ ...storage.queue, ...storageTls, queueName: config.rotationQueue });
+  const logger = overrides.logger ?? silentLogger;
+  // MAX_PARALLEL_ROTATIONS is the fleet's bound: every instance takes its slots from the same table.
+  const slots = new TableRotationSlots({
+    table: async () => {
+      await store.ensureTable();
+      return store.client();
+    },
+    size: config.maxParallelRotations,
+    clock,
+    onLost: (index, reason) => logger.warn(`rotation slot ${index} lost while rotating: ${reason}`),
+  });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
@@ -80,8 +92,9 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     prober,
     telemetry: overrides.telemetry ?? noTelemetry,
     clock,
-    logger: overrides.logger ?? silentLogger,
+    logger,
     queue,
+    slots,
     pacingStats: pacer.stats,
     pacer,
     credential,

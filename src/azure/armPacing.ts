@@ -5,6 +5,14 @@
 // at most 4 attempts, then the call is lost), so a limiter wrapped around the SDK calls never sees those attempts.
 // Sitting per attempt, next to the wire, the pacer charges every attempt, re-seeds from the remaining-quota header
 // of every response and charges every 429 (see DESIGN.md, "ARM throttles ...").
+//
+// Why a share: ARM's bucket is per subscription and principal, and every instance of the function app rotates with
+// the same identity. The remaining-quota header is the one truth they share; a pacer that believed the whole balance
+// and the whole refill were its own would, with N instances, spend N times the refill once the burst is gone (a 429
+// per instance per refill interval). So each pacer measures its share of the bucket's consumption from the headers
+// (how much the balance fell, plus what ARM refilled, against how many of those requests were its own), and below
+// a low-water mark it spends only that share of the balance and refills at that share of the rate: the refill rate
+// divided by the number of instances drawing on it, observed rather than configured (instances come and go).
 import type { PipelinePolicy, PipelineRequest, PipelineResponse, SendRequest } from '@azure/core-rest-pipeline';
 
 export type RequestClass = 'reads' | 'writes';
@@ -21,6 +29,16 @@ export interface PacingOptions {
    * its size / rate once (0.2 s of reads at 10/s), not a slower rate.
    */
   reserveTokens?: number;
+  /**
+   * Below this fraction of the burst (default 0.3) the balance is shared: the pacer spends and refills only its
+   * observed share. Above it every instance spends freely; the mark leaves room for what all instances have on the
+   * wire when they cross it (a rotation has one ARM call in flight; host.json allows 12 rotations per instance).
+   */
+  lowWaterFraction?: number;
+  /** How far back the share is measured (default 10 s: about 100 writes at ARM's refill rate). */
+  shareWindowMs?: number;
+  /** False: the pacer takes the whole balance as its own (one process; the comparison in tests). Default true. */
+  shareQuota?: boolean;
   /** Injected for tests; defaults to Date.now and setTimeout. */
   clock?: PacingClock;
 }
@@ -71,6 +89,11 @@ export class TokenBucket {
   /** Reservation order, so an answer that arrives late cannot overwrite a newer balance with an older one. */
   private issued = 0;
   private seededUpTo = 0;
+  /** Our answers that carried the balance, and the balances seen, for the share (oldest first). */
+  private wire = 0;
+  private readonly samples: Array<{ atMs: number; remaining: number; sent: number }> = [];
+  /** Our part of the bucket's consumption, 1 until measured (alone until proven otherwise). */
+  private ourShare = 1;
 
   constructor(
     readonly capacity: number,
@@ -78,9 +101,20 @@ export class TokenBucket {
     private readonly clock: Pick<PacingClock, 'nowMs'>,
     /** Tokens never handed out (see PacingOptions.reserveTokens). */
     private readonly reserveTokens = 0,
+    private readonly sharing: { lowWater: number; windowMs: number } | undefined = undefined,
   ) {
     this.tokens = capacity;
     this.lastMs = clock.nowMs();
+  }
+
+  /** Our measured part of the bucket's consumption (1 = nobody else draws on it). */
+  share(): number {
+    return this.ourShare;
+  }
+
+  /** The refill this pacer may count on: its share of ARM's rate once the balance is low. */
+  private rate(): number {
+    return this.refillPerSecond * (this.sharing !== undefined && this.tokens < this.sharing.lowWater ? this.ourShare : 1);
   }
 
   /**
@@ -90,7 +124,7 @@ export class TokenBucket {
   reserve(): { waitMs: number; ticket: number } {
     this.refill();
     const needed = 1 + this.reserveTokens;
-    const waitMs = this.tokens >= needed ? 0 : Math.ceil(((needed - this.tokens) / this.refillPerSecond) * 1000);
+    const waitMs = this.tokens >= needed ? 0 : Math.ceil(((needed - this.tokens) / this.rate()) * 1000);
     this.tokens -= 1;
     this.inFlight += 1;
     this.issued += 1;
@@ -114,7 +148,48 @@ export class TokenBucket {
       this.seededUpTo = ticket;
     }
     this.refill();
-    this.tokens = Math.min(this.capacity, remaining - this.inFlight);
+    if (this.sharing === undefined) {
+      this.tokens = Math.min(this.capacity, remaining - this.inFlight);
+      return;
+    }
+    this.measureShare(remaining);
+    // Above the low-water mark the balance is everyone's to spend; below it, only our share of it is ours.
+    const { lowWater } = this.sharing;
+    const ours = remaining > lowWater ? remaining - lowWater + lowWater * this.ourShare : remaining * this.ourShare;
+    this.tokens = Math.min(this.capacity, ours - this.inFlight);
+  }
+
+  /**
+   * Between an older balance and this one, ARM's bucket lost (older - now) and refilled rate × elapsed: that is what
+   * everyone consumed; our answers in between are what we consumed. A window where the bucket stood full says
+   * nothing (its refill was wasted) and is skipped.
+   */
+  private measureShare(remaining: number): void {
+    const now = this.clock.nowMs();
+    // What we put on the wire, answered or not: ARM counts a request when it arrives, so a balance may include ours
+    // whose answer is still on its way (reserved ones still waiting in the pacer are not counted).
+    const sent = this.wire;
+    this.samples.push({ atMs: now, remaining, sent });
+    const windowMs = this.sharing!.windowMs;
+    // A balance taken with the bucket full cannot be a base (its refill was wasted), nor can one past the window.
+    while (this.samples.length > 1 && (this.samples[0]!.remaining >= this.capacity - 1 || now - this.samples[1]!.atMs >= windowMs)) {
+      this.samples.shift();
+    }
+    const oldest = this.samples[0]!;
+    const elapsedMs = now - oldest.atMs;
+    const consumed = oldest.remaining - remaining + (elapsedMs / 1000) * this.refillPerSecond;
+    const ours = sent - oldest.sent;
+    if (elapsedMs <= 0 || consumed <= 0 || ours <= 0) return;
+    // Floor 1/64: a share measured near zero would stall this instance for good; 64 instances is past any fleet here.
+    const measured = Math.min(1, Math.max(1 / 64, ours / consumed));
+    // A short window measures jitter as much as consumption (answers arrive in bursts): early on it may only lower
+    // the share, the side that cannot cause a 429; a window of a second or more sets it either way.
+    if (elapsedMs >= Math.min(1000, windowMs / 2) || measured < this.ourShare) this.ourShare = measured;
+  }
+
+  /** One of the reserved requests goes on the wire now (after its wait). */
+  sent(): void {
+    this.wire += 1;
   }
 
   /** A 429 proves ARM's bucket is empty whatever our model said; the rejected attempt still cost a token. */
@@ -132,7 +207,7 @@ export class TokenBucket {
     const now = this.clock.nowMs();
     const elapsed = Math.max(0, now - this.lastMs);
     this.lastMs = now;
-    this.tokens = Math.min(this.capacity, this.tokens + (elapsed / 1000) * this.refillPerSecond);
+    this.tokens = Math.min(this.capacity, this.tokens + (elapsed / 1000) * this.rate());
   }
 }
 
@@ -161,10 +236,14 @@ export class ArmPacer {
   private readonly clock: PacingClock;
   private readonly rates: Record<RequestClass, { perSecond: number; burst: number }>;
   private readonly reserveTokens: number;
+  private readonly lowWaterFraction: number | undefined;
+  private readonly shareWindowMs: number;
 
   constructor(options: PacingOptions = {}) {
     this.clock = options.clock ?? systemPacingClock;
     this.reserveTokens = options.reserveTokens ?? 2;
+    this.lowWaterFraction = options.shareQuota === false ? undefined : (options.lowWaterFraction ?? 0.3);
+    this.shareWindowMs = options.shareWindowMs ?? 10_000;
     this.rates = {
       reads: { perSecond: options.readsPerSecond ?? 25, burst: options.readBurst ?? 250 },
       writes: { perSecond: options.writesPerSecond ?? 10, burst: options.writeBurst ?? 200 },
@@ -176,7 +255,8 @@ export class ArmPacer {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
       const { burst, perSecond } = this.rates[requestClass];
-      bucket = new TokenBucket(burst, perSecond, this.clock, this.reserveTokens);
+      const sharing = this.lowWaterFraction === undefined ? undefined : { lowWater: burst * this.lowWaterFraction, windowMs: this.shareWindowMs };
+      bucket = new TokenBucket(burst, perSecond, this.clock, this.reserveTokens, sharing);
       this.buckets.set(key, bucket);
     }
     return bucket;
@@ -209,6 +289,7 @@ export class ArmPacer {
     }
     this.stats.requests += 1;
     counters.requests += 1;
+    bucket.sent();
     let response: PipelineResponse;
     try {
       response = await next(request);

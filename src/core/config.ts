@@ -65,8 +65,9 @@ export const SETTINGS = [
     description: 'After a commit, the probe timer re-verifies the app for this long and rolls back on a persistent failure.' },
   { name: 'LEASE_SECONDS', kind: 'integer', default: '900', min: 60, max: 7200, optional: false,
     description: 'Per-app lease duration; renewed between steps, freed by expiry after a crash.' },
-  { name: 'MAX_PARALLEL_ROTATIONS', kind: 'integer', default: '4', min: 1, max: 32, optional: false,
-    description: 'Apps rotated at the same time by one run.' },
+  // 200 = one subscription's ARM write burst: above it the write quota, not this bound, sets the pace.
+  { name: 'MAX_PARALLEL_ROTATIONS', kind: 'integer', default: '4', min: 1, max: 200, optional: false,
+    description: 'Apps being rotated at the same time by the whole fleet (every instance, queue, timer, HTTP and CLI): slots in the rotation table.' },
   { name: 'ARM_PACING', kind: 'boolean', default: 'true', optional: false,
     description: 'Pace ARM calls against the per-subscription token bucket (remaining-quota headers, 429s).' },
   { name: 'AzureWebJobsStorage', kind: 'string', optional: false, secret: true,

@@ -2,7 +2,7 @@
 import type { CrashBoundary } from './boundaries.js';
 import type { Telemetry } from './events.js';
 import type { Logger } from './logger.js';
-import type { AppServiceGateway, CertificateSource, Clock, Prober } from './ports.js';
+import type { AppServiceGateway, CertificateSource, Clock, Prober, RotationSlots } from './ports.js';
 import type { RotationStore } from './records.js';
 
 export interface RotatorDeps {
@@ -21,4 +21,6 @@ export interface RotatorDeps {
   faultHook?: (boundary: CrashBoundary) => Promise<void> | void;
   /** Lease owner; defaults to host name + process id + a random suffix. */
   owner?: string;
+  /** The fleet-wide bound on rotations in flight (MAX_PARALLEL_ROTATIONS); without it only the per-run bound applies. */
+  slots?: RotationSlots;
 }

@@ -19,3 +19,4 @@ export type { CrashBoundary } from './boundaries.js';
 export * from './errors.js';
 export { appIdOf, parseAppId, appNameOf } from './identity.js';
 export { DEFAULT_TAG_PREFIX, tagNames, parseAppTags } from './tags.js';
+export { FleetBusyError, SLOT_WAIT_MS } from './fleet.js';

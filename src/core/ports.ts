@@ -155,3 +155,20 @@ export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/**
+ * The fleet's rotation slots: MAX_PARALLEL_ROTATIONS of them, shared by every instance, process and trigger that
+ * rotates (queue, timer, HTTP, CLI). A rotation holds one from before its first write to the app until it ends, so
+ * however far the Functions host scales out, at most that many apps are being changed and restarted at once.
+ */
+export interface RotationSlots {
+  /** One slot for `owner`, waiting at most `waitMs` for one to free; undefined when none did. */
+  acquire(owner: string, waitMs: number): Promise<RotationSlot | undefined>;
+}
+
+export interface RotationSlot {
+  /** Which of the slots (0 … size - 1). */
+  readonly index: number;
+  /** Gives the slot back (at most once; a slot lost to expiry is not taken from its new holder). */
+  release(): Promise<void>;
+}

@@ -38,7 +38,9 @@ import { verifyRotation } from './rotation/verifyRotation.js';
  * InProgress = another caller holds the app's lease; NotOptedIn = no `<p>=enabled` tag;
  * AppProblems = bad tags or settings (listed in `problems`), the app is never changed.
  */
-export type SkipReason = 'DryRun' | 'NothingDue' | 'InProgress' | 'NotOptedIn' | 'AppProblems';
+export type SkipReason = 'DryRun' | 'NothingDue' | 'InProgress' | 'NotOptedIn' | 'AppProblems'
+  /** Every fleet rotation slot (MAX_PARALLEL_ROTATIONS) stayed taken; still due, rotated by a later run. */
+  | 'FleetBusy';
 
 export interface RotationResult {
   appId: string;

@@ -4,13 +4,14 @@ import type { Config } from './config.js';
 import { collect, mapLimit } from './concurrency.js';
 import type { RotatorDeps } from './deps.js';
 import { NotFoundError } from './errors.js';
+import { FleetBusyError, needsSlot, withRotationSlot } from './fleet.js';
 import { appIdOf, appNameOf, looksLikeResourceId, parseAppId } from './identity.js';
 import { planApp, planOf, type Plan } from './plan.js';
 import type { AppRef } from './ports.js';
 import type { RequestedBy, RotationRecord } from './records.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
 import { retireRecords, type RetireReport } from './retire.js';
-import { rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
+import { ownerOf, rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
 import { CandidateReads } from './rotation/context.js';
 import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
 import { emitScanTelemetry, scanFailure } from './scanTelemetry.js';
@@ -194,13 +195,16 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
       guard(async () => {
         const scannedAt = deps.clock.now();
         const app = await scanOne(appIdOrName, options.force);
-        return rotateScannedApp(deps, config, app, {
-          trigger: options.trigger,
-          scannedAt,
-          ...(options.dryRun ? { dryRun: true } : {}),
-          ...(options.force ? { force: true } : {}),
-          ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
-        });
+        const rotate = () =>
+          rotateScannedApp(deps, config, app, {
+            trigger: options.trigger,
+            scannedAt,
+            ...(options.dryRun ? { dryRun: true } : {}),
+            ...(options.force ? { force: true } : {}),
+            ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+          });
+        // FleetBusyError propagates: the queue retries the message rather than dropping the rotation.
+        return needsSlot(app, options.dryRun) ? withRotationSlot(deps, ownerOf(deps), rotate) : rotate();
       }),
 
     rotateDue: (options) =>
@@ -215,15 +219,24 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
         const due = report.apps.filter((app) => planApp(app).action === 'rotate');
         // One per batch: dropped (with the keys it holds) when the batch ends.
         const candidateReads = new CandidateReads();
-        const results = await mapLimit(due, config.maxParallelRotations, (app) =>
-          rotateScannedApp(deps, config, app, {
-            trigger: options.trigger,
-            scannedAt,
-            candidateReads,
-            ...(options.dryRun ? { dryRun: true } : {}),
-            ...(options.force ? { force: true } : {}),
-          }),
-        );
+        const results = await mapLimit(due, config.maxParallelRotations, async (app): Promise<RotationResult> => {
+          const rotate = () =>
+            rotateScannedApp(deps, config, app, {
+              trigger: options.trigger,
+              scannedAt,
+              candidateReads,
+              ...(options.dryRun ? { dryRun: true } : {}),
+              ...(options.force ? { force: true } : {}),
+            });
+          if (!needsSlot(app, options.dryRun)) return rotate();
+          try {
+            return await withRotationSlot(deps, ownerOf(deps), rotate);
+          } catch (error) {
+            // The rest of the run goes on; the app is still due and the next run (or the queue) rotates it.
+            if (error instanceof FleetBusyError) return { appId: app.appId, name: app.name, outcome: 'skipped', reason: 'FleetBusy' };
+            throw error;
+          }
+        });
         return { scan: report, results };
       }),
 

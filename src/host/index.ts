@@ -112,6 +112,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       maxDequeueCount: options.queues?.maxDequeueCount ?? hostJson.queues.maxDequeueCount,
       visibilityTimeoutSeconds: options.queues?.visibilityTimeoutSeconds ?? hostJson.queues.visibilityTimeoutSeconds,
       batchSize: options.queues?.batchSize ?? hostJson.queues.batchSize,
+      // The extension's documented default; N × batchSize / 2 with N vCPUs on dedicated plans, N = 1 on consumption ones.
+      newBatchThreshold:
+        options.queues?.newBatchThreshold ?? hostJson.queues.newBatchThreshold ?? Math.floor((options.queues?.batchSize ?? hostJson.queues.batchSize) / 2),
       minPollingIntervalMs: options.queues?.minPollingIntervalMs ?? 100,
       // The host's default is a minute; locally a queue the demo just filled should not sit idle that long.
       maxPollingIntervalMs: options.queues?.maxPollingIntervalMs ?? hostJson.queues.maxPollingIntervalMs ?? 2_000,

@@ -4,7 +4,10 @@
 //   receive counts one more dequeue;
 // - a message that has failed `maxDequeueCount` times (host.json, default 5) is copied to `<queue>-poison`
 //   and deleted, where a poison-queue function or an alert rule picks it up;
-// - an empty queue is polled less and less often (doubling up to the maximum interval), a busy one at once.
+// - an empty queue is polled less and less often (doubling up to the maximum interval), a busy one at once;
+// - a batch of up to `batchSize` messages runs in parallel, and the next batch is fetched as soon as only
+//   `newBatchThreshold` of them are still running: at most batchSize + newBatchThreshold invocations per queue
+//   function and instance (host.json reference, `extensions.queues`).
 // Messages are base64 on the wire (the extension's default `messageEncoding`); JSON objects reach the handler
 // parsed, other text as a string.
 import { QueueServiceClient, type DequeuedMessageItem, type QueueClient } from '@azure/storage-queue';
@@ -17,6 +20,8 @@ export interface QueueOptions {
   /** Delay, in seconds, before a failed message is visible again. */
   visibilityTimeoutSeconds: number;
   batchSize: number;
+  /** Fetch the next batch once at most this many invocations of the queue function are still running. */
+  newBatchThreshold: number;
   minPollingIntervalMs: number;
   maxPollingIntervalMs: number;
   /** Invisibility while a function runs; renewed at half-time, so a slow function keeps its message. */
@@ -29,6 +34,9 @@ interface Listener {
   queue: QueueClient;
   poison: QueueClient;
   loop?: Promise<void>;
+  /** Invocations of this function still running, and the loop's wake-up when one settles. */
+  running: number;
+  settled: Set<() => void>;
 }
 
 const DEFAULT_CONNECTION = 'AzureWebJobsStorage';
@@ -57,6 +65,8 @@ export class QueueListeners {
         queueName,
         queue: service.getQueueClient(queueName),
         poison: service.getQueueClient(`${queueName}-poison`),
+        running: 0,
+        settled: new Set(),
       });
     }
   }
@@ -98,6 +108,9 @@ export class QueueListeners {
   async #poll(listener: Listener): Promise<void> {
     let delay = this.options.minPollingIntervalMs;
     while (!this.#stopped) {
+      // The host's listener: a new batch only once the running ones are down to newBatchThreshold.
+      while (listener.running > this.options.newBatchThreshold && !this.#stopped) await this.#sleep(this.options.maxPollingIntervalMs, listener.settled);
+      if (this.#stopped) return;
       let messages: DequeuedMessageItem[] = [];
       try {
         const response = await listener.queue.receiveMessages({
@@ -115,7 +128,18 @@ export class QueueListeners {
         continue;
       }
       delay = this.options.minPollingIntervalMs;
-      await Promise.all(messages.map((m) => this.tracker.track(this.#process(listener, m))));
+      for (const message of messages) {
+        listener.running += 1;
+        const settle = (): void => {
+          listener.running -= 1;
+          // A settled invocation may be what the loop waits for before its next batch.
+          for (const wake of [...listener.settled]) wake();
+        };
+        this.tracker.track(this.#process(listener, message)).then(settle, (err: unknown) => {
+          this.log(`queue '${listener.queueName}': message ${message.messageId} failed outside its function: ${describeThrown(err)}`);
+          settle();
+        });
+      }
     }
   }
 
@@ -177,15 +201,18 @@ export class QueueListeners {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Sleeps `ms`, or less if stop() is called or something wakes `alsoWokenBy`. */
+  #sleep(ms: number, alsoWokenBy?: Set<() => void>): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
         this.#wakers.delete(wake);
+        alsoWokenBy?.delete(wake);
         resolve();
       };
       const timer = setTimeout(wake, ms);
       this.#wakers.add(wake);
+      alsoWokenBy?.add(wake);
     });
   }
 }

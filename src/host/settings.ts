@@ -98,6 +98,8 @@ export interface HostJson {
     /** Delay before a failed message is visible again (host.json `visibilityTimeout`). */
     visibilityTimeoutSeconds: number;
     batchSize: number;
+    /** Fetch the next batch once this few are still running (host.json `newBatchThreshold`; default batchSize / 2). */
+    newBatchThreshold?: number;
     maxPollingIntervalMs?: number;
   };
 }
@@ -121,7 +123,8 @@ export function readHostJson(file: string | undefined): HostJson {
   if (typeof prefix === 'string') out.routePrefix = prefix.replace(/^\/+|\/+$/g, '');
   const q = doc.extensions?.queues ?? {};
   if (typeof q.maxDequeueCount === 'number') out.queues.maxDequeueCount = q.maxDequeueCount;
-  if (typeof q.batchSize === 'number') out.queues.batchSize = q.batchSize;
+  if (q.batchSize !== undefined) out.queues.batchSize = integerIn(q.batchSize, 1, 32, `${file} extensions.queues.batchSize`);
+  if (q.newBatchThreshold !== undefined) out.queues.newBatchThreshold = integerIn(q.newBatchThreshold, 0, 1000, `${file} extensions.queues.newBatchThreshold`);
   if (typeof q.visibilityTimeout === 'string') out.queues.visibilityTimeoutSeconds = parseTimeSpan(q.visibilityTimeout, `${file} extensions.queues.visibilityTimeout`);
   if (typeof q.maxPollingInterval === 'string') {
     out.queues.maxPollingIntervalMs = parseTimeSpan(q.maxPollingInterval, `${file} extensions.queues.maxPollingInterval`) * 1000;
@@ -146,4 +149,12 @@ export function parseTimeSpan(text: string, where: string): number {
   const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(text.trim());
   if (m === null) throw new LocalHostConfigError(`${where} must be a TimeSpan like 00:00:30, got '${text}'`);
   return Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+}
+
+/** The queue extension's own ranges (batchSize at most 32: one Get Messages call). */
+function integerIn(value: unknown, min: number, max: number, where: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new LocalHostConfigError(`${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }

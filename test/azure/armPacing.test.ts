@@ -82,6 +82,62 @@ describe('TokenBucket', () => {
   });
 });
 
+describe('TokenBucket shared with other instances', () => {
+  // Capacity 100, 10 per s, low-water mark 30 (0.3 × 100), as ArmPacer builds it by default.
+  const shared = (clock: FakeClock) => new TokenBucket(100, 10, clock, 0, { lowWater: 30, windowMs: 10_000 });
+
+  /** One of our requests, answered with ARM's balance `remaining`. */
+  const answered = (bucket: TokenBucket, remaining: number) => {
+    const { ticket } = bucket.reserve();
+    bucket.sent();
+    bucket.settle();
+    bucket.seed(remaining, ticket);
+  };
+
+  it.each([
+    // Between the two balances the bucket fell 20 and refilled 10: 30 consumed, of which 5 were ours.
+    { case: 'measures its share from how far the balance fell against its own requests', others: 25, share: 5 / 30 },
+    { case: 'stays at a share of 1 when the balance fell only by its own requests', others: 0, share: 1 },
+  ])('$case', ({ others, share }) => {
+    const clock = new FakeClock();
+    const bucket = shared(clock);
+    answered(bucket, 50);
+    clock.t = 1000;
+    for (let i = 1; i <= 5; i += 1) answered(bucket, 50 - i - (i === 5 ? others : 0) + (i === 5 ? 10 : 0));
+    expect(bucket.share()).toBeCloseTo(share, 5);
+  });
+
+  /** A balance, then a second later five of our answers while other instances drew on the same bucket. */
+  const fourInstances = (clock: FakeClock, bucket: TokenBucket, lastBalance: number) => {
+    answered(bucket, 90);
+    clock.t = 1000;
+    for (let i = 1; i <= 4; i += 1) answered(bucket, 90 - 4 * i);
+    answered(bucket, lastBalance);
+  };
+
+  it('below the low-water mark spends only its share of the balance and waits at its share of the refill', () => {
+    const clock = new FakeClock();
+    const bucket = shared(clock);
+    fourInstances(clock, bucket, 20);
+    // 90 - 20 fell and 10 refilled: 80 consumed, 5 of them ours.
+    expect(bucket.share()).toBeCloseTo(5 / 80, 5);
+    // 20 left for the whole fleet, below the mark: ours is our share of it (1.25), and a token refills at 10 × share per s.
+    expect(bucket.available()).toBeCloseTo(20 * (5 / 80), 5);
+    bucket.reserve();
+    expect(bucket.reserve().waitMs).toBe(Math.ceil(((1 - (20 * (5 / 80) - 1)) / (10 * (5 / 80))) * 1000));
+  });
+
+  it('above the low-water mark spends the balance freely, keeping only its share of the mark', () => {
+    const clock = new FakeClock();
+    const bucket = shared(clock);
+    fourInstances(clock, bucket, 70);
+    // 90 - 70 fell and 10 refilled: 30 consumed, 5 ours.
+    expect(bucket.share()).toBeCloseTo(5 / 30, 5);
+    // 70 left: the 40 above the mark are everyone's, and our share of the 30 below.
+    expect(bucket.available()).toBeCloseTo(40 + 30 * (5 / 30), 5);
+  });
+});
+
 describe('ArmPacer', () => {
   it.each([
     ['GET', 'reads'],
