@@ -58,7 +58,7 @@ describe('no restart loops (sandbox + Azurite)', () => {
     expect(plan.apps[0]?.bindings[0]).toMatchObject({ reason: 'BackingOff', nextAttemptAt: new Date(failedAt + HOUR).toISOString() });
     expect(await rotator().nextAttempt('never-back')).toMatchObject({ reason: 'BackingOff', at: new Date(failedAt + HOUR).toISOString() });
     const skipped = await rotator().rotateApp('never-back', { trigger: 'timer' });
-    expect(skipped).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
+    expect(skipped).toMatchObject({ outcome: 'skipped', reason: 'HeldBack' });
     expect(early.changes(app)).toEqual([]);
 
     clock.jump(31 * 60_000);
