@@ -7,6 +7,7 @@ import { createRotator, type Config } from '../../src/core/index.js';
 import { appIdOf } from '../../src/core/identity.js';
 import { ArmAppServiceGateway } from '../../src/azure/appServiceGateway.js';
 import { staticTokenCredential } from '../../src/azure/credentials.js';
+import { appPartition, recordRowKey } from '../../src/azure/tableRotationStore.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { appRef, deps as makeDeps, independentApps, JumpingClock, sandboxConfig, SUB, watch } from './world.js';
 
@@ -77,6 +78,10 @@ describe('no restart loops (sandbox + Azurite)', () => {
     expect(run1.record).toMatchObject({ failureKind: 'definite', verification: 'thumbprint' });
     expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 502/);
     expect(restartsOf(first.changes(app))).toBe(2);
+    // A person browsing the table sees both at a glance, beside the outcome.
+    const table = await makeDeps(sb, config, { clock }).store.client();
+    const row = await table.getEntity(appPartition(run1.record!.appId), recordRowKey(run1.record!));
+    expect(row).toMatchObject({ Outcome: 'rolledBack', Verification: 'thumbprint', FailureKind: 'definite' });
 
     // The next night, and the one after: the same Key Vault version is not rolled out again.
     for (const nights of [1, 2]) {
