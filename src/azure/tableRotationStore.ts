@@ -510,6 +510,9 @@ function recordColumns(record: RotationRecord, context: AzureErrorContext): Reco
   if (record.reason) columns.Reason = record.reason.slice(0, 1000);
   // Who asked, at a glance (the full caller is in the record).
   if (record.requestedBy) columns.RequestedBy = [record.requestedBy.via, record.requestedBy.subject].filter(Boolean).join(' ').slice(0, 1000);
+  // Readable at a glance: how strongly the outcome was verified, and whether the candidate is held back for it.
+  if (record.verification) columns.Verification = record.verification;
+  if (record.failureKind) columns.FailureKind = record.failureKind;
   return columns;
 }
 

@@ -10,7 +10,8 @@ import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
 import { planApp, type AppPlan, type DueBinding } from './plan.js';
-import type { Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import type { FailureKind, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import { holdBackFailedCandidates } from './holdBack.js';
 import { scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
@@ -35,12 +36,19 @@ import { verifyRotation } from './rotation/verifyRotation.js';
 /**
  * Why a rotation did not run:
  * DryRun = asked not to write; NothingDue = every binding is up to date (or only needs an alert);
+ * HeldBack = a binding is due but its Key Vault version already failed on the app (CandidateRejected, BackingOff:
+ * the plan says which rotation and, for BackingOff, when it is tried again);
  * InProgress = another caller holds the app's lease; NotOptedIn = no `<p>=enabled` tag;
  * AppProblems = bad tags or settings (listed in `problems`), the app is never changed.
  */
-export type SkipReason = 'DryRun' | 'NothingDue' | 'InProgress' | 'NotOptedIn' | 'AppProblems'
+export type SkipReason = 'DryRun' | 'NothingDue' | 'HeldBack' | 'InProgress' | 'NotOptedIn' | 'AppProblems'
   /** Every fleet rotation slot (MAX_PARALLEL_ROTATIONS) stayed taken; still due, rotated by a later run. */
   | 'FleetBusy';
+
+/** Nothing due because the app's records hold a due binding back (no restart loop), or nothing due at all. */
+function notDueReason(plan: AppPlan): SkipReason {
+  return plan.bindings.some((b) => b.heldBackBy !== undefined) ? 'HeldBack' : 'NothingDue';
+}
 
 export interface RotationResult {
   appId: string;
@@ -120,7 +128,7 @@ export async function rotateScannedApp(
     // A rotation stopped right after its settings write makes the app look up to date: it still has to be
     // finished (or rolled back) from its record, not reported as nothing to do.
     const open = (await deps.store.listForApp(app.appId, 10)).find((r) => !r.outcome);
-    if (!open) return skipped(app, 'NothingDue', { plan });
+    if (!open) return skipped(app, notDueReason(plan), { plan });
   }
 
   const lease = await deps.store.acquireLease(app.appId, ownerOf(deps), leaseMs(config));
@@ -150,11 +158,12 @@ export async function rotateScannedApp(
       // Someone rotated this app after our scan: decide again on fresh state.
       const fresh = await scanApp(deps, config, app.ref, options.force ? { force: true } : {});
       if (!fresh) throw new NotFoundError(`app ${app.name} no longer exists`);
+      await holdBackFailedCandidates(deps, config, [fresh], options.force ? { force: true } : {});
       current = fresh;
       currentPlan = planApp(fresh);
       if (fresh.problems.length > 0 || currentPlan.due.length === 0) {
         await releaseQuietly({ deps, lease });
-        return skipped(fresh, fresh.problems.length > 0 ? 'AppProblems' : 'NothingDue', { plan: currentPlan });
+        return skipped(fresh, fresh.problems.length > 0 ? 'AppProblems' : notDueReason(currentPlan), { plan: currentPlan });
       }
     }
 
@@ -216,6 +225,7 @@ function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigge
     probes: [],
     startedAt: at,
     updatedAt: at,
+    verification: 'none',
   };
   if (requestedBy) record.requestedBy = { ...requestedBy };
   const expectation = probeExpectationOf(app, bindings);
@@ -350,6 +360,9 @@ async function continueRecord(deps: RotatorDeps, config: Config, stored: Rotatio
       else if (record.step === 'rollingBack') await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
       else {
         record.reason = reason;
+        // The app was changed and the rotation could not finish (the app never came back, steps kept timing out):
+        // the candidate is not proven bad, so it is retried later with backoff.
+        record.failureKind ??= 'transient';
         addStep(ctx, 'rollingBack', reason);
       }
     }
@@ -396,8 +409,14 @@ export async function rollbackRecord(
   record: RotationRecord,
   trigger: RotationRecord['trigger'],
   reason: string,
-  requestedBy?: RequestedBy,
+  options: {
+    /** The caller, written into the record's audit trail. */
+    requestedBy?: RequestedBy;
+    /** Why the candidate goes: an operator's rollback (default) proves it unwanted on this app. */
+    failureKind?: FailureKind;
+  } = {},
 ): Promise<RotationResult> {
+  const { requestedBy, failureKind = 'definite' } = options;
   if (record.outcome && record.outcome !== 'committed') {
     throw new PreconditionError(`rotation ${record.id} is ${record.outcome}: there is nothing to roll back`);
   }
@@ -424,6 +443,7 @@ export async function rollbackRecord(
       }
       if (current.step !== 'rollingBack') {
         current.reason = reason;
+        current.failureKind = failureKind;
         addStep(ctx, 'rollingBack', reason);
         await save(ctx);
       }
@@ -458,6 +478,8 @@ export async function rollbackRecord(
       startedAt: now,
       updatedAt: now,
       rollbackOf: record.id,
+      verification: 'none',
+      failureKind,
     };
     if (requestedBy) rollback.requestedBy = { ...requestedBy };
     if (record.previousSettings) rollback.previousSettings = { ...record.previousSettings };

@@ -9,7 +9,9 @@ import { appIdOf, appNameOf, looksLikeResourceId, parseAppId } from './identity.
 import { planApp, planOf, type Plan } from './plan.js';
 import type { AppRef } from './ports.js';
 import type { RequestedBy, RotationRecord } from './records.js';
+import { holdBackFailedCandidates } from './holdBack.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
+import { nextAttemptOf, RETRY_HISTORY_LIMIT, type HeldBack } from './retryPolicy.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { ownerOf, rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
 import { CandidateReads } from './rotation/context.js';
@@ -71,6 +73,17 @@ export interface InventoryEntry {
   problem?: string;
 }
 
+export interface NextAttempt {
+  appId: string;
+  reason: HeldBack['reason'];
+  /** The Key Vault certificate version held back. */
+  keyVaultCertificateId: string;
+  rotationId: string;
+  /** BackingOff: the earliest time it is tried again; absent for CandidateRejected (a newer version or force). */
+  at?: string;
+  message: string;
+}
+
 export interface Rotator {
   /** Scans every subscription (no writes), plans, emits scan telemetry, stores a summary as state `lastScan`. */
   scan(options?: { subscriptionIds?: string[] }): Promise<ScanReport>;
@@ -83,6 +96,11 @@ export interface Rotator {
   rollback(rotationId: string, options?: { trigger?: RotationRecord['trigger']; reason?: string; requestedBy?: RequestedBy }): Promise<RotationResult>;
   getRotation(id: string): Promise<RotationRecord | undefined>;
   listRotations(appIdOrName?: string, limit?: number): Promise<RotationRecord[]>;
+  /**
+   * Whether the app's records hold its next rotation back (CandidateRejected: not automatically; BackingOff: not
+   * before `at`); undefined = nothing does, the next run decides from the plan.
+   */
+  nextAttempt(appIdOrName: string): Promise<NextAttempt | undefined>;
   inventory(): Promise<InventoryEntry[]>;
   /** Resource id, "site" or "site/slot" → the app; NotFoundError with a clear message otherwise. */
   resolveApp(appIdOrName: string): Promise<AppRef>;
@@ -102,6 +120,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
 
   const scan = async (options: { subscriptionIds?: string[]; force?: boolean } = {}): Promise<ScanReport> => {
     const result = await scanInventory(deps, config, options);
+    await holdBackFailedCandidates(deps, config, result.apps, options.force ? { force: true } : {});
     const plan = planOf(result, deps.clock.now());
     emitScanTelemetry(deps.telemetry, result, plan);
     deps.logger.info(
@@ -167,6 +186,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     const ref = await resolveApp(appIdOrName);
     const app = await scanApp(deps, config, ref, force ? { force } : {});
     if (!app) throw new NotFoundError(`app ${appNameOf(ref)} (${appIdOf(ref)}) does not exist`);
+    await holdBackFailedCandidates(deps, config, [app], force ? { force } : {});
     return app;
   };
 
@@ -253,7 +273,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
       guard(async () => {
         const record = await deps.store.get(rotationId);
         if (!record) throw new NotFoundError(`rotation ${rotationId} does not exist`);
-        return rollbackRecord(deps, config, record, options.trigger ?? 'cli', options.reason ?? 'ManualRollback', options.requestedBy);
+        return rollbackRecord(deps, config, record, options.trigger ?? 'cli', options.reason ?? 'ManualRollback', options.requestedBy ? { requestedBy: options.requestedBy } : {});
       }),
 
     getRotation: (id) => guard(() => deps.store.get(id)),
@@ -263,6 +283,23 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
         if (!appIdOrName) return deps.store.listAll(limit);
         const ref = await resolveApp(appIdOrName);
         return deps.store.listForApp(appIdOf(ref), limit);
+      }),
+
+    nextAttempt: (appIdOrName) =>
+      guard(async () => {
+        const ref = await resolveApp(appIdOrName);
+        const appId = appIdOf(ref);
+        const found = nextAttemptOf(await deps.store.listForApp(appId, RETRY_HISTORY_LIMIT), deps.clock.now());
+        if (!found) return undefined;
+        const next: NextAttempt = {
+          appId,
+          reason: found.held.reason,
+          keyVaultCertificateId: found.versionId,
+          rotationId: found.held.rotationId,
+          message: found.held.message,
+        };
+        if (found.held.nextAttemptAt) next.at = found.held.nextAttemptAt;
+        return next;
       }),
 
     inventory: () =>

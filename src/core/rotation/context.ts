@@ -142,6 +142,8 @@ export function dimensionsOf(record: RotationRecord, extra: Dimensions = {}): Di
     trigger: record.trigger,
     ...callerDimensions('requestedBy', record.requestedBy),
     ...callerDimensions('rollbackRequestedBy', record.rollbackRequestedBy),
+    verification: record.verification,
+    failureKind: record.failureKind,
     ...extra,
   };
 }
