@@ -9,7 +9,8 @@
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { CertificateFormatError } from './errors.js';
-import { MAX_ITERATIONS, octetString, pbeEncrypt, pfxMac, pfxReadPaths, readPfxNative, type PbeAlgorithm } from './pfxNative.js';
+import { MAX_ITERATIONS, chargeVisibleIterations, FORGE_ITERATION_BUDGET, IterationBudget, TooManyIterations, withForgeBudget } from './pkcs12Bounds.js';
+import { octetString, pbeEncrypt, pfxMac, pfxReadPaths, readPfxNative, type PbeAlgorithm } from './pfxNative.js';
 import { derToPem, pemToDer, thumbprintOfDer } from './pki.js';
 
 export { CertificateFormatError } from './errors.js';
@@ -106,9 +107,7 @@ export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
   const candidates: Array<string | null> = password === '' ? ['', null] : [password];
   const native = readPfxNative(parsed, candidates);
   if (native.kind === 'wrongPassword') throw wrongPassword(password);
-  if (native.kind === 'tooManyIterations') {
-    throw new CertificateFormatError('Corrupt', `the PFX asks for more than ${MAX_ITERATIONS} key-derivation iterations`);
-  }
+  if (native.kind === 'tooManyIterations') throw tooManyIterations(native.iterations);
   if (native.kind === 'bags') {
     const keyDers = pkcs8OrUndefined(native.keyDers);
     if (keyDers !== undefined) {
@@ -123,12 +122,22 @@ export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
 
 /** The reader before the native path, kept for what node's OpenSSL 3 cannot decrypt (RC2-40) and odd shapes. */
 function readPfxWithForge(parsed: forge.asn1.Asn1, candidates: Array<string | null>, password: string): CertificateBundle {
+  // forge's JS KDF is three times slower than the native one and it is where RC2-40 files land: what the file shows
+  // is charged before forge starts, what it hides in encrypted SafeContents as forge reaches it.
+  const budget = new IterationBudget(FORGE_ITERATION_BUDGET);
+  try {
+    chargeVisibleIterations(parsed, candidates.length, budget);
+  } catch (err) {
+    if (err instanceof TooManyIterations) throw tooManyIterations(err.iterations);
+    throw err;
+  }
   let lastPasswordError: unknown;
   for (const candidate of candidates) {
     let p12: forge.pkcs12.Pkcs12Pfx;
     try {
-      p12 = forge.pkcs12.pkcs12FromAsn1(parsed, false, candidate as string);
+      p12 = withForgeBudget(budget, () => forge.pkcs12.pkcs12FromAsn1(parsed, false, candidate as string));
     } catch (err) {
+      if (err instanceof TooManyIterations) throw tooManyIterations(err.iterations);
       if (looksLikeWrongPassword(err)) {
         lastPasswordError = err;
         continue;
@@ -139,6 +148,13 @@ function readPfxWithForge(parsed: forge.asn1.Asn1, candidates: Array<string | nu
     return bundleFromPkcs12(p12);
   }
   throw wrongPassword(password, lastPasswordError);
+}
+
+function tooManyIterations(iterations: number): CertificateFormatError {
+  return new CertificateFormatError(
+    'TooManyIterations',
+    `the PFX asks for more key-derivation work than any real producer writes (${Number.isFinite(iterations) ? iterations : 'over 2^48'} iterations; at most ${MAX_ITERATIONS} per derivation), refused before deriving`,
+  );
 }
 
 function wrongPassword(password: string, cause?: unknown): CertificateFormatError {

@@ -85,8 +85,10 @@ describe('loadConfig', () => {
     ['KEYVAULT_CHALLENGE_VERIFICATION', 'keyVaultChallengeVerification'],
     ['ARM_PACING', 'armPacing'],
   ] as const)('%s reads true/false in any case and rejects anything else', (name, key) => {
-    expect(loadConfig({ ...minimal, [name]: 'FALSE' })[key]).toBe(false);
-    expect(loadConfig({ ...minimal, [name]: 'True' })[key]).toBe(true);
+    // Challenge verification may be off only for allow-listed (sandbox) hosts.
+    const hosts = { KEYVAULT_ALLOWED_HOSTS: '127.0.0.1' };
+    expect(loadConfig({ ...minimal, ...hosts, [name]: 'FALSE' })[key]).toBe(false);
+    expect(loadConfig({ ...minimal, ...hosts, [name]: 'True' })[key]).toBe(true);
     expect(problemsOf({ ...minimal, [name]: 'maybe' })).toEqual([`${name} must be true or false, got 'maybe'`]);
   });
 
