@@ -26,6 +26,17 @@ export const CANDIDATE_REFUSALS = [
 ] as const;
 export type CandidateRefusalReason = (typeof CANDIDATE_REFUSALS)[number];
 
+/** Refusals at a trust boundary (issue 11): each raises the TrustRefused event and its alert. */
+export const TRUST_REFUSALS: readonly CandidateRefusalReason[] = [
+  'SourceNotAuthorized',
+  'WeakKey',
+  'CertificateAuthority',
+  'NoClientAuth',
+  'LifetimeTooLong',
+  'SecretTooLarge',
+  'TooManyIterations',
+];
+
 export interface CandidateRefusal {
   refusal: CandidateRefusalReason;
   message: string;

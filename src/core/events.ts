@@ -14,6 +14,8 @@ export const TELEMETRY_EVENTS = [
   'ProbeFailed',
   'CertificateRetired',
   'PoisonMessage',
+  // Issue 11: a source or candidate refused at a trust boundary (reason: SourceNotAuthorized, WeakKey, ...).
+  'TrustRefused',
 ] as const;
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 

@@ -15,7 +15,7 @@ const source = (name: string): KeyVaultSource => ({ vaultUrl: sb.vaultUrl(VAULT)
 
 beforeAll(async () => {
   sb = await startSandbox(adapterScenario(), { simulateApps: false });
-  kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, tlsCa: sb.caPem });
+  kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, allowedHosts: [{ hostname: '127.0.0.1' }], tlsCa: sb.caPem });
 });
 
 afterAll(async () => {

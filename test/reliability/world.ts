@@ -265,6 +265,7 @@ export function engine(
     deps.keyVault = new KeyVaultCertificateSource({
       credential: deps.credential,
       challengeVerification: config.keyVaultChallengeVerification,
+      allowedHosts: config.keyVaultAllowedHosts,
       tlsCa: sb.caPem,
       attemptTimeoutMs: parts.attemptTimeoutMs,
     });
