@@ -83,12 +83,12 @@ export function checkVaultHost(vaultUrl: string, allowedHosts: readonly AllowedH
   if (IPV4.test(hostname) || hostname.startsWith('[')) {
     return { kind: 'refused', message: `'${url.host}' is an IP address, not a Key Vault host (allow-list it in KEYVAULT_ALLOWED_HOSTS)` };
   }
-  if (url.port !== '') return { kind: 'refused', message: `'${url.host}' names a port; Key Vault listens on 443 only` };
   for (const suffix of KEYVAULT_HOST_SUFFIXES) {
     if (!hostname.endsWith(`.${suffix}`)) continue;
     const name = hostname.slice(0, -suffix.length - 1);
-    if (VAULT_NAME.test(name)) return { kind: 'keyVault' };
-    return { kind: 'refused', message: `'${hostname}' is not <vault-name>.${suffix}` };
+    if (!VAULT_NAME.test(name)) return { kind: 'refused', message: `'${hostname}' is not <vault-name>.${suffix}` };
+    if (url.port !== '') return { kind: 'refused', message: `'${url.host}' names a port; Key Vault listens on 443 only` };
+    return { kind: 'keyVault' };
   }
   return {
     kind: 'refused',

@@ -134,16 +134,58 @@ function editShroudedKeyBag(contentInfo: Asn1, edit: (algorithm: Asn1) => void):
 
 const isEncryptedData = (contentInfo: Asn1) => asn1.derToOid(kids(contentInfo)[0]!.value as string) === forge.pki.oids.encryptedData;
 
-/** forge's PFX with RC2-40 certificate bags (what node's OpenSSL 3 cannot read), asking for `count` iterations there. */
+/**
+ * A PFX as OpenSSL -legacy writes it: the certificate bags in an RC2-40 encryptedData (what node's OpenSSL 3 cannot
+ * decrypt, so it is read by forge), encrypted at 2048 iterations and then made to claim `count`.
+ */
 export function rc2PfxWithIterations(material: { certPem: string; keyPem: string }, count: number): Buffer {
-  const p12 = forge.pkcs12.toPkcs12Asn1(forge.pki.privateKeyFromPem(material.keyPem), [forge.pki.certificateFromPem(material.certPem)], '', {
-    algorithm: '3des',
-  });
-  const pfx = Buffer.from(asn1.toDer(p12).getBytes(), 'binary');
-  return rewrite(pfx, (infos) => {
-    for (const info of infos) if (isEncryptedData(info)) setPbeIterations(encryptedDataAlgorithm(info), count);
+  const salt = randomBytes(8).toString('binary');
+  return rewrite(writePfx(material, ''), (infos) => {
+    const at = infos.findIndex(isEncryptedData);
+    const certBag = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      oid(forge.pki.oids.certBag!),
+      explicit0(
+        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+          oid(forge.pki.oids.x509Certificate!),
+          explicit0(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, pemBytes(material.certPem))),
+        ]),
+      ),
+    ]);
+    const plaintext = asn1.toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [certBag]));
+    const generate = (forge.pkcs12 as unknown as {
+      generateKey(p: string, s: forge.util.ByteStringBuffer, id: number, iter: number, n: number): forge.util.ByteStringBuffer;
+    }).generateKey;
+    const key = generate('', forge.util.createBuffer(salt), 1, 2048, 5);
+    const iv = generate('', forge.util.createBuffer(salt), 2, 2048, 8);
+    const cipher = forge.rc2.createEncryptionCipher(key, 40);
+    cipher.start(iv);
+    cipher.update(plaintext);
+    cipher.finish();
+    infos[at] = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      oid(forge.pki.oids.encryptedData!),
+      explicit0(
+        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+          asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, intBytes(0)),
+          asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+            oid(forge.pki.oids.data!),
+            asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+              oid('1.2.840.113549.1.12.1.6'), // pbeWithSHAAnd40BitRC2-CBC
+              asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+                asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, salt),
+                asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, intBytes(count)),
+              ]),
+            ]),
+            asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, cipher.output.getBytes()),
+          ]),
+        ]),
+      ),
+    ]);
   });
 }
+
+const oid = (value: string) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(value).getBytes());
+const explicit0 = (value: Asn1) => asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [value]);
+const pemBytes = (pem: string) => Buffer.from(pem.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64').toString('binary');
 
 /** Key Vault's own form (3DES bags, SHA-1 MAC), its key bag asking for `count` iterations. */
 export function tripleDesPfxWithKeyIterations(material: { certPem: string; keyPem: string }, count: number): Buffer {

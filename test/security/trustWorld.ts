@@ -188,7 +188,8 @@ async function start(): Promise<{ world: TrustWorld; stop(): Promise<void> }> {
         const certificatesBefore = sandbox.control.certificates(SUB).length;
         const heardBefore = hostile.log.length;
         const w = watch(sandbox);
-        const result = await rotator.rotateApp(name, { trigger: 'cli' });
+        // By resource id: an attacker may well name their app like the victim's.
+        const result = await rotator.rotateApp(`/subscriptions/${SUB}/resourceGroups/${rgOf(app)}/providers/Microsoft.Web/sites/${app.name}`, { trigger: 'cli' });
         const message = messageOf(result);
         const writes = w.changes().length;
         const heard = hostile.log.slice(heardBefore);

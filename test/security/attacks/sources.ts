@@ -100,7 +100,7 @@ const HOST_ATTACKS: Record<string, { app: string; url: (port: number) => string;
   },
   'the source tag is a Key Vault host name on another port': {
     app: 'atk-host-kvport',
-    url: (port) => `https://x.vault.azure.net:${port}/certificates/x`,
+    url: (port) => `https://kv-x.vault.azure.net:${port}/certificates/x`,
     expected: /SourceNotAuthorized: .*names a port; Key Vault listens on 443 only/,
   },
   'the source tag is 127.0.0.1 written in hexadecimal (0x7f000001)': {
