@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appIdOf } from '../../src/core/identity.js';
 import { scanInventory } from '../../src/core/scan.js';
+import { createRotator } from '../../src/core/rotator.js';
 import { CertificateFactory, createWorld, SUB, SUB2, VAULT_URL, type World } from '../helpers/memory-ports.js';
 
 const certs = new CertificateFactory();
@@ -192,6 +193,24 @@ describe('scanInventory', () => {
       expect(world.keyVault.log.slice(reads).map((entry) => entry.op)).not.toContain('getSecret');
       if (String(tags['mtls-rotation-source']).includes('evil')) expect(world.keyVault.log.slice(reads)).toEqual([]);
     });
+  });
+
+  it('a refused source raises TrustRefused with its reason and the source, and nothing is due', async () => {
+    const world = createWorld({ certs, config: { SOURCE_POLICY: '' } });
+    world.keyVault.add({ vaultUrl: VAULT_URL, name: 'client' }, newCert, { meta: { tags: { 'mtls-rotation-consumers': `/subscriptions/${SUB}/resourceGroups/rg-team-b` } } });
+    world.appService.addSite({
+      subscriptionId: SUB,
+      resourceGroup: 'rg-team-a',
+      name: 'taker',
+      tags: { ...tagged, 'mtls-rotation-source': `${VAULT_URL}/certificates/client` },
+      settings: { WEBSITE_LOAD_CERTIFICATES: 'E'.repeat(40) },
+    });
+    const report = await createRotator(world.deps, world.config).scan();
+    expect(report.plan.apps[0]).toMatchObject({ action: 'alert', due: [] });
+    const refused = world.telemetry.events.filter((e) => e.name === 'TrustRefused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.dimensions).toMatchObject({ refusal: 'SourceNotAuthorized', source: `${VAULT_URL}/certificates/client` });
+    expect(String(refused[0]?.dimensions.problem)).toMatch(/no grant lets/);
   });
 
   it('reports malformed WEBSITE_LOAD_CERTIFICATES as a problem of the app', async () => {
