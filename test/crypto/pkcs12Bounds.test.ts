@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { CertificateFormatError, readPfx, writePfx } from '../../src/crypto/index.js';
 import { pfxReadPaths } from '../../src/crypto/pfxNative.js';
-import { IterationBudget, MAX_ITERATIONS, NATIVE_ITERATION_BUDGET, TooManyIterations } from '../../src/crypto/pkcs12Bounds.js';
+import forge from 'node-forge';
+import { IterationBudget, MAX_ITERATIONS, NATIVE_ITERATION_BUDGET, TooManyIterations, withForgeBudget } from '../../src/crypto/pkcs12Bounds.js';
 import { ordinaryClient, pfxWithMacIterations, rc2PfxWithIterations, tripleDesPfxAllAt, tripleDesPfxWithKeyIterations } from '../security/hostile.js';
 
 const material = ordinaryClient('bounds client');
@@ -59,4 +60,15 @@ describe('IterationBudget', () => {
     else expect(run).toThrow(TooManyIterations);
   });
 
+  // What a PFX hides inside an encrypted SafeContents (a shrouded key bag in an RC2-40 safe) is only seen by forge
+  // once it decrypts: its three KDF entry points charge the budget before they derive.
+  it.each<[string, () => unknown]>([
+    ['the PKCS#12 KDF of a PBE', () => (forge.pki as unknown as { pbe: { generatePkcs12Key(...a: unknown[]): unknown } }).pbe.generatePkcs12Key('', forge.util.createBuffer('salt'), 1, 5000, 8)],
+    ['the PKCS#12 KDF of the MAC', () => (forge.pkcs12 as unknown as { generateKey(...a: unknown[]): unknown }).generateKey('', forge.util.createBuffer('salt'), 3, 5000, 20)],
+    ['PBKDF2 of a PBES2', () => forge.pkcs5.pbkdf2('', 'salt', 5000, 32)],
+  ])('inside a guarded forge read, %s is charged before it runs', (_sentence, derive) => {
+    expect(() => withForgeBudget(new IterationBudget(4000), derive)).toThrow(TooManyIterations);
+    // Outside a read (writing PFX files, the sandbox) forge is not bounded.
+    expect(derive).not.toThrow();
+  });
 });
