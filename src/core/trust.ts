@@ -22,18 +22,13 @@ export class SecretTooLargeError extends PreconditionError {
 }
 
 /**
- * Key Vault data-plane DNS suffixes of the Azure clouds (public, China, US Government, Germany) and Managed HSM.
- * A vault host is `<vault-name>.<suffix>` on the default port, nothing more.
+ * Key Vault data-plane DNS suffixes of the Azure clouds (public, China, US Government, Germany). A vault host is
+ * `<vault-name>.<suffix>` on the default port, nothing more. Managed HSM (`*.managedhsm.azure.net`) is left out: it
+ * holds keys only, never certificates, so no source can live there.
  */
-export const KEYVAULT_HOST_SUFFIXES = [
-  'vault.azure.net',
-  'vault.azure.cn',
-  'vault.usgovcloudapi.net',
-  'vault.microsoftazure.de',
-  'managedhsm.azure.net',
-] as const;
+export const KEYVAULT_HOST_SUFFIXES = ['vault.azure.net', 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de'] as const;
 
-// Key Vault names: 3-24 letters, digits and dashes, starting with a letter (Managed HSM names follow the same rule).
+// Key Vault names: 3-24 letters, digits and dashes, starting with a letter.
 const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 

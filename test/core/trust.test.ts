@@ -14,7 +14,7 @@ describe('checkVaultHost', () => {
     ['a vault of the China cloud', 'https://kv-payments.vault.azure.cn', 'keyVault'],
     ['a vault of the US Government cloud', 'https://kv-payments.vault.usgovcloudapi.net', 'keyVault'],
     ['a vault of the German cloud', 'https://kv-payments.vault.microsoftazure.de', 'keyVault'],
-    ['a Managed HSM', 'https://hsm-payments.managedhsm.azure.net', 'keyVault'],
+    ['a Managed HSM (it holds no certificates)', 'https://hsm-payments.managedhsm.azure.net', /is not a Key Vault host/],
     ['a vault name in upper case', 'https://KV-Payments.Vault.Azure.Net', 'keyVault'],
     ['a vault on port 443 written out', 'https://kv-payments.vault.azure.net:443', 'keyVault'],
     ['the allow-listed sandbox vault', 'https://127.0.0.1:8443', 'allowListed'],
