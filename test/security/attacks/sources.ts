@@ -64,6 +64,24 @@ const ATTACKS: Record<string, SourceAttack> = {
     app: ownCertificateApp('atk-rg-prefix', { 'mtls-rotation-source': B_SOURCE }, { resourceGroup: 'rg-team-b-x' }),
     expected: NOT_AUTHORIZED,
   },
+  "the app owner grants themself: the consumers tag, naming the whole subscription, on their own app": {
+    app: ownCertificateApp('atk-self-grant-app', { 'mtls-rotation-source': B_SOURCE, 'mtls-rotation-consumers': `/subscriptions/${SUB}` }),
+    expected: NOT_AUTHORIZED,
+  },
+  "the app owner grants themself: the consumers tag on a certificate resource in their resource group that names team B's source": {
+    app: {
+      name: 'atk-self-grant-resource',
+      settings: { WEBSITE_LOAD_CERTIFICATES: B_PINNED },
+      certificates: [
+        {
+          name: 'self-granted',
+          fromVault: { vault: 'kv-b', certificate: 'b-client', version: 0 },
+          tags: { 'mtls-rotation-source': B_SOURCE, 'mtls-rotation-consumers': `/subscriptions/${SUB}` },
+        },
+      ],
+    },
+    expected: NOT_AUTHORIZED,
+  },
   "the source tag names a certificate of a vault the operator granted, but not one the operator's pattern names": {
     app: ownCertificateApp('atk-policy-glob', { 'mtls-rotation-source': '{{source:kv-a/a-unshared}}' }),
     expected: NOT_AUTHORIZED,
