@@ -510,6 +510,7 @@ const FORMAT_MESSAGES: Record<CertificateFormatError['code'], string> = {
   Corrupt: 'The certificate data is not a valid PFX (PKCS#12) file.',
   KeyMismatch: 'The private key in the PFX does not match the certificate.',
   UnsupportedContentType: 'The Key Vault secret has a content type App Service cannot import.',
+  TooManyIterations: 'The certificate data is not a valid PFX (PKCS#12) file.',
 };
 
 /**

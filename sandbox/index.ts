@@ -16,7 +16,7 @@ import { FaultRegistry } from './faults.js';
 import { startHttpsServer, type StartedServer, type TlsMaterial } from './http.js';
 import { startManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './identity.js';
 import { createKeyVaultHandler } from './keyvault.js';
-import { buildSecret, MaterialFactory, versionId, type Material, type SecretForm } from './materials.js';
+import { buildSecret, MaterialFactory, materialFromPems, versionId, type Material, type SecretForm } from './materials.js';
 import { Recorder } from './observe.js';
 import { ScenarioError, validateScenario, type AppBehaviourSpec, type CertificateVersionSpec, type Scenario } from './scenario.js';
 import {
@@ -213,7 +213,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
           name: c.name,
           contentType: c.contentType ?? 'application/x-pkcs12',
           forbidden: c.forbidden === true,
-          tags: { ...(c.tags ?? {}) },
+          tags: withDefaultConsumers(c.tags, scenario),
           versions: [],
           byVersion: new Map(),
         };
@@ -461,7 +461,9 @@ function addVersion(
 ): VaultVersion {
   const latest = cert.versions[cert.versions.length - 1];
   const cn = spec.commonName ?? latest?.material.subjectCommonName ?? cert.name;
-  const material = materials.issue({ ...spec, commonName: cn, notBeforeDays: spec.notBeforeDays ?? (renewal ? 0 : -30) }, cn);
+  const material = spec.pems
+    ? materialFromPems(spec.pems.certPem, spec.pems.keyPem, spec.pems.chainPems ?? [])
+    : materials.issue({ ...spec, commonName: cn, notBeforeDays: spec.notBeforeDays ?? (renewal ? 0 : -30) }, cn);
   const version = (spec.version ?? versionId(vault.name, cert.name, index)).toLowerCase();
   if (cert.byVersion.has(version)) throw new RangeError(`vault '${vault.name}' certificate '${cert.name}' already has version ${version}`);
   const created =
@@ -471,6 +473,8 @@ function addVersion(
         ? new Date()
         : new Date(now.getTime() + Math.min(spec.notBeforeDays ?? -30, 0) * DAY_MS);
   const v: VaultVersion = { version, material, enabled: spec.enabled !== false, created, updated: created, defect: spec.defect };
+  // A hostile vault answers GET /secrets with exactly this (an oversized value, a PFX asking for 2M iterations).
+  if (spec.hostileSecret !== undefined) v.secret = spec.hostileSecret;
   cert.versions.push(v);
   cert.byVersion.set(version, v);
   return v;
@@ -617,4 +621,16 @@ function createControl(d: ControlDeps): SandboxControl {
       for (const a of d.world.apps.values()) a.behaviour = { ...a.initialBehaviour };
     },
   };
+}
+
+/**
+ * The sandbox's vault owners grant their certificates to every subscription of the scenario, unless a certificate's
+ * tags say otherwise (a `<prefix>-consumers` tag of its own, possibly empty: granted to nobody). Real vaults grant
+ * nothing by default; docs/operations.md "Trust model".
+ */
+function withDefaultConsumers(tags: Record<string, string> | undefined, scenario: Scenario): Record<string, string> {
+  const own = { ...(tags ?? {}) };
+  if (Object.keys(own).some((name) => /-consumers$/i.test(name))) return own;
+  own['mtls-rotation-consumers'] = scenario.subscriptions.map((s) => `/subscriptions/${s.id}`).join(' ');
+  return own;
 }

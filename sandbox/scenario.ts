@@ -50,6 +50,16 @@ export interface CertificateVersionSpec extends CertificateMaterialSpec {
   /** When the version was created, days from the sandbox start. Default min(notBeforeDays, 0). */
   createdDays?: number;
   defect?: SecretDefect;
+  /**
+   * The certificate and key of this version, given by the scenario instead of issued by the sandbox: a weak key, a
+   * CA certificate, a server-only EKU, a 20-year lifetime (the candidate policy's attacks).
+   */
+  pems?: { certPem: string; keyPem: string; chainPems?: string[] };
+  /**
+   * A hostile vault: GET /secrets of this version answers exactly this, whatever the certificate is (a 50 MB value,
+   * a PFX that asks for millions of key-derivation iterations).
+   */
+  hostileSecret?: { contentType: string; value: string };
 }
 
 export interface VaultCertificateSpec {
@@ -58,6 +68,10 @@ export interface VaultCertificateSpec {
   contentType?: SecretContentType;
   /** Every data-plane call on this certificate (and its secret) answers 403 Forbidden. */
   forbidden?: boolean;
+  /**
+   * Key Vault tags. Without a `<prefix>-consumers` tag the sandbox adds `mtls-rotation-consumers` naming every
+   * subscription of the scenario (its vault owners grant their own sandbox); give one (even empty) to grant less.
+   */
   tags?: Record<string, string>;
   /** Oldest first; the last one is the current ("latest") version. At least one. */
   versions: CertificateVersionSpec[];

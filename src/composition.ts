@@ -61,6 +61,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
   const keyVault = new KeyVaultCertificateSource({
     credential,
     challengeVerification: config.keyVaultChallengeVerification,
+    allowedHosts: config.keyVaultAllowedHosts,
     tlsCa: overrides.tlsCa,
   });
   const storage = storageClients(config.storage, config.clientId);

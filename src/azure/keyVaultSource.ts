@@ -4,18 +4,28 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { CertificateClient, type KeyVaultCertificate } from '@azure/keyvault-certificates';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { CertificateSecret, CertificateSource, KeyVaultCertificateVersion, KeyVaultSource } from '../core/ports.js';
-import { derToPem, describeCertificate, thumbprintOfDer } from '../crypto/x509.js';
+import type { CertificateFacts, CertificateSecret, CertificateSource, KeyVaultCertificateVersion, KeyVaultSource } from '../core/ports.js';
+import { certificateFacts, derToPem, describeCertificate, thumbprintOfDer } from '../crypto/x509.js';
 import { AzurePreconditionError, callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
-import { attemptTimeoutPolicy } from './pipeline.js';
+import { checkVaultHost, SecretTooLargeError, type AllowedHost } from '../core/trust.js';
+import { attemptTimeoutPolicy, responseSizeLimitPolicy, RESPONSE_TOO_LARGE } from './pipeline.js';
+
+// Key Vault stores secrets of at most 25 KB, and a certificate bundle with its policy is a few KB: 1 MiB is far
+// above anything a real vault answers and far below what would hurt (a 50 MB "secret" once peaked at 3.6 GB).
+export const KEYVAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export interface KeyVaultSourceOptions {
   credential: TokenCredential;
   /**
    * KEYVAULT_CHALLENGE_VERIFICATION. The SDK checks that the resource in Key Vault's 401 challenge is a parent
    * domain of the vault's host (`*.vault.azure.net`); the sandbox's vaults live on 127.0.0.1, so it is off there.
+   * It is only ever turned off for an allow-listed host: a real Key Vault host always gets the check.
    */
   challengeVerification: boolean;
+  /** KEYVAULT_ALLOWED_HOSTS: hosts besides the clouds' Key Vault hosts that may be sent a request (the sandbox). */
+  allowedHosts?: readonly AllowedHost[];
+  /** Bytes of one Key Vault response body; a larger one is refused before it is parsed. */
+  maxResponseBytes?: number;
   /** Extra CA (PEM) to trust: the sandbox CA. */
   tlsCa?: string;
   attemptTimeoutMs?: number;
@@ -44,12 +54,19 @@ export class KeyVaultCertificateSource implements CertificateSource {
     const key = normalizeVaultUrl(vaultUrl);
     let clients = this.vaults.get(key);
     if (clients === undefined) {
+      // Checked before a client exists: a host that is not a vault gets no request, so no token either.
+      const verdict = checkVaultHost(key, this.options.allowedHosts ?? []);
+      if (verdict.kind === 'refused') {
+        throw new AzurePreconditionError(`Key Vault source refused: ${verdict.message}`, { operation: 'open vault', resource: key });
+      }
       const common = {
-        disableChallengeResourceVerification: !this.options.challengeVerification,
+        disableChallengeResourceVerification: verdict.kind === 'allowListed' && !this.options.challengeVerification,
         ...(this.options.tlsCa ? { tlsOptions: { ca: this.options.tlsCa } } : {}),
-        additionalPolicies: [attemptTimeoutPolicy(this.options.attemptTimeoutMs ?? 60_000), ...(this.options.perRetryPolicies ?? [])].map(
-          (policy) => ({ policy, position: 'perRetry' as const }),
-        ),
+        additionalPolicies: [
+          attemptTimeoutPolicy(this.options.attemptTimeoutMs ?? 60_000),
+          responseSizeLimitPolicy(this.options.maxResponseBytes ?? KEYVAULT_MAX_RESPONSE_BYTES),
+          ...(this.options.perRetryPolicies ?? []),
+        ].map((policy) => ({ policy, position: 'perRetry' as const })),
       };
       let secrets: Promise<SecretClient> | undefined;
       clients = {
@@ -88,7 +105,15 @@ export class KeyVaultCertificateSource implements CertificateSource {
   /** The secret value is the private key: it is returned to the caller and appears in no message or log. */
   async getSecret(source: KeyVaultSource, version: string): Promise<CertificateSecret> {
     const context = { operation: 'get Key Vault certificate secret', resource: `${source.vaultUrl.replace(/\/+$/, '')}/secrets/${source.name}/${version}` };
-    const secret = await callAzure(context, async () => (await this.clients(source.vaultUrl).secrets()).getSecret(source.name, { version }));
+    let secret;
+    try {
+      secret = await callAzure(context, async () => (await this.clients(source.vaultUrl).secrets()).getSecret(source.name, { version }));
+    } catch (error) {
+      if (error instanceof AzurePreconditionError && error.details.serviceCode === RESPONSE_TOO_LARGE) {
+        throw new SecretTooLargeError(error.message);
+      }
+      throw error;
+    }
     if (typeof secret.value !== 'string' || secret.value === '') {
       throw new AzurePreconditionError(`${context.operation} (${context.resource}): the secret has no value`, context);
     }
@@ -115,11 +140,14 @@ export function toVersion(source: KeyVaultSource, certificate: KeyVaultCertifica
   const version = p.version ?? lastSegment(p.id ?? certificate.id ?? '');
   let subject: string | undefined;
   let issuer: string | undefined;
+  let facts: CertificateFacts | undefined;
   if (certificate.cer && certificate.cer.length > 0) {
     try {
-      const description = describeCertificate(derToPem(certificate.cer));
+      const pem = derToPem(certificate.cer);
+      const description = describeCertificate(pem);
       subject = description.subject;
       issuer = description.issuer;
+      facts = certificateFacts(pem);
     } catch (error) {
       throw translateAzureError(error, { ...context, operation: `${context.operation}: read its certificate (cer)` });
     }
@@ -135,6 +163,8 @@ export function toVersion(source: KeyVaultSource, certificate: KeyVaultCertifica
     createdOn: p.createdOn,
     subject,
     issuer,
+    ...(p.tags ? { tags: { ...p.tags } } : {}),
+    ...(facts ? { facts } : {}),
   };
 }
 

@@ -1,14 +1,23 @@
 // Candidate checks: may this Key Vault version be rolled out? A refusal is an expected outcome with a
 // reason, not an exception; only a transient Key Vault failure is thrown (retry later).
-import { CertificateFormatError, describeCertificate, readKeyVaultSecret, type CertificateBundle } from '../crypto/index.js';
+import { certificateFacts, CertificateFormatError, describeCertificate, readKeyVaultSecret, type CertificateBundle } from '../crypto/index.js';
 import { toRotatorError, TransientError } from './errors.js';
 import type { LoadedCertificate } from './policies.js';
 import type { CertificateSource, ClientCredential, KeyVaultCertificateVersion } from './ports.js';
 import { sameThumbprint } from './thumbprints.js';
-import { checkCandidateVersion, checkValidity, type CandidateRefusal, type CandidateRefusalReason } from './candidateChecks.js';
+import {
+  checkCandidatePolicy,
+  checkCandidateVersion,
+  checkValidity,
+  DEFAULT_CANDIDATE_POLICY,
+  type CandidatePolicy,
+  type CandidateRefusal,
+  type CandidateRefusalReason,
+} from './candidateChecks.js';
+import { MAX_SECRET_CHARS, SecretTooLargeError } from './trust.js';
 
-export { CANDIDATE_REFUSALS, checkCandidateVersion } from './candidateChecks.js';
-export type { CandidateRefusal, CandidateRefusalReason } from './candidateChecks.js';
+export { CANDIDATE_REFUSALS, checkCandidatePolicy, checkCandidateVersion, DEFAULT_CANDIDATE_POLICY } from './candidateChecks.js';
+export type { CandidatePolicy, CandidateRefusal, CandidateRefusalReason } from './candidateChecks.js';
 
 /** A candidate whose secret was read and checked. Holds key material: keep it in memory only. */
 export interface ReadCandidate {
@@ -25,6 +34,7 @@ const FORMAT_REFUSALS: Record<string, CandidateRefusalReason> = {
   Corrupt: 'Corrupt',
   WrongPassword: 'Corrupt', // Key Vault secrets open with an empty password; anything else is not one of its
   NoCertificate: 'Corrupt',
+  TooManyIterations: 'TooManyIterations',
 };
 
 /**
@@ -36,16 +46,24 @@ export async function readCandidate(
   version: KeyVaultCertificateVersion,
   loaded: LoadedCertificate | undefined,
   now: Date,
+  policy: CandidatePolicy = DEFAULT_CANDIDATE_POLICY,
 ): Promise<ReadCandidate | CandidateRefusal> {
-  const metadata = checkCandidateVersion(version, loaded, now);
+  const metadata = checkCandidateVersion(version, loaded, now, policy);
   if (metadata) return metadata;
   let secret;
   try {
     secret = await keyVault.getSecret(version.source, version.version);
   } catch (error) {
+    if (error instanceof SecretTooLargeError) {
+      return { refusal: 'SecretTooLarge', message: `the secret of version ${version.version} was refused unread: ${error.message}` };
+    }
     const normalised = toRotatorError(error, `reading the secret of ${version.id}`);
     if (normalised instanceof TransientError) throw normalised;
     return { refusal: 'Unreadable', message: `the secret of version ${version.version} cannot be read: ${normalised.message}` };
+  }
+  // Whatever the adapter bounded, a value this long is no Key Vault secret: refused before base64 or PKCS#12 parsing.
+  if (secret.value.length > MAX_SECRET_CHARS) {
+    return { refusal: 'SecretTooLarge', message: `the secret of version ${version.version} is ${secret.value.length} characters, more than ${MAX_SECRET_CHARS}` };
   }
   let bundle: CertificateBundle;
   try {
@@ -65,6 +83,9 @@ export async function readCandidate(
   const described = describeCertificate(bundle.certPem);
   const validity = checkValidity(version.version, { enabled: true, notBefore: described.notBefore, notAfter: described.notAfter }, loaded, now);
   if (validity) return validity;
+  // Judged on the leaf the secret really holds, not only on what Key Vault's metadata said.
+  const judged = checkCandidatePolicy(version.version, certificateFacts(bundle.certPem), policy);
+  if (judged) return judged;
   return { version, bundle, notBefore: described.notBefore, notAfter: described.notAfter };
 }
 

@@ -3,6 +3,7 @@
 // and reports every problem at once, each naming its setting.
 import { readClientCertSettings, type ClientCertSettings } from './clientCertPolicy.js';
 import { ConfigError } from './errors.js';
+import { parseAllowedHosts, parseSourcePolicy, type AllowedHost, type SourceGrant } from './trust.js';
 
 export type SettingKind = 'integer' | 'boolean' | 'choice' | 'string' | 'url' | 'cron' | 'list';
 
@@ -38,7 +39,13 @@ export const SETTINGS = [
   { name: 'AZURE_STATIC_TOKEN', kind: 'string', optional: true, requiredWhen: "AZURE_CREDENTIAL is 'static'",
     secret: true, description: 'Bearer token used as-is (sandbox only).' },
   { name: 'KEYVAULT_CHALLENGE_VERIFICATION', kind: 'boolean', default: 'true', optional: false,
-    description: "Verify that Key Vault's authentication challenge names the vault's own domain (false only for the sandbox)." },
+    description: "Verify that Key Vault's authentication challenge names the vault's own domain. Always on for Key Vault hosts; false turns it off only for KEYVAULT_ALLOWED_HOSTS (the sandbox), and needs that list." },
+  { name: 'KEYVAULT_ALLOWED_HOSTS', kind: 'list', optional: true, requiredWhen: 'KEYVAULT_CHALLENGE_VERIFICATION is false',
+    description: 'Comma-separated hosts (host or host:port) accepted as Key Vault endpoints besides *.vault.azure.net and the sovereign clouds\' vault hosts (the sandbox: 127.0.0.1).' },
+  { name: 'SOURCE_POLICY', kind: 'string', optional: true,
+    description: "Operator grants of Key Vault sources, separated by ';' or new lines: '<app scope> => <vault host>/<certificate name glob>', e.g. '/subscriptions/<id>/resourceGroups/rg-a => kv-a.vault.azure.net/client-*'. Vault owners grant with the certificate tag <ROTATION_TAG>-consumers." },
+  { name: 'CANDIDATE_MAX_LIFETIME_DAYS', kind: 'integer', default: '825', min: 1, max: 3650, optional: false,
+    description: 'A candidate certificate valid for longer than this (notAfter - notBefore) is refused.' },
   { name: 'RENEW_BEFORE_DAYS', kind: 'integer', default: '30', min: 1, max: 365, optional: false,
     description: 'Rotate a certificate this many days before it expires.' },
   { name: 'RENEW_BEFORE_PERCENT', kind: 'integer', min: 1, max: 99, optional: true,
@@ -105,6 +112,11 @@ export interface Config {
   clientId?: string;
   staticToken?: string;
   keyVaultChallengeVerification: boolean;
+  /** KEYVAULT_ALLOWED_HOSTS: hosts besides the clouds' Key Vault hosts that may serve sources. */
+  keyVaultAllowedHosts: AllowedHost[];
+  /** SOURCE_POLICY: the operator's grants of sources to app scopes. */
+  sourcePolicy: SourceGrant[];
+  candidateMaxLifetimeDays: number;
   renewBeforeDays: number;
   renewBeforePercent?: number;
   retireAfterDays: number;
@@ -288,12 +300,36 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const clientCert = readClientCertSettings(env);
   problems.push(...clientCert.problems);
 
+  let keyVaultAllowedHosts: AllowedHost[] = [];
+  const allowedHostsText = raw('KEYVAULT_ALLOWED_HOSTS');
+  if (allowedHostsText !== undefined) {
+    const parsed = parseAllowedHosts(allowedHostsText);
+    if (typeof parsed === 'string') problems.push(`KEYVAULT_ALLOWED_HOSTS ${parsed}`);
+    else keyVaultAllowedHosts = parsed;
+  }
+  const keyVaultChallengeVerification = boolean('KEYVAULT_CHALLENGE_VERIFICATION');
+  // Off is only ever meant for vaults that are not Key Vault (the sandbox's 127.0.0.1): without the list naming
+  // them, "off" would mean nothing but a weaker check on real vaults, so it is refused rather than ignored.
+  if (!keyVaultChallengeVerification && keyVaultAllowedHosts.length === 0 && !problems.some((p) => p.startsWith('KEYVAULT_'))) {
+    problems.push('KEYVAULT_CHALLENGE_VERIFICATION may be false only together with KEYVAULT_ALLOWED_HOSTS (the hosts it is off for)');
+  }
+  let sourcePolicy: SourceGrant[] = [];
+  const sourcePolicyText = raw('SOURCE_POLICY');
+  if (sourcePolicyText !== undefined) {
+    const parsed = parseSourcePolicy(sourcePolicyText);
+    if (typeof parsed === 'string') problems.push(`SOURCE_POLICY ${parsed}`);
+    else sourcePolicy = parsed;
+  }
+
   const config: Config = {
     subscriptionIds,
     armEndpoint,
     armAudience,
     credential,
-    keyVaultChallengeVerification: boolean('KEYVAULT_CHALLENGE_VERIFICATION'),
+    keyVaultChallengeVerification,
+    keyVaultAllowedHosts,
+    sourcePolicy,
+    candidateMaxLifetimeDays: integer('CANDIDATE_MAX_LIFETIME_DAYS'),
     renewBeforeDays,
     retireAfterDays,
     rotationTag,

@@ -18,6 +18,8 @@ export const TELEMETRY_EVENTS = [
   'PoisonMessage',
   // A scan that could not read one or more subscriptions (ARM down, the identity lost its roles, a wrong id).
   'ScanIncomplete',
+  // A source or candidate refused at a trust boundary (reason: SourceNotAuthorized, WeakKey, ...).
+  'TrustRefused',
 ] as const;
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 

@@ -1,5 +1,5 @@
 // Plan: the policy chain applied to every binding, and per app the bindings due with their candidate.
-import { checkCandidateVersion, type CandidateRefusal } from './candidateChecks.js';
+import { checkCandidateVersion, type CandidatePolicy, type CandidateRefusal } from './candidateChecks.js';
 import { daysRemaining, evaluateRenewal, ROTATION_REASONS, type PolicyDecision, type RenewalPolicy } from './policies.js';
 import type { AppRef, KeyVaultCertificateVersion } from './ports.js';
 import type { HeldBack } from './retryPolicy.js';
@@ -42,7 +42,7 @@ export function evaluateBinding(
   binding: CertificateBinding,
   policies: readonly RenewalPolicy[],
   now: Date,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; candidatePolicy?: CandidatePolicy } = {},
 ): BindingEvaluation {
   let decision = evaluateRenewal(
     { ...(binding.loaded ? { loaded: binding.loaded } : {}), dangling: binding.dangling, ...(binding.latest ? { latest: binding.latest } : {}) },
@@ -55,6 +55,8 @@ export function evaluateBinding(
   }
   const evaluation: BindingEvaluation = { decision, due: false };
   if (binding.loaded?.notAfter) evaluation.daysRemaining = daysRemaining(binding.loaded.notAfter, now);
+  // A source the app may not use (issue 11) is a refusal with its reason, whatever the renewal decision.
+  if (binding.refused) evaluation.refusal = binding.refused;
   if (binding.problem || !binding.source) return evaluation;
   const wanted = ROTATION_REASONS.includes(decision.reason);
   const forced = !wanted && !!options.force && !!binding.latest && !sameThumbprint(binding.latest.thumbprint, binding.loaded?.thumbprint);
@@ -62,7 +64,7 @@ export function evaluateBinding(
   // A dangling thumbprint has no resource, so its dates are unknown: any valid version repairs it.
   // Forcing is for a re-issue (say, a compromised key) that need not outlive the loaded certificate.
   const loadedForCheck = binding.dangling || forced ? undefined : binding.loaded;
-  const refusal = checkCandidateVersion(binding.latest, loadedForCheck, now);
+  const refusal = checkCandidateVersion(binding.latest, loadedForCheck, now, options.candidatePolicy);
   if (refusal) {
     evaluation.refusal = refusal;
     return evaluation;

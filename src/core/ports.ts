@@ -102,6 +102,26 @@ export interface KeyVaultCertificateVersion {
   createdOn?: Date;
   subject?: string;
   issuer?: string;
+  /** The certificate's Key Vault tags (the vault owner's: `<prefix>-consumers` grants app scopes). */
+  tags?: Record<string, string>;
+  /** What the candidate policy judges, read from the public certificate (`cer`) when Key Vault returned it. */
+  facts?: CertificateFacts;
+}
+
+/** Public facts of a certificate that the candidate policy judges (issue 11). */
+export interface CertificateFacts {
+  /** 'rsa', 'ec', 'ed25519', ... (node's asymmetricKeyType). */
+  keyType: string;
+  /** RSA modulus length. */
+  keyBits?: number;
+  /** EC named curve (OpenSSL name, e.g. prime256v1). */
+  curve?: string;
+  /** basicConstraints CA:TRUE. */
+  ca: boolean;
+  /** Extended key usage OIDs; undefined when the certificate has no EKU extension (any use). */
+  extendedKeyUsages?: string[];
+  notBefore: Date;
+  notAfter: Date;
 }
 
 /** The certificate's secret as Key Vault returns it (PFX base64 with empty password, or PEM). Never logged. */

@@ -7,7 +7,9 @@ import { collect, OnceCache } from './concurrency.js';
 import { describeError, toRotatorError } from './errors.js';
 import { appIdOf, appNameOf } from './identity.js';
 import type { Logger } from './logger.js';
+import type { CandidateRefusal } from './candidateChecks.js';
 import { evaluateBinding, type BindingEvaluation } from './plan.js';
+import { authorizeSource, checkVaultHost } from './trust.js';
 import { renewalPolicies, type LoadedCertificate, type RenewalPolicy } from './policies.js';
 import type {
   AppRef,
@@ -59,6 +61,8 @@ export interface CertificateBinding {
   latest?: KeyVaultCertificateVersion;
   /** Why this binding cannot be evaluated or rotated (no source, Key Vault unreadable, ...). */
   problem?: string;
+  /** The source may not be used by this app (SourceNotAuthorized): no grant, or not a Key Vault host. */
+  refused?: CandidateRefusal;
   evaluation: BindingEvaluation;
 }
 
@@ -488,8 +492,9 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
     const selected = selectedThumbprintOf(settings, config.settings, parsed.thumbprints);
     if (selected) app.selectedThumbprint = intern(ctx, selected);
   }
+  const candidatePolicy = { maxLifetimeDays: ctx.config.candidateMaxLifetimeDays };
   for (const binding of app.bindings) {
-    binding.evaluation = sharedEvaluation(ctx, evaluateBinding(binding, ctx.policies, ctx.deps.clock.now(), { force: ctx.force }));
+    binding.evaluation = sharedEvaluation(ctx, evaluateBinding(binding, ctx.policies, ctx.deps.clock.now(), { force: ctx.force, candidatePolicy }));
   }
   return app;
 }
@@ -561,24 +566,35 @@ async function explicitBinding(
       }
     } else {
       binding.dangling = true;
+      let refusedElsewhere: CandidateRefusal | undefined;
       if (app.tags.source) {
         binding.source = app.tags.source;
         binding.sourceOrigin = 'appTag';
       } else {
+        // The pin is the app owner's to write, so a certificate elsewhere with that thumbprint names a source only
+        // if the app is authorized for it: pinning another team's (public) thumbprint must not fetch their key.
         for (const elsewhere of await findByThumbprint(thumbprint)) {
           const found = await sourceOfCertificate(ctx, elsewhere);
-          if (found) {
-            binding.source = found.source;
-            binding.sourceOrigin = 'elsewhere';
-            break;
+          if (!found) continue;
+          const checked = await authorizedLatest(ctx, app, found.source);
+          if (checked.refused) {
+            refusedElsewhere ??= checked.refused;
+            continue;
           }
+          binding.source = found.source;
+          binding.sourceOrigin = 'elsewhere';
+          binding.latest = checked.latest;
+          break;
         }
       }
-      if (!binding.source) {
+      if (!binding.source && refusedElsewhere) {
+        binding.refused = refusedElsewhere;
+        binding.problem = `SourceNotAuthorized: ${thumbprint} is pinned in ${LOAD_CERTIFICATES_SETTING} but has no certificate resource in the webspace, and the only sources that hold it are not granted to this app: ${refusedElsewhere.message}`;
+      } else if (!binding.source) {
         binding.problem = `DanglingThumbprint without a source: ${thumbprint} is pinned in ${LOAD_CERTIFICATES_SETTING} but no certificate resource in the webspace has it, and no Key Vault source is known (tag the app ${ctx.names.source})`;
       }
     }
-    if (binding.source) binding.latest = await latestOf(ctx, binding.source);
+    if (binding.source && binding.sourceOrigin !== 'elsewhere') await applyAuthorizedLatest(ctx, app, binding);
   } catch (error) {
     binding.problem = describeError(error);
   }
@@ -633,7 +649,7 @@ async function wildcardBindings(
       binding.loaded = loadedOf(ctx, newest);
     }
     try {
-      binding.latest = await latestOf(ctx, group.source);
+      await applyAuthorizedLatest(ctx, app, binding);
     } catch (error) {
       binding.problem = describeError(error);
     }
@@ -700,6 +716,39 @@ async function resolveSourceOfCertificate(
     if (typeof parsed !== 'string') return { source: parsed, origin: 'rotatorTag' };
   }
   return undefined;
+}
+
+/**
+ * Key Vault's latest version of a source, if this app may use it: the host must be a Key Vault host (or allow-listed)
+ * before anything is sent, and an operator grant or the vault owner's consumers tag on the certificate must name the
+ * app's scope. Reading the certificate (public data) to see its tag happens only on a vault host.
+ */
+async function authorizedLatest(
+  ctx: ScanContext,
+  app: ScannedApp,
+  source: KeyVaultSource,
+): Promise<{ latest?: KeyVaultCertificateVersion; refused?: CandidateRefusal }> {
+  const host = checkVaultHost(source.vaultUrl, ctx.config.keyVaultAllowedHosts);
+  if (host.kind === 'refused') {
+    return { refused: { refusal: 'SourceNotAuthorized', message: `${sourceUrlOf(source)} is not a Key Vault source: ${host.message}` } };
+  }
+  const byPolicy = authorizeSource(app.ref, source, ctx.config.sourcePolicy, undefined, ctx.names.consumers);
+  const latest = await latestOf(ctx, source);
+  if (byPolicy.authorized) return latest ? { latest } : {};
+  const byTag = authorizeSource(app.ref, source, ctx.config.sourcePolicy, getTag(latest?.tags, ctx.names.consumers), ctx.names.consumers);
+  if (byTag.authorized) return latest ? { latest } : {};
+  return { refused: { refusal: 'SourceNotAuthorized', message: byTag.message } };
+}
+
+async function applyAuthorizedLatest(ctx: ScanContext, app: ScannedApp, binding: CertificateBinding): Promise<void> {
+  if (!binding.source) return;
+  const checked = await authorizedLatest(ctx, app, binding.source);
+  if (checked.refused) {
+    binding.refused = checked.refused;
+    binding.problem = `SourceNotAuthorized: ${checked.refused.message}`;
+    return;
+  }
+  if (checked.latest) binding.latest = checked.latest;
 }
 
 async function latestOf(ctx: ScanContext, source: KeyVaultSource): Promise<KeyVaultCertificateVersion | undefined> {

@@ -4,6 +4,7 @@
 import type { Telemetry } from './events.js';
 import { RotatorError, ScanFailedError } from './errors.js';
 import type { Plan } from './plan.js';
+import { TRUST_REFUSALS } from './candidateChecks.js';
 import type { ScanResult } from './scan.js';
 import { sourceUrlOf } from './tags.js';
 
@@ -46,6 +47,10 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
       }
       // With a problem (no source known, Key Vault refused the read), the renewal could not be looked up at all.
       if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining, problem: binding.problem });
+      // Someone tried (or a grant is missing) to use a source or a candidate the trust boundaries refuse: alert.
+      if (refusal && TRUST_REFUSALS.includes(refusal.refusal)) {
+        telemetry.event('TrustRefused', { ...dimensions, refusal: refusal.refusal, problem: refusal.message });
+      }
     }
   }
   const failed = scan.subscriptions.filter((s) => !s.ok);

@@ -47,6 +47,8 @@ export function tagNames(prefix: string = DEFAULT_TAG_PREFIX) {
     source: `${prefix}-source`,
     settings: `${prefix}-settings`,
     slots: `${prefix}-slots`,
+    /** On a Key Vault certificate, set by its vault owner: the app scopes allowed to consume it (issue 11). */
+    consumers: `${prefix}-consumers`,
     /** On certificate resources the rotator uploads. */
     version: `${prefix}-version`,
     managed: `${prefix}-managed`,

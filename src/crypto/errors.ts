@@ -7,7 +7,8 @@ export type CertificateFormatErrorCode =
   | 'NoCertificate'
   | 'Corrupt'
   | 'KeyMismatch'
-  | 'UnsupportedContentType';
+  | 'UnsupportedContentType'
+  | 'TooManyIterations';
 
 /**
  * Certificate material that cannot be used as given. Messages name what is wrong and never contain the input

@@ -7,6 +7,7 @@
 // so nothing that read before stops reading and errors keep their codes and messages.
 import { createCipheriv, createDecipheriv, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import forge from 'node-forge';
+import { IterationBudget, MAX_ITERATIONS, NATIVE_ITERATION_BUDGET, TooManyIterations } from './pkcs12Bounds.js';
 import { pkcs12Kdf, type Pkcs12KdfHash } from './pkcs12Kdf.js';
 
 const { asn1 } = forge;
@@ -48,9 +49,8 @@ const PBES2_CIPHERS: Record<string, { name: string; keyLength: number; ivLength:
   '1.2.840.113549.3.7': { name: 'des-ede3-cbc', keyLength: 24, ivLength: 8 },
 };
 
-// A PFX names its own iteration counts; without a bound a crafted upload could pin a core for minutes.
-// Windows writes 2000, OpenSSL 2048, current PBKDF2 guidance is in the hundreds of thousands.
-export const MAX_ITERATIONS = 10_000_000;
+// A PFX names its own iteration counts; the bounds and why they are what they are: pkcs12Bounds.ts.
+export { MAX_ITERATIONS } from './pkcs12Bounds.js';
 
 export type PbeAlgorithm = '3des' | 'aes256';
 
@@ -60,19 +60,21 @@ export const pfxReadPaths = { native: 0, forge: 0 };
 export type NativeReadOutcome =
   | { kind: 'bags'; keyDers: Buffer[]; certDers: Buffer[] }
   | { kind: 'wrongPassword' }
-  | { kind: 'tooManyIterations' }
+  | { kind: 'tooManyIterations'; iterations: number }
   | { kind: 'fallback'; reason: string };
 
 /** Thrown inside the native reader for anything it leaves to forge; never escapes this module. */
 class LeaveToForge extends Error {}
-// Not left to forge: forge would spend the iterations too.
-class TooManyIterations extends Error {}
+// Too many iterations is not left to forge: forge would spend the iterations too.
+/** The budget of the read in progress (readPfxNative is synchronous, so one at a time). */
+let budget: IterationBudget | undefined;
 
 /**
  * Opens a parsed PFX natively. `candidates` are the passwords to try in order (['', null] for "no password").
  * Keys come back as the decrypted PrivateKeyInfo DER, certificates as their DER, in bag order.
  */
 export function readPfxNative(pfx: Asn1, candidates: ReadonlyArray<string | null>): NativeReadOutcome {
+  budget = new IterationBudget(NATIVE_ITERATION_BUDGET);
   try {
     const [version, authSafe, macData, ...extra] = children(pfx, asn1.Type.SEQUENCE);
     if (version === undefined || authSafe === undefined || extra.length > 0) throw new LeaveToForge('PFX shape');
@@ -99,9 +101,11 @@ export function readPfxNative(pfx: Asn1, candidates: ReadonlyArray<string | null
     throw new LeaveToForge(lastReason);
   } catch (err) {
     if (err instanceof LeaveToForge) return { kind: 'fallback', reason: err.message };
-    if (err instanceof TooManyIterations) return { kind: 'tooManyIterations' };
+    if (err instanceof TooManyIterations) return { kind: 'tooManyIterations', iterations: err.iterations };
     // forge's ASN.1 helpers throw plain Errors on malformed input; forge's own reader words those errors.
     return { kind: 'fallback', reason: 'unexpected structure' };
+  } finally {
+    budget = undefined;
   }
 }
 
@@ -116,8 +120,9 @@ function verifyMac(macData: Asn1, authSafeBytes: Buffer, candidates: ReadonlyArr
   if (hash === undefined) throw new LeaveToForge('MAC digest');
   const expected = octets(digestNode);
   const salt = octets(saltNode);
-  const iterations = iterationsNode === undefined ? 1 : boundedIterations(integer(iterationsNode));
+  const iterations = iterationsNode === undefined ? 1 : boundedIterations(integer(iterationsNode), 0);
   for (const candidate of candidates) {
+    boundedIterations(iterations);
     const macKey = pkcs12Kdf(candidate, salt, 3, iterations, MAC_SIZES[hash], hash);
     const actual = createHmac(hash, macKey).update(authSafeBytes).digest();
     if (actual.length === expected.length && timingSafeEqual(actual, expected)) return candidate;
@@ -200,7 +205,8 @@ function pbeDecrypt(algorithm: Asn1, ciphertext: Buffer, password: string | null
       const [saltNode, iterationsNode] = children(params, asn1.Type.SEQUENCE);
       if (saltNode === undefined || iterationsNode === undefined) throw new LeaveToForge('pkcs-12PbeParams shape');
       const salt = octets(saltNode);
-      const iterations = boundedIterations(integer(iterationsNode));
+      // Key and IV: two KDF runs.
+      const iterations = boundedIterations(integer(iterationsNode), 2);
       cipher = {
         name: 'des-ede3-cbc',
         key: pkcs12Kdf(password, salt, 1, iterations, 24),
@@ -345,9 +351,11 @@ function integer(node: Asn1): number {
   return asn1.derToInteger(node.value);
 }
 
-function boundedIterations(count: number): number {
-  if (count > MAX_ITERATIONS) throw new TooManyIterations();
+/** Checks a count and charges `runs` KDF runs of it to the read's budget, before any of them runs. */
+function boundedIterations(count: number, runs = 1): number {
+  if (count > MAX_ITERATIONS) throw new TooManyIterations(count);
   if (!Number.isInteger(count) || count < 1) throw new LeaveToForge('iteration count');
+  budget?.charge(count, runs);
   return count;
 }
 

@@ -9,7 +9,8 @@
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { CertificateFormatError } from './errors.js';
-import { MAX_ITERATIONS, octetString, pbeEncrypt, pfxMac, pfxReadPaths, readPfxNative, type PbeAlgorithm } from './pfxNative.js';
+import { MAX_ITERATIONS, chargeVisibleIterations, FORGE_ITERATION_BUDGET, IterationBudget, TooManyIterations, withForgeBudget } from './pkcs12Bounds.js';
+import { octetString, pbeEncrypt, pfxMac, pfxReadPaths, readPfxNative, type PbeAlgorithm } from './pfxNative.js';
 import { derToPem, pemToDer, thumbprintOfDer } from './pki.js';
 
 export { CertificateFormatError } from './errors.js';
@@ -35,9 +36,10 @@ const MAC_ITERATIONS = 2048;
 export function writePfx(
   bundle: { certPem: string; keyPem: string; chainPems?: string[] },
   password: string,
-  opts?: { algorithm?: '3des' | 'aes256' },
+  opts?: { algorithm?: '3des' | 'aes256'; /** Of every derivation (PBEs and MAC); tests write other producers' counts. */ iterations?: number },
 ): Buffer {
   const algorithm = opts?.algorithm ?? '3des';
+  const iterations = opts?.iterations ?? PBE_ITERATIONS;
   const leafDer = pemToDer(bundle.certPem);
   const keyDer = toPkcs8Der(bundle.keyPem);
   const leaf = new X509Certificate(leafDer);
@@ -57,7 +59,7 @@ export function writePfx(
       i === 0 ? localKeyId : undefined,
     ),
   );
-  const shroudedKey = pbeEncrypt(keyDer, password, algorithm, PBE_ITERATIONS);
+  const shroudedKey = pbeEncrypt(keyDer, password, algorithm, iterations);
   const keyBag = safeBag(
     oids.pkcs8ShroudedKeyBag!,
     sequence([shroudedKey.algorithmIdentifier, octetString(shroudedKey.ciphertext)]),
@@ -65,7 +67,7 @@ export function writePfx(
   );
 
   const authenticatedSafe = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    encryptedContentInfo(sequence(certBags), password, algorithm),
+    encryptedContentInfo(sequence(certBags), password, algorithm, iterations),
     dataContentInfo(sequence([keyBag])),
   ]);
   const authSafeDer = Buffer.from(asn1.toDer(authenticatedSafe).getBytes(), 'binary');
@@ -76,10 +78,10 @@ export function writePfx(
   const macData = sequence([
     sequence([
       sequence([oidNode(macOid), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]),
-      octetString(pfxMac(authSafeDer, password, macHash, macSalt, MAC_ITERATIONS)),
+      octetString(pfxMac(authSafeDer, password, macHash, macSalt, opts?.iterations ?? MAC_ITERATIONS)),
     ]),
     octetString(macSalt),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(MAC_ITERATIONS).getBytes()),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(opts?.iterations ?? MAC_ITERATIONS).getBytes()),
   ]);
 
   const pfx = sequence([
@@ -106,9 +108,7 @@ export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
   const candidates: Array<string | null> = password === '' ? ['', null] : [password];
   const native = readPfxNative(parsed, candidates);
   if (native.kind === 'wrongPassword') throw wrongPassword(password);
-  if (native.kind === 'tooManyIterations') {
-    throw new CertificateFormatError('Corrupt', `the PFX asks for more than ${MAX_ITERATIONS} key-derivation iterations`);
-  }
+  if (native.kind === 'tooManyIterations') throw tooManyIterations(native.iterations);
   if (native.kind === 'bags') {
     const keyDers = pkcs8OrUndefined(native.keyDers);
     if (keyDers !== undefined) {
@@ -123,12 +123,23 @@ export function readPfx(pfx: Uint8Array, password: string): CertificateBundle {
 
 /** The reader before the native path, kept for what node's OpenSSL 3 cannot decrypt (RC2-40) and odd shapes. */
 function readPfxWithForge(parsed: forge.asn1.Asn1, candidates: Array<string | null>, password: string): CertificateBundle {
+  // forge's JS KDF is three times slower than the native one and it is where RC2-40 files land: what the file shows
+  // is charged before forge starts, what it hides in encrypted SafeContents as forge reaches it.
+  // Two budgets: the estimate from what the file shows refuses before forge starts; the guard counts the real work.
+  try {
+    chargeVisibleIterations(parsed, candidates.length, new IterationBudget(FORGE_ITERATION_BUDGET));
+  } catch (err) {
+    if (err instanceof TooManyIterations) throw tooManyIterations(err.iterations);
+    throw err;
+  }
+  const budget = new IterationBudget(FORGE_ITERATION_BUDGET);
   let lastPasswordError: unknown;
   for (const candidate of candidates) {
     let p12: forge.pkcs12.Pkcs12Pfx;
     try {
-      p12 = forge.pkcs12.pkcs12FromAsn1(parsed, false, candidate as string);
+      p12 = withForgeBudget(budget, () => forge.pkcs12.pkcs12FromAsn1(parsed, false, candidate as string));
     } catch (err) {
+      if (err instanceof TooManyIterations) throw tooManyIterations(err.iterations);
       if (looksLikeWrongPassword(err)) {
         lastPasswordError = err;
         continue;
@@ -139,6 +150,13 @@ function readPfxWithForge(parsed: forge.asn1.Asn1, candidates: Array<string | nu
     return bundleFromPkcs12(p12);
   }
   throw wrongPassword(password, lastPasswordError);
+}
+
+function tooManyIterations(iterations: number): CertificateFormatError {
+  return new CertificateFormatError(
+    'TooManyIterations',
+    `the PFX asks for more key-derivation work than any real producer writes (${Number.isFinite(iterations) ? iterations : 'over 2^48'} iterations; at most ${MAX_ITERATIONS} per derivation), refused before deriving`,
+  );
 }
 
 function wrongPassword(password: string, cause?: unknown): CertificateFormatError {
@@ -309,9 +327,9 @@ function dataContentInfo(content: forge.asn1.Asn1): forge.asn1.Asn1 {
 }
 
 // PKCS#7 EncryptedData holding a SafeContents, encrypted like the key bag.
-function encryptedContentInfo(content: forge.asn1.Asn1, password: string, algorithm: PbeAlgorithm): forge.asn1.Asn1 {
+function encryptedContentInfo(content: forge.asn1.Asn1, password: string, algorithm: PbeAlgorithm, iterations: number): forge.asn1.Asn1 {
   const plaintext = Buffer.from(asn1.toDer(content).getBytes(), 'binary');
-  const { algorithmIdentifier, ciphertext } = pbeEncrypt(plaintext, password, algorithm, PBE_ITERATIONS);
+  const { algorithmIdentifier, ciphertext } = pbeEncrypt(plaintext, password, algorithm, iterations);
   const encryptedData = sequence([
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(0).getBytes()),
     sequence([

@@ -138,3 +138,29 @@ function commonNameOf(name: string): string | undefined {
   const line = name.split('\n').find((l) => l.startsWith('CN='));
   return line?.slice(3);
 }
+
+/** What the candidate policy judges (key strength, CA flag, EKU, validity), read by OpenSSL from the certificate. */
+export function certificateFacts(certPem: string): {
+  keyType: string;
+  keyBits?: number;
+  curve?: string;
+  ca: boolean;
+  extendedKeyUsages?: string[];
+  notBefore: Date;
+  notAfter: Date;
+} {
+  const x509 = parseX509(pemToDer(certPem));
+  const key = x509.publicKey;
+  const details = key.asymmetricKeyDetails ?? {};
+  // node reports the EKU extension as `keyUsage` (OIDs); undefined when the certificate has none.
+  const ekus = (x509 as X509Certificate & { keyUsage?: string[] }).keyUsage;
+  return {
+    keyType: key.asymmetricKeyType ?? 'unknown',
+    ...(details.modulusLength !== undefined ? { keyBits: details.modulusLength } : {}),
+    ...(details.namedCurve !== undefined ? { curve: details.namedCurve } : {}),
+    ca: x509.ca,
+    ...(ekus !== undefined ? { extendedKeyUsages: [...ekus] } : {}),
+    notBefore: new Date(x509.validFrom),
+    notAfter: new Date(x509.validTo),
+  };
+}

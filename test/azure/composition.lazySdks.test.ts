@@ -66,6 +66,8 @@ async function run(uses: string[]): Promise<string[]> {
       AZURE_CREDENTIAL: 'static',
       AZURE_STATIC_TOKEN: 'not-a-real-token',
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      // The probe's vault URL is not a Key Vault host: allow-listed, as the sandbox's are (issue 11).
+      KEYVAULT_ALLOWED_HOSTS: '127.0.0.1:9',
     }, uses),
   );
   const out = await new Promise<string>((resolve, reject) => {

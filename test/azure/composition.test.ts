@@ -20,6 +20,7 @@ beforeAll(async () => {
     AZURE_CREDENTIAL: 'static',
     AZURE_STATIC_TOKEN: sb.token,
     KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
     AzureWebJobsStorage: azurite().connectionString,
     PROBE_WARMUP_SECONDS: '0',
     PROBE_BACKOFF_SECONDS: '1',

@@ -7,6 +7,8 @@ import { KeyVaultCertificateSource, normalizeVaultUrl } from '../../src/azure/ke
 import { PreconditionError } from '../../src/core/errors.js';
 import type { KeyVaultSource } from '../../src/core/ports.js';
 import { readKeyVaultSecret } from '../../src/crypto/index.js';
+import { SecretTooLargeError } from '../../src/core/trust.js';
+import { startHostileServer, type HostileServer } from '../security/hostile.js';
 import { adapterScenario, VAULT } from './scenario.js';
 
 let sb: Sandbox;
@@ -15,7 +17,7 @@ const source = (name: string): KeyVaultSource => ({ vaultUrl: sb.vaultUrl(VAULT)
 
 beforeAll(async () => {
   sb = await startSandbox(adapterScenario(), { simulateApps: false });
-  kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, tlsCa: sb.caPem });
+  kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, allowedHosts: [{ hostname: '127.0.0.1' }], tlsCa: sb.caPem });
 });
 
 afterAll(async () => {
@@ -89,6 +91,63 @@ describe('KeyVaultCertificateSource against a sandbox vault', () => {
     expect(kv.clients(`${url}/`)).toBe(kv.clients(url.toUpperCase().replace('HTTPS', 'https')));
     expect(normalizeVaultUrl('https://KV.vault.azure.net/')).toBe('https://kv.vault.azure.net');
     expect(() => normalizeVaultUrl('http://kv.vault.azure.net')).toThrow(/must use https/);
+  });
+});
+
+describe('trust boundaries of the adapter (issue 11)', () => {
+  let hostile: HostileServer;
+  beforeAll(async () => {
+    hostile = await startHostileServer();
+  });
+  afterAll(async () => {
+    await hostile?.close();
+  });
+
+  it.each([
+    ['another port of 127.0.0.1 than the allow-listed vault', (port: number) => `https://127.0.0.1:${port}`],
+    ['a host name that is not Key Vault', (port: number) => `https://kv-x.vault.azure.net.evil.test:${port}`],
+    ['a Key Vault host name on another port', (port: number) => `https://kv-x.vault.azure.net:${port}`],
+  ])('refuses %s before any client exists: no request, no token', async (_sentence, urlOf) => {
+    const vaultHost = new URL(sb.vaultUrl(VAULT)).host;
+    const strict = new KeyVaultCertificateSource({
+      credential: staticTokenCredential(sb.token),
+      challengeVerification: false,
+      allowedHosts: [{ hostname: '127.0.0.1', port: vaultHost.split(':')[1]! }],
+      tlsCa: `${sb.caPem}\n${hostile.caPem}`,
+    });
+    const error = await rejection(strict.getLatest({ vaultUrl: urlOf(hostile.port), name: 'x' }));
+    expect(error).toBeInstanceOf(PreconditionError);
+    expect(error.message).toMatch(/^Key Vault source refused: /);
+    await expect(strict.getSecret({ vaultUrl: urlOf(hostile.port), name: 'x' }, 'v1')).rejects.toThrow(/Key Vault source refused/);
+    expect(hostile.log).toEqual([]);
+    // The allow-listed vault itself is still served.
+    expect((await strict.getLatest(source('client-pfx')))?.thumbprint).toMatch(/^[0-9A-F]{40}$/);
+  });
+
+  it('reads a certificate whose response is within the bound, and refuses one over it before parsing, without retrying', async () => {
+    const tight = new KeyVaultCertificateSource({
+      credential: staticTokenCredential(sb.token),
+      challengeVerification: false,
+      allowedHosts: [{ hostname: '127.0.0.1' }],
+      tlsCa: sb.caPem,
+      maxResponseBytes: 200,
+    });
+    sb.control.resetCounters();
+    const error = await rejection(tight.getLatest(source('client-pfx')));
+    expect(error).toBeInstanceOf(PreconditionError);
+    expect(error.message).toMatch(/ResponseTooLarge.*declares \d+ bytes, more than the 200 bytes allowed/);
+    // The challenge (401) and one authorised GET: a refused size is not retried.
+    expect(sb.control.requests({ surface: 'kv' }).filter((r) => r.authorized)).toHaveLength(1);
+    const secretError = await rejection(tight.getSecret(source('client-pfx'), sb.control.keyVaultVersions(VAULT, 'client-pfx')[0]!.version));
+    expect(secretError).toBeInstanceOf(SecretTooLargeError);
+    const roomy = new KeyVaultCertificateSource({
+      credential: staticTokenCredential(sb.token),
+      challengeVerification: false,
+      allowedHosts: [{ hostname: '127.0.0.1' }],
+      tlsCa: sb.caPem,
+      maxResponseBytes: 64 * 1024,
+    });
+    expect((await roomy.getLatest(source('client-pfx')))?.thumbprint).toBe(sb.control.thumbprint(`${VAULT}/client-pfx/latest`));
   });
 });
 

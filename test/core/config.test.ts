@@ -83,8 +83,10 @@ describe('loadConfig', () => {
     ['KEYVAULT_CHALLENGE_VERIFICATION', 'keyVaultChallengeVerification'],
     ['ARM_PACING', 'armPacing'],
   ] as const)('%s reads true/false in any case and rejects anything else', (name, key) => {
-    expect(loadConfig({ ...minimal, [name]: 'FALSE' })[key]).toBe(false);
-    expect(loadConfig({ ...minimal, [name]: 'True' })[key]).toBe(true);
+    // Challenge verification may be off only for allow-listed (sandbox) hosts.
+    const hosts = { KEYVAULT_ALLOWED_HOSTS: '127.0.0.1' };
+    expect(loadConfig({ ...minimal, ...hosts, [name]: 'FALSE' })[key]).toBe(false);
+    expect(loadConfig({ ...minimal, ...hosts, [name]: 'True' })[key]).toBe(true);
     expect(problemsOf({ ...minimal, [name]: 'maybe' })).toEqual([`${name} must be true or false, got 'maybe'`]);
   });
 
@@ -97,6 +99,18 @@ describe('loadConfig', () => {
     ['an http ARM endpoint is refused', { ARM_ENDPOINT: 'http://127.0.0.1:8443' }, "ARM_ENDPOINT must be an https URL, got 'http://127.0.0.1:8443'"],
     ['an ARM endpoint with a path is refused', { ARM_ENDPOINT: 'https://x.example/sub' }, "ARM_ENDPOINT must be an https URL without a path, got 'https://x.example/sub'"],
     ['a loopback ARM endpoint with a port is accepted', { ARM_ENDPOINT: 'https://127.0.0.1:8443/' }, undefined],
+    ['challenge verification off without the hosts it is off for is refused', { KEYVAULT_CHALLENGE_VERIFICATION: 'false' },
+      'KEYVAULT_CHALLENGE_VERIFICATION may be false only together with KEYVAULT_ALLOWED_HOSTS (the hosts it is off for)'],
+    ['challenge verification off for allow-listed sandbox hosts is accepted',
+      { KEYVAULT_CHALLENGE_VERIFICATION: 'false', KEYVAULT_ALLOWED_HOSTS: '127.0.0.1:8443,127.0.0.1:8444' }, undefined],
+    ['an allowed Key Vault host given as a URL is refused', { KEYVAULT_ALLOWED_HOSTS: 'https://127.0.0.1:8443' },
+      "KEYVAULT_ALLOWED_HOSTS entries must be host or host:port (no scheme, path or credentials), got 'https://127.0.0.1:8443'"],
+    ['a source policy entry without => is refused', { SOURCE_POLICY: `/subscriptions/${SUB} kv-a.vault.azure.net/x` },
+      `SOURCE_POLICY entries must read '<app scope> => <vault host>/<certificate name glob>', got '/subscriptions/${SUB} kv-a.vault.azure.net/x'`],
+    ['a source policy scope that is not an ARM scope is refused', { SOURCE_POLICY: 'rg-a => kv-a.vault.azure.net/x' },
+      "SOURCE_POLICY 'rg-a' is not an app scope (/subscriptions/<id>[/resourceGroups/<rg>[/providers/Microsoft.Web/sites/<site>]])"],
+    ['a source policy of two grants is accepted',
+      { SOURCE_POLICY: `/subscriptions/${SUB}/resourceGroups/rg-a => kv-a.vault.azure.net/client-*; /subscriptions/${SUB} => kv-b.vault.azure.net/shared` }, undefined],
     ['an unknown credential kind is refused', { AZURE_CREDENTIAL: 'password' },
       "AZURE_CREDENTIAL must be one of default, managed-identity, static, got 'password'"],
     ['a static credential without a token is refused', { AZURE_CREDENTIAL: 'static' },

@@ -10,6 +10,7 @@ import {
   SUB,
   VAULT_URL,
 } from '../helpers/memory-ports.js';
+import { tripleDesPfxWithKeyIterations } from '../security/hostile.js';
 
 const pool = new CertificatePool();
 beforeAll(() => {
@@ -324,5 +325,21 @@ describe('rotating one app', () => {
     expect(result.outcome).toBe('aborted');
     expect(result.reason).toMatch(/^CandidateRefused: Unreadable: /);
     expect(s.world.appService.writes()).toEqual([]);
+  });
+});
+
+describe('a candidate secret that breaks a trust boundary (issue 11)', () => {
+  it.each<[string, () => { contentType: string; value: string }, string]>([
+    ['a PFX asking for 10,000,000 iterations', () => ({ contentType: 'application/x-pkcs12', value: tripleDesPfxWithKeyIterations(pool.get('new2'), 10_000_000).toString('base64') }), 'TooManyIterations'],
+    ['a secret far larger than any Key Vault secret', () => ({ contentType: 'application/x-pkcs12', value: 'A'.repeat(300_000) }), 'SecretTooLarge'],
+  ])('%s aborts before any upload and raises TrustRefused', async (_sentence, secret, refusal) => {
+    const s = standardWorld(pool);
+    s.world.keyVault.add({ vaultUrl: VAULT_URL, name: 'client' }, pool.get('new2'), { secret: secret() });
+    const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    expect(result.outcome).toBe('aborted');
+    expect(result.reason).toMatch(new RegExp(`^CandidateRefused: ${refusal}: `));
+    expect(s.world.appService.writes()).toEqual([]);
+    expect(s.world.telemetry.named('TrustRefused')[0]?.dimensions).toMatchObject({ appId: s.appId, refusal });
+    expect(s.world.telemetry.events.map((e) => e.name)).toEqual(['RotationStarted', 'TrustRefused', 'RotationAborted']);
   });
 });

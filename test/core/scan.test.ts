@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appIdOf } from '../../src/core/identity.js';
 import { scanInventory } from '../../src/core/scan.js';
+import { createRotator } from '../../src/core/rotator.js';
 import { CertificateFactory, createWorld, SUB, SUB2, VAULT_URL, type World } from '../helpers/memory-ports.js';
 
 const certs = new CertificateFactory();
@@ -145,6 +146,71 @@ describe('scanInventory', () => {
     const byName = (n: string) => scan.apps.find((a) => a.name === n)!.bindings[0]!;
     expect(byName('by-elsewhere')).toMatchObject({ dangling: true, sourceOrigin: 'elsewhere', evaluation: { due: true, decision: { reason: 'DanglingThumbprint' } } });
     expect(byName('by-tag')).toMatchObject({ dangling: true, sourceOrigin: 'appTag', evaluation: { due: true } });
+  });
+
+  describe('sources are granted, never taken (issue 11)', () => {
+    const TEAM_B = `/subscriptions/${SUB}/resourceGroups/rg-team-b`;
+    // kv1's 'client' is granted by its vault owner to team B's resource group only; SOURCE_POLICY grants nothing here.
+    function teams(policy: string): World {
+      const world = createWorld({ certs, config: { SOURCE_POLICY: policy } });
+      world.keyVault.add({ vaultUrl: VAULT_URL, name: 'client' }, newCert, { meta: { tags: { 'mtls-rotation-consumers': TEAM_B } } });
+      // Team B's old certificate, tagged with its source: where the dangling repair would look.
+      world.appService.addCertificate({
+        subscriptionId: SUB,
+        resourceGroup: 'rg-team-b',
+        name: 'client-old',
+        certificate: oldCert,
+        tags: { 'mtls-rotation-source': `${VAULT_URL}/certificates/client` },
+      });
+      return world;
+    }
+    const pinned = () => ({ WEBSITE_LOAD_CERTIFICATES: oldCert.thumbprint });
+    const SOURCE_TAG = { 'mtls-rotation-source': `${VAULT_URL}/certificates/client` };
+
+    it.each<[string, string, string, Record<string, string>, 'due' | RegExp]>([
+      ["team B's own app (the certificate is in its webspace) is granted its source", '', 'rg-team-b', {}, 'due'],
+      ["team A's app pinning team B's thumbprint finds B's certificate, but is not granted its source", '', 'rg-team-a', {},
+        /^SourceNotAuthorized: [0-9A-F]{40} is pinned in WEBSITE_LOAD_CERTIFICATES .* no grant lets \/subscriptions\/.*\/resourceGroups\/rg-team-a/],
+      ["team A's app naming team B's source in its tag is refused", '', 'rg-team-a', SOURCE_TAG, /^SourceNotAuthorized: no grant lets/],
+      ["the operator's policy grants team A the source: the dangling repair proceeds", `/subscriptions/${SUB}/resourceGroups/rg-team-a => kv1.vault.azure.net/client`, 'rg-team-a', {}, 'due'],
+      ["a source tag naming a host that is not Key Vault is refused before Key Vault is asked", '', 'rg-team-a',
+        { 'mtls-rotation-source': 'https://kv1.vault.azure.net.evil.test/certificates/client' }, /^SourceNotAuthorized: .* is not a Key Vault source: .*is not a Key Vault host/],
+    ])('%s', async (_sentence, policy, resourceGroup, tags, expected) => {
+      const world = teams(policy);
+      world.appService.addSite({ subscriptionId: SUB, resourceGroup, name: 'app', tags: { ...tagged, ...tags }, settings: pinned() });
+      const reads = world.keyVault.log.length;
+      const scan = await scanInventory(world.deps, world.config);
+      const binding = scan.apps[0]!.bindings[0]!;
+      if (expected === 'due') {
+        expect(binding.evaluation).toMatchObject({ due: true });
+        expect(binding.latest?.thumbprint).toBe(newCert.thumbprint);
+        return;
+      }
+      expect(binding.problem).toMatch(expected);
+      expect(binding.evaluation).toMatchObject({ due: false, refusal: { refusal: 'SourceNotAuthorized' } });
+      expect(binding.latest).toBeUndefined();
+      // The secret (the key) is never read for a refused source; only the public certificate, for its tag.
+      expect(world.keyVault.log.slice(reads).map((entry) => entry.op)).not.toContain('getSecret');
+      if (String(tags['mtls-rotation-source']).includes('evil')) expect(world.keyVault.log.slice(reads)).toEqual([]);
+    });
+  });
+
+  it('a refused source raises TrustRefused with its reason and the source, and nothing is due', async () => {
+    const world = createWorld({ certs, config: { SOURCE_POLICY: '' } });
+    world.keyVault.add({ vaultUrl: VAULT_URL, name: 'client' }, newCert, { meta: { tags: { 'mtls-rotation-consumers': `/subscriptions/${SUB}/resourceGroups/rg-team-b` } } });
+    world.appService.addSite({
+      subscriptionId: SUB,
+      resourceGroup: 'rg-team-a',
+      name: 'taker',
+      tags: { ...tagged, 'mtls-rotation-source': `${VAULT_URL}/certificates/client` },
+      settings: { WEBSITE_LOAD_CERTIFICATES: 'E'.repeat(40) },
+    });
+    const report = await createRotator(world.deps, world.config).scan();
+    expect(report.plan.apps[0]).toMatchObject({ action: 'alert', due: [] });
+    const refused = world.telemetry.events.filter((e) => e.name === 'TrustRefused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.dimensions).toMatchObject({ refusal: 'SourceNotAuthorized', source: `${VAULT_URL}/certificates/client` });
+    expect(String(refused[0]?.dimensions.problem)).toMatch(/no grant lets/);
   });
 
   it('reports malformed WEBSITE_LOAD_CERTIFICATES as a problem of the app', async () => {

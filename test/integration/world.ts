@@ -15,6 +15,7 @@ export function sandboxEnv(sb: Sandbox, storage: string, subscriptionIds: string
     AZURE_CREDENTIAL: 'static',
     AZURE_STATIC_TOKEN: sb.token,
     KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
     AzureWebJobsStorage: storage,
     PROBE_WARMUP_SECONDS: '0',
     // A simulated app answers 503 for ~100 ms after a restart: the retries must outlast that (1 s, then 2 s).

@@ -20,7 +20,7 @@ beforeAll(async () => {
   sb = await startSandbox(adapterScenario());
   prober = new HttpsProber({ timeoutMs: 1500, extraCaPems: [sb.caPem] });
   // A certificate from the CA the partner trusts, with its key, as the rotator gets it: from the vault.
-  const kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, tlsCa: sb.caPem });
+  const kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, allowedHosts: [{ hostname: '127.0.0.1' }], tlsCa: sb.caPem });
   const latest = await kv.getLatest({ vaultUrl: sb.vaultUrl(VAULT), name: 'client-pfx' });
   const secret = await kv.getSecret({ vaultUrl: sb.vaultUrl(VAULT), name: 'client-pfx' }, latest!.version);
   const bundle = readKeyVaultSecret(secret.contentType, secret.value);

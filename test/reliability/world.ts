@@ -109,6 +109,7 @@ export function sandboxEnv(sb: Sandbox, connectionString: string, extra: Record<
     AZURE_CREDENTIAL: 'static',
     AZURE_STATIC_TOKEN: sb.token,
     KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
     AzureWebJobsStorage: connectionString,
     ROTATION_TABLE: uniqueName('rel'),
     PROBE_WARMUP_SECONDS: '0',
@@ -264,6 +265,7 @@ export function engine(
     deps.keyVault = new KeyVaultCertificateSource({
       credential: deps.credential,
       challengeVerification: config.keyVaultChallengeVerification,
+      allowedHosts: config.keyVaultAllowedHosts,
       tlsCa: sb.caPem,
       attemptTimeoutMs: parts.attemptTimeoutMs,
     });

@@ -181,7 +181,7 @@ export async function loadCandidates(
       const version = await ctx.deps.keyVault.getVersion(parsed.source, parsed.version);
       if (!version) return { refusal: 'Missing', message: `Key Vault version ${binding.keyVaultCertificateId} no longer exists` };
       // The loaded certificate's dates were checked when planning; a dangling one has none.
-      return readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now());
+      return readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now(), { maxLifetimeDays: ctx.config.candidateMaxLifetimeDays });
     };
     const result = await (ctx.candidateReads ? ctx.candidateReads.get(binding.keyVaultCertificateId.trim().toLowerCase(), load) : load());
     if (isRefusal(result)) return { ...result, binding };

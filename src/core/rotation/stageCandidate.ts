@@ -8,7 +8,8 @@ import { PreconditionError } from '../errors.js';
 import type { CertificateInfo } from '../ports.js';
 import { sameThumbprint } from '../thumbprints.js';
 import { getTag, sourceUrlOf } from '../tags.js';
-import { addStep, crash, finish, loadCandidates, parseCertificateId, save, type RotationContext } from './context.js';
+import { TRUST_REFUSALS } from '../candidateChecks.js';
+import { addStep, crash, dimensionsOf, finish, loadCandidates, parseCertificateId, save, type RotationContext } from './context.js';
 
 /** `<kv-name>-<first 8 of thumbprint>`, lowercase; the full thumbprint when the short name is taken. */
 export function certificateResourceName(keyVaultName: string, thumbprint: string, taken: (name: string) => boolean): string {
@@ -24,6 +25,11 @@ export async function stageCandidate(ctx: RotationContext): Promise<void> {
   const { gateway } = ctx.deps;
   const refusal = await loadCandidates(ctx);
   if (refusal) {
+    // A secret that breaks a trust boundary (oversized, a PFX asking for hours of KDF, a weak key) needs a person,
+    // like a refused source at a scan: the same event and alert, besides the aborted outcome.
+    if (TRUST_REFUSALS.includes(refusal.refusal)) {
+      ctx.deps.telemetry.event('TrustRefused', dimensionsOf(ctx.record, { refusal: refusal.refusal, problem: refusal.message }));
+    }
     await finish(ctx, 'aborted', `CandidateRefused: ${refusal.refusal}: ${refusal.message}`);
     return;
   }

@@ -21,6 +21,7 @@ export function sandboxAppSettings(input: LocalSettingsInput): Record<string, st
     AZURE_STATIC_TOKEN: input.token,
     // The sandbox vaults live on 127.0.0.1, not *.vault.azure.net.
     KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
     ROTATION_SCHEDULE: '0 0 2 * * *',
     ROTATION_JITTER_SECONDS: '0',
     VERIFY_SCHEDULE: '0 */5 * * * *',
