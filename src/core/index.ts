@@ -18,3 +18,6 @@ export type { CrashBoundary } from './boundaries.js';
 export * from './errors.js';
 export { appIdOf, parseAppId, appNameOf } from './identity.js';
 export { DEFAULT_TAG_PREFIX, tagNames, parseAppTags } from './tags.js';
+export { probeTargetPolicyOf } from './config.js';
+export { STRICT_PROBE_TARGET_POLICY, checkProbeUrl, checkResolvedAddress, refusedRangeOf, parseAllowedTargets } from './probeTargets.js';
+export type { ProbeTargetPolicy, ProbeTarget, AllowedTarget } from './probeTargets.js';

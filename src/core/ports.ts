@@ -144,6 +144,11 @@ export interface Prober {
   direct(url: string, credential: ClientCredential): Promise<ProbeResult>;
   /** HTTPS GET to the app's own health path that exercises its outbound mTLS call. */
   viaApp(url: string, expectedThumbprint?: string): Promise<ProbeResult>;
+  /**
+   * The probe target policy's verdict on a direct probe URL, names resolved (and the answer kept for the probe):
+   * undefined = may be probed, else why not. Asked before anything is staged; `direct` enforces it again.
+   */
+  admitTarget?(url: string): Promise<string | undefined>;
 }
 
 export interface Clock {

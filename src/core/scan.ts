@@ -3,6 +3,7 @@
 // paged listing of sites and one of certificates, one settings read per opted-in app, slot listings
 // only for sites tagged `<p>-slots=true`, and one vault look-up per distinct vault.
 import type { Config } from './config.js';
+import { probeTargetPolicyOf } from './config.js';
 import { collect, OnceCache } from './concurrency.js';
 import { describeError, toRotatorError } from './errors.js';
 import { appIdOf, appNameOf } from './identity.js';
@@ -169,7 +170,7 @@ function tagsOf(ctx: ScanContext, site: SiteInfo): ParsedAppTags {
   }
   let parsed = ctx.parsedTags.get(key);
   if (parsed === undefined) {
-    parsed = parseAppTags(site.tags, ctx.config.rotationTag);
+    parsed = parseAppTags(site.tags, ctx.config.rotationTag, probeTargetPolicyOf(ctx.config));
     ctx.parsedTags.set(key, parsed);
   }
   return parsed;
