@@ -6,7 +6,9 @@
 //   id        RowKey = rotation id → where its row lives, so `get(id)` is two point reads, never a scan.
 //   t         RowKey = inverted start time + id → the same pointer, for `listAll` newest first.
 //   open      RowKey = rotation id → pointer to every record that may still need work (listOpen).
-//   lease     RowKey = app → the per-app lease (owner, expiry; the entity's ETag is the concurrency token).
+//   lease     RowKey = app → the per-app lease (owner, duration; the entity's ETag is the concurrency token). It is
+//             judged on the Table service's clock, never an instance's: it is held until its Timestamp (set by the
+//             service on every write) plus its duration, compared with the Date of the service's answer to the read.
 //   state     RowKey = key → small service state (last scan).
 //
 // Table keys may not contain / \ # ? or control characters; ids and app ids are escaped (see encodeKey).
@@ -25,7 +27,10 @@ export interface TableRotationStoreOptions {
   credential?: TokenCredential;
   /** ROTATION_TABLE. */
   tableName: string;
-  /** Lease expiry and the verification window of listOpen are judged by this clock. */
+  /**
+   * The verification window of listOpen is judged by this clock, and a lease's `expiresAt` as its holder reckons it
+   * (durations are the same on any clock). Whether someone else's lease has expired is never judged by it.
+   */
   clock: Pick<Clock, 'now'>;
 }
 
@@ -36,6 +41,8 @@ const MAX_CHUNKS = 30;
 /** A pointer whose record is missing may be a create in progress; only older ones are cleaned up. */
 const STALE_POINTER_MS = 10 * 60 * 1000;
 const MAX_TICKS = 9_999_999_999_999;
+/** A lease entity written before leases carried their duration: held at most this long after its last write. */
+const LEGACY_LEASE_MS = 2 * 60 * 60 * 1000;
 /** Records whose last write this store remembers (see `written`). */
 const MAX_REMEMBERED = 1000;
 
@@ -306,21 +313,21 @@ export class TableRotationStore implements RotationStore {
     await this.ensureTable();
     const context = this.context('acquire lease', appId);
     const rowKey = encodeKey(appId);
+    const entity = leaseEntity(appId, owner, ttlMs);
     // Two rounds: the holder may release between our create (409) and our read (404).
     for (let round = 0; round < 2; round += 1) {
-      const expiresAt = new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
-      const entity = { partitionKey: P_LEASE, rowKey, AppId: appId, Owner: owner, ExpiresAt: expiresAt };
+      // Read before the write: the holder's reckoning of its expiry errs early, never late.
+      const expiresAt = this.localExpiry(ttlMs);
       const created = await this.tryCreateWithEtag(entity, context);
       if (created !== undefined) return { appId, owner, expiresAt, etag: created };
-      const existing = await callAzureOptional(context, () => this.table.getEntity<Record<string, unknown>>(P_LEASE, rowKey));
+      const existing = await this.readLease(rowKey, context);
       if (existing === undefined) continue;
-      const heldUntil = Date.parse(String(existing.ExpiresAt ?? ''));
-      const heldByOther = existing.Owner !== owner;
+      const heldByOther = existing.entity.Owner !== owner;
       // As the port says: undefined only when SOMEONE ELSE holds an unexpired lease. The same owner takes it again
       // (a process resuming its own interrupted rotation); exclusion inside one process is the owner's to ensure.
-      if (heldByOther && Number.isFinite(heldUntil) && heldUntil > this.options.clock.now().getTime()) return undefined;
+      if (heldByOther && !leaseExpired(existing.entity, existing.serviceNow)) return undefined;
       // Expired (or ours): take it over, but only if nobody else did since we read it (ETag).
-      const taken = await this.replaceWithEtag(entity, existing.etag, context);
+      const taken = await this.replaceWithEtag(entity, existing.entity.etag, context);
       return taken === undefined ? undefined : { appId, owner, expiresAt, etag: taken };
     }
     return undefined;
@@ -329,10 +336,28 @@ export class TableRotationStore implements RotationStore {
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
     await this.ensureTable();
     const context = this.context('renew lease', lease.appId);
-    const expiresAt = new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
-    const entity = { partitionKey: P_LEASE, rowKey: encodeKey(lease.appId), AppId: lease.appId, Owner: lease.owner, ExpiresAt: expiresAt };
-    const etag = await this.replaceWithEtag(entity, lease.etag, context);
+    const expiresAt = this.localExpiry(ttlMs);
+    // The service stamps the replace: the lease runs for ttlMs from then, on its clock.
+    const etag = await this.replaceWithEtag(leaseEntity(lease.appId, lease.owner, ttlMs), lease.etag, context);
     return etag === undefined ? undefined : { ...lease, expiresAt, etag };
+  }
+
+  private localExpiry(ttlMs: number): string {
+    return new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
+  }
+
+  /** The lease entity and the service's time of the answer (its Date header), or undefined when there is none. */
+  private async readLease(rowKey: string, context: AzureErrorContext): Promise<{ entity: Entity; serviceNow: number | undefined } | undefined> {
+    let serviceNow: number | undefined;
+    const entity = await callAzureOptional(context, () =>
+      this.table.getEntity<Record<string, unknown>>(P_LEASE, rowKey, {
+        onResponse: (response) => {
+          const date = Date.parse(response.headers.get('date') ?? '');
+          if (Number.isFinite(date)) serviceNow = date;
+        },
+      }),
+    );
+    return entity === undefined ? undefined : { entity, serviceNow };
   }
 
   async releaseLease(lease: Lease): Promise<void> {
@@ -433,6 +458,24 @@ export class TableRotationStore implements RotationStore {
   private async deleteQuietly(partitionKey: string, rowKey: string, context: AzureErrorContext): Promise<void> {
     await callAzureOptional(context, () => this.table.deleteEntity(partitionKey, rowKey));
   }
+}
+
+function leaseEntity(appId: string, owner: string, ttlMs: number): TableEntity<Record<string, unknown>> {
+  return { partitionKey: P_LEASE, rowKey: encodeKey(appId), AppId: appId, Owner: owner, DurationMs: Math.round(ttlMs) };
+}
+
+/**
+ * Whether a lease has run out, on the service's clock: its Timestamp (the service's time of its last write) plus its
+ * duration, against the service's time now. Both come from the service, so no instance's clock, however far off,
+ * can end a live lease early (a steal) or keep an expired one alive (a stranded app). When either is missing the
+ * lease cannot be judged and counts as held: the Table service always sends both.
+ */
+export function leaseExpired(entity: Record<string, unknown> & { timestamp?: string }, serviceNow: number | undefined): boolean {
+  const written = Date.parse(entity.timestamp ?? '');
+  if (!Number.isFinite(written) || serviceNow === undefined) return false;
+  const duration = Number(entity.DurationMs);
+  const heldFor = Number.isSafeInteger(duration) ? duration : LEGACY_LEASE_MS;
+  return written + heldFor <= serviceNow;
 }
 
 /** A finished record is the audit log: only retiredAt (and updatedAt) may change; id and appId never do. */

@@ -14,6 +14,7 @@ import {
   TableRotationStore,
 } from '../../src/azure/tableRotationStore.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { ageLeases } from '../helpers/leases.js';
 
 const azurite = useAzurite();
 
@@ -26,7 +27,17 @@ class FakeClock {
 }
 
 function newStore(clock = new FakeClock()) {
-  return { store: new TableRotationStore({ connectionString: azurite().connectionString, tableName: uniqueName('rot'), clock }), clock };
+  const tableName = uniqueName('rot');
+  return {
+    store: new TableRotationStore({ connectionString: azurite().connectionString, tableName, clock }),
+    clock,
+    /** Time passing for everyone, the Table service included (see test/helpers/leases.ts). */
+    pass: async (ms: number) => {
+      clock.advance(ms);
+      await ageLeases({ storageConnectionString: azurite().connectionString, rotationTable: tableName }, ms);
+    },
+    tableName,
+  };
 }
 
 const APP = '/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg-one/providers/microsoft.web/sites/app-one';
@@ -227,10 +238,10 @@ describe('TableRotationStore on Azurite', () => {
   });
 
   it('lets an expired lease be taken over, after which the old holder can neither renew nor release it', async () => {
-    const { store, clock } = newStore();
+    const { store, clock, pass } = newStore();
     const first = await store.acquireLease(APP, 'crashed-owner', 60_000);
     expect(first).toBeDefined();
-    clock.advance(61_000);
+    await pass(61_000);
 
     const second = await store.acquireLease(APP, 'next-owner', 60_000);
     expect(second?.owner).toBe('next-owner');
@@ -245,9 +256,9 @@ describe('TableRotationStore on Azurite', () => {
   });
 
   it('lets only one of two racers take over the same expired lease', async () => {
-    const { store, clock } = newStore();
+    const { store, pass } = newStore();
     await store.acquireLease(APP, 'crashed-owner', 1_000);
-    clock.advance(5_000);
+    await pass(5_000);
     const results = await Promise.all([store.acquireLease(APP, 'x', 60_000), store.acquireLease(APP, 'y', 60_000)]);
     expect(results.filter((l) => l !== undefined)).toHaveLength(1);
   });
@@ -269,5 +280,59 @@ describe('TableRotationStore on Azurite', () => {
     await store.setState('lastScan', '{"at":"2030-01-01T00:00:00Z","apps":3}');
     await store.setState('lastScan', '{"at":"2030-01-02T00:00:00Z","apps":4}');
     expect(await store.getState('lastScan')).toBe('{"at":"2030-01-02T00:00:00Z","apps":4}');
+  });
+});
+
+describe('leases on the Table service clock: instances whose clocks are two days off', () => {
+  const DAY = 24 * 3600 * 1000;
+  /** An instance's clock: the machine's (Azurite's) time off by `skewMs`. */
+  const skewed = (skewMs: number) => ({ now: () => new Date(Date.now() + skewMs) });
+  /** Two store instances over one table, each with its own clock (two Function App instances). */
+  function instances(holderSkew: number, challengerSkew: number) {
+    const tableName = uniqueName('skew');
+    const open = (skew: number) => new TableRotationStore({ connectionString: azurite().connectionString, tableName, clock: skewed(skew) });
+    return { holder: open(holderSkew), challenger: open(challengerSkew), tableName };
+  }
+  async function ownerOf(tableName: string): Promise<string | undefined> {
+    const { TableClient } = await import('@azure/data-tables');
+    const table = TableClient.fromConnectionString(azurite().connectionString, tableName, { allowInsecureConnection: true });
+    return (await table.getEntity<{ Owner: string }>('lease', encodeKey(APP))).Owner;
+  }
+
+  it.each([
+    ['an instance two days ahead cannot take a live lease', 0, 2 * DAY],
+    ['an instance two days behind cannot take a live lease', 0, -2 * DAY],
+    ["a correct instance cannot take the live lease of one two days behind (its expiry would read as two days ago)", -2 * DAY, 0],
+    ['an instance two days behind cannot take the live lease of one two days ahead', 2 * DAY, -2 * DAY],
+  ])('%s', async (_sentence, holderSkew, challengerSkew) => {
+    const { holder, challenger, tableName } = instances(holderSkew, challengerSkew);
+    const held = await holder.acquireLease(APP, 'holder', 60_000);
+    expect(held).toBeDefined();
+    expect(await challenger.acquireLease(APP, 'challenger', 60_000)).toBeUndefined();
+    expect(await ownerOf(tableName)).toBe('holder');
+    // The holder still has it: its renewal succeeds.
+    expect(await holder.renewLease(held!, 60_000)).toBeDefined();
+  });
+
+  it.each([
+    ['an instance two days ahead leaves an expired lease that a correct one takes at once (not two days later)', 2 * DAY, 0],
+    ['an instance two days behind takes an expired lease at once (not two days later)', 0, -2 * DAY],
+    ['an instance two days ahead takes the expired lease of one two days behind', -2 * DAY, 2 * DAY],
+  ])('%s', async (_sentence, holderSkew, challengerSkew) => {
+    const { holder, challenger, tableName } = instances(holderSkew, challengerSkew);
+    expect(await holder.acquireLease(APP, 'holder', 1_000)).toBeDefined();
+    // Real time on the service: the Date header it answers with counts in whole seconds.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await challenger.acquireLease(APP, 'challenger', 60_000)).toBeDefined();
+    expect(await ownerOf(tableName)).toBe('challenger');
+  });
+
+  it("reckons the holder's own expiry on its own clock (durations agree on any clock)", async () => {
+    const { holder } = instances(2 * DAY, 0);
+    const before = Date.now() + 2 * DAY;
+    const lease = await holder.acquireLease(APP, 'holder', 60_000);
+    const expires = Date.parse(lease!.expiresAt);
+    expect(expires).toBeGreaterThanOrEqual(before + 60_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 2 * DAY + 60_000);
   });
 });

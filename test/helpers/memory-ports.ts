@@ -564,6 +564,8 @@ export class MemoryRotationStore implements RotationStore {
     return [...this.records.values()].join('\n');
   }
 
+  // Leases are judged on this store's clock, which plays the Table service's (as the real store judges them on the
+  // service's Timestamp and Date): a rotator given a clock of its own cannot end or stretch someone else's lease.
   async acquireLease(appId: string, owner: string, ttlMs: number): Promise<Lease | undefined> {
     const current = this.leases.get(appId);
     if (current && current.owner !== owner && Date.parse(current.expiresAt) > this.clock.now().getTime()) return undefined;
