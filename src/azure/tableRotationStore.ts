@@ -16,7 +16,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
-import type { Lease, RotationRecord, RotationStore } from '../core/records.js';
+import { MAX_RECORD_JSON_CHARS, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
 import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 
 export interface TableRotationStoreOptions {
@@ -36,8 +36,15 @@ export interface TableRotationStoreOptions {
 
 /** A string property holds 64 KiB, i.e. 32,768 UTF-16 code units; stay below it. */
 export const CHUNK_CHARS = 30_000;
-/** An entity holds at most 1 MiB and 255 properties. */
-const MAX_CHUNKS = 30;
+/** A record's JSON fits in this many chunks (src/core/records.ts); state values use the same bound. */
+const MAX_CHUNKS = Math.ceil(MAX_RECORD_JSON_CHARS / CHUNK_CHARS);
+/**
+ * "The total size of all data in an entity's properties can't exceed 1 MiB", and an entity has at most 255
+ * properties, the three system ones included (learn.microsoft.com/rest/api/storageservices/
+ * understanding-the-table-service-data-model). See entitySizeBytes for how the size is counted.
+ */
+export const MAX_ENTITY_BYTES = 1024 * 1024;
+const MAX_CUSTOM_PROPERTIES = 252;
 /** A pointer whose record is missing may be a create in progress; only older ones are cleaned up. */
 const STALE_POINTER_MS = 10 * 60 * 1000;
 const MAX_TICKS = 9_999_999_999_999;
@@ -99,7 +106,14 @@ export function isOpenRecord(record: RotationRecord, now: Date): boolean {
 
 export function splitChunks(text: string, size = CHUNK_CHARS): string[] {
   const chunks: string[] = [];
-  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + size, text.length);
+    // Never between the two halves of a surrogate pair: a lone half is not valid UTF-16 and would come back as U+FFFD.
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    chunks.push(text.slice(i, end));
+    i = end;
+  }
   return chunks.length === 0 ? [''] : chunks;
 }
 
@@ -175,6 +189,8 @@ export class TableRotationStore implements RotationStore {
     await this.ensureTable();
     const context = this.context('create rotation record', record.id);
     const location: Location = { partitionKey: appPartition(record.appId), rowKey: recordRowKey(record) };
+    // Built (and its size checked) before anything is written: a record too large for an entity leaves no pointer.
+    const row = recordEntity(location, record, context);
     const pointer = { AppId: record.appId, RecordPartition: location.partitionKey, RecordRow: location.rowKey };
     const claimed = await this.tryCreate({ partitionKey: P_ID, rowKey: encodeKey(record.id), ...pointer }, context);
     if (!claimed) {
@@ -190,7 +206,7 @@ export class TableRotationStore implements RotationStore {
       await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
     }
     await this.upsert({ partitionKey: P_TIME, rowKey: location.rowKey, ...pointer }, context);
-    const etag = await this.tryCreateWithEtag({ ...location, ...recordColumns(record, context) }, context);
+    const etag = await this.tryCreateWithEtag(row, context);
     if (etag === undefined) throw new ConflictError(`rotation record ${record.id} already exists`);
     this.locations.set(record.id, location);
     this.remember(record, etag, isOpenRecord(record, this.options.clock.now()));
@@ -204,7 +220,7 @@ export class TableRotationStore implements RotationStore {
     if (location !== undefined && known !== undefined) {
       const stored = JSON.parse(known.json) as RotationRecord;
       checkUpdate(stored, record);
-      const etag = await this.replaceWithEtag({ ...location, ...recordColumns(record, context) }, known.etag, context);
+      const etag = await this.replaceWithEtag(recordEntity(location, record, context), known.etag, context);
       if (etag !== undefined) {
         await this.afterUpdate(record, location, etag, known.open, context);
         return;
@@ -219,7 +235,7 @@ export class TableRotationStore implements RotationStore {
     checkUpdate(current.record, record);
     let etag: string;
     try {
-      etag = (await this.table.updateEntity({ ...location, ...recordColumns(record, context) }, 'Replace', { etag: current.etag })).etag ?? '';
+      etag = (await this.table.updateEntity(recordEntity(location, record, context), 'Replace', { etag: current.etag })).etag ?? '';
     } catch (error) {
       const translated = translateAzureError(error, context);
       if (translated instanceof ConflictError) {
@@ -383,7 +399,9 @@ export class TableRotationStore implements RotationStore {
   async setState(key: string, value: string): Promise<void> {
     await this.ensureTable();
     const context = this.context('set state', key);
-    await this.upsert({ partitionKey: P_STATE, rowKey: encodeKey(key), ...chunkColumns('Value', value, context) }, context);
+    const entity = { partitionKey: P_STATE, rowKey: encodeKey(key), ...chunkColumns('Value', value, context) };
+    checkEntitySize(entity, context);
+    await this.upsert(entity, context);
   }
 
   // ---- helpers ----
@@ -532,6 +550,38 @@ function joinChunks(entity: Record<string, unknown>, prefix: string, context: Az
     text += chunk;
   }
   return text;
+}
+
+/**
+ * An entity's size as the Table service counts it: 4 bytes, the keys in UTF-16, and per property 8 bytes, its name
+ * in UTF-16 and its value (a string: 4 bytes + 2 per UTF-16 code unit; a number: 8; a boolean: 1).
+ */
+export function entitySizeBytes(entity: { partitionKey: string; rowKey: string } & Record<string, unknown>): number {
+  let size = 4 + (entity.partitionKey.length + entity.rowKey.length) * 2;
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === 'partitionKey' || name === 'rowKey' || value === undefined) continue;
+    const valueSize = typeof value === 'string' ? 4 + value.length * 2 : typeof value === 'boolean' ? 1 : 8;
+    size += 8 + name.length * 2 + valueSize;
+  }
+  return size;
+}
+
+/** Refuses, before any write, an entity the Table service would refuse (or, worse, an emulator would keep). */
+function checkEntitySize(entity: { partitionKey: string; rowKey: string } & Record<string, unknown>, context: AzureErrorContext): void {
+  const properties = Object.keys(entity).filter((k) => k !== 'partitionKey' && k !== 'rowKey').length;
+  const size = entitySizeBytes(entity);
+  if (size > MAX_ENTITY_BYTES || properties > MAX_CUSTOM_PROPERTIES) {
+    throw new PreconditionError(
+      `${context.operation} (${context.resource}): the entity would be ${size} bytes in ${properties} properties; ` +
+        `a table entity holds at most ${MAX_ENTITY_BYTES} bytes (1 MiB) in ${MAX_CUSTOM_PROPERTIES} properties besides the system ones`,
+    );
+  }
+}
+
+function recordEntity(location: Location, record: RotationRecord, context: AzureErrorContext): TableEntity<Record<string, unknown>> {
+  const entity = { ...location, ...recordColumns(record, context) };
+  checkEntitySize(entity, context);
+  return entity;
 }
 
 /** The whole record as JSON, plus columns a person browsing the table (Storage Explorer) can read at a glance. */

@@ -3,14 +3,17 @@ import { odata } from '@azure/data-tables';
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, PreconditionError } from '../../src/core/errors.js';
-import type { RotationRecord } from '../../src/core/records.js';
+import { MAX_RECORD_JSON_CHARS, type RotationRecord } from '../../src/core/records.js';
 import {
   CHUNK_CHARS,
   decodeKey,
   encodeKey,
+  entitySizeBytes,
+  MAX_ENTITY_BYTES,
   isOpenRecord,
   odataString,
   partitionFilter,
+  splitChunks,
   TableRotationStore,
 } from '../../src/azure/tableRotationStore.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
@@ -147,6 +150,53 @@ describe('TableRotationStore on Azurite', () => {
     expect(JSON.stringify(big).length).toBeGreaterThan(2 * CHUNK_CHARS);
     await store.create(big);
     expect(await store.get('big')).toEqual(big);
+  });
+
+  // ASCII only: Azurite decodes a request body in 64 KiB pieces and garbles a multi-byte character cut by one (the
+  // surrogate-pair rule of splitChunks is tested on its own, below).
+  it('stores a record of nearly MAX_RECORD_JSON_CHARS whole, within one entity', async () => {
+    const { store } = newStore();
+    const base = record('largest', '2030-01-01T00:00:00.000Z');
+    const room = MAX_RECORD_JSON_CHARS - JSON.stringify(base).length - 200;
+    const big = { ...base, reason: 'x'.repeat(room) };
+    await store.create(big);
+    expect(await store.get('largest')).toEqual(big);
+  });
+
+  it.each([
+    ['a pair that would straddle the boundary', `ab${'\u{1F510}'.repeat(40_000)}`],
+    ['pairs from the first character', '\u{1F510}'.repeat(40_000)],
+  ])('never splits a surrogate pair between chunks: %s', (_sentence, text) => {
+    const chunks = splitChunks(text);
+    // A lone surrogate is what encodeURIComponent refuses: a well-formed chunk encodes.
+    expect(chunks.every((c) => c.length <= CHUNK_CHARS && encodeURIComponent(c).length > 0)).toBe(true);
+    expect(chunks.join('')).toBe(text);
+  });
+
+  it('refuses a record too large for one table entity, naming the bound, and writes no row or pointer', async () => {
+    const { store } = newStore();
+    const huge = record('huge', '2030-01-01T00:00:00.000Z', { reason: 'x'.repeat(MAX_RECORD_JSON_CHARS) });
+    await expect(store.create(huge)).rejects.toThrow(/exceed what one table entity holds \(510000\)/);
+    expect(await store.get('huge')).toBeUndefined();
+    expect(await store.listAll()).toEqual([]);
+    expect(await store.listOpen()).toEqual([]);
+  });
+
+  it('counts an entity as the Table service does (UTF-16, per-property overhead) and keeps a full record under 1 MiB', () => {
+    // 4 + keys (1 + 1) * 2 + property (8 + "Name" 4 * 2 + string 4 + 2 * 2).
+    expect(entitySizeBytes({ partitionKey: 'p', rowKey: 'r', Name: 'ab' })).toBe(32);
+    expect(entitySizeBytes({ partitionKey: 'p', rowKey: 'r', Count: 3, Flag: true })).toBe(4 + 4 + (8 + 10 + 8) + (8 + 8 + 1));
+    // The largest record the store accepts, as chunks of CHUNK_CHARS, with every readable column at its longest.
+    const chunks = Math.ceil(MAX_RECORD_JSON_CHARS / CHUNK_CHARS);
+    const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
+      partitionKey: `r-${'~FF'.repeat(300)}`,
+      rowKey: `${'9'.repeat(13)}-${'~FF'.repeat(100)}`,
+      Kind: 'rotation', Id: 'i'.repeat(100), AppId: 'a'.repeat(900), Step: 'previousRecorded', Trigger: 'timer',
+      StartedAt: '2030-01-01T00:00:00.000Z', UpdatedAt: '2030-01-01T00:00:00.000Z', FinishedAt: '2030-01-01T00:00:00.000Z',
+      Outcome: 'rolledBack', Reason: 'r'.repeat(1000), RecordChunks: chunks,
+    };
+    for (let i = 0; i < chunks; i += 1) entity[`Record${i}`] = 'x'.repeat(CHUNK_CHARS);
+    expect(entitySizeBytes(entity)).toBeLessThanOrEqual(MAX_ENTITY_BYTES);
   });
 
   it('never rewrites a finished record, except to set retiredAt', async () => {
