@@ -20,6 +20,7 @@ import type {
   KeyVaultSource,
   SiteInfo,
 } from './ports.js';
+import type { AppSettings } from './ports.js';
 import {
   getTag,
   LOAD_CERTIFICATES_SETTING,
@@ -451,7 +452,7 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
   // An app with bad tags is skipped as a whole: its settings are not even read.
   if (app.problems.length > 0) return app;
 
-  let settings: Record<string, string>;
+  let settings: AppSettings;
   try {
     settings = await ctx.deps.gateway.readAppSettings(site.ref);
   } catch (error) {
@@ -496,14 +497,15 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
 }
 
 /** App settings names are case-insensitive on Windows and in ARM; match exactly first. */
-export function settingValue(settings: Record<string, string>, name: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(settings, name)) return settings[name];
+/** A setting's value by case-insensitive name; a null value (ARM can return one) reads as not set. */
+export function settingValue(settings: AppSettings, name: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(settings, name)) return settings[name] ?? undefined;
   const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(settings)) if (key.toLowerCase() === lower) return value;
+  for (const [key, value] of Object.entries(settings)) if (key.toLowerCase() === lower) return value ?? undefined;
   return undefined;
 }
 
-function selectedThumbprintOf(settings: Record<string, string>, names: string[], loaded: string[]): string | undefined {
+function selectedThumbprintOf(settings: AppSettings, names: string[], loaded: string[]): string | undefined {
   for (const name of names) {
     const value = settingValue(settings, name);
     if (value === undefined) continue;
