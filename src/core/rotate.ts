@@ -174,6 +174,7 @@ export async function rotateScannedApp(
       tags: current.tags,
       candidates: new Map(),
       ...(options.candidateReads ? { candidateReads: options.candidateReads } : {}),
+      scannedVersions: new Map(currentPlan.due.map((d) => [d.candidate.id.trim().toLowerCase(), d.candidate])),
     };
     await crash(ctx, 'afterLease');
     return await driveToResult(ctx, { plan: currentPlan });
