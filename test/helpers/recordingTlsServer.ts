@@ -43,8 +43,8 @@ export function recordingPki(): { ca: IssuedCertificate; server: IssuedCertifica
 }
 
 /** Listens on `host` (default 127.0.0.1) and `port` (default: any free one); answers 200 to any request. */
-export async function startRecordingTlsServer(host = '127.0.0.1', port = 0): Promise<RecordingTlsServer> {
-  const { server: cert } = recordingPki();
+export async function startRecordingTlsServer(host = '127.0.0.1', port = 0, certificate?: IssuedCertificate): Promise<RecordingTlsServer> {
+  const cert = certificate ?? recordingPki().server;
   const seen: SeenConnection[] = [];
   const handshakes: SeenHandshake[] = [];
   const server = tls.createServer({ cert: cert.certPem, key: cert.keyPem, requestCert: true, rejectUnauthorized: false });

@@ -116,17 +116,19 @@ describe('HttpsProber.direct under the policy (real TLS, recorded by the servers
   });
 
   it('checks the server certificate against the name, not the pinned address', async () => {
-    const wrongName = await startRecordingTlsServer('127.0.0.2');
+    // A certificate for the address 127.0.0.2 only: it would pass a check against the pinned address, not one
+    // against the name in the URL.
+    const addressOnly = issueCertificate(recordingPki().ca, { commonName: '127.0.0.2', usage: 'server', altNames: ['127.0.0.2'] });
+    const server = await startRecordingTlsServer('127.0.0.2', 0, addressOnly);
     try {
-      // The recording servers' certificate names localhost and the loopback addresses, not partner.localhost.
       const resolver = scriptedResolver([v4('127.0.0.2')]);
-      const probe = prober(new ProbeTargetGate(policy('partner.localhost'), { resolver }));
-      const result = await probe.direct(`https://partner.localhost:${wrongName.port}/`, credential);
+      const probe = prober(new ProbeTargetGate(policy('127.0.0.2'), { resolver }));
+      const result = await probe.direct(`https://localhost:${server.port}/`, credential);
       expect(result).toMatchObject({ ok: false, transient: false });
       expect(result.detail).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
-      expect(wrongName.presented()).toEqual([]);
+      expect(server.seen.map((s) => s.local)).toEqual(['127.0.0.2']);
     } finally {
-      await wrongName.close();
+      await server.close();
     }
   });
 
