@@ -8,15 +8,15 @@ import { dimensionsOf, finish, type RotationContext } from './context.js';
 export async function admitProbeTargets(ctx: RotationContext): Promise<boolean> {
   const { prober } = ctx.deps;
   if (!prober.admitTarget || ctx.tags.probeUrls.length === 0) return true;
-  const refusals: string[] = [];
+  const refused: Array<{ url: string; reason: string }> = [];
   for (const url of ctx.tags.probeUrls) {
-    const refusal = await prober.admitTarget(url);
-    if (refusal !== undefined) refusals.push(refusal);
+    const reason = await prober.admitTarget(url);
+    if (reason !== undefined) refused.push({ url, reason });
   }
-  if (refusals.length === 0) return true;
-  for (const url of ctx.tags.probeUrls) {
+  if (refused.length === 0) return true;
+  for (const { url } of refused) {
     ctx.deps.telemetry.event('ProbeFailed', dimensionsOf(ctx.record, { reason: 'ProbeTargetRefused', probe: 'direct', target: url }));
   }
-  await finish(ctx, 'aborted', `ProbeTargetRefused: tag ${ctx.names.probe}: ${refusals.join('; ')}`.slice(0, 1000));
+  await finish(ctx, 'aborted', `ProbeTargetRefused: tag ${ctx.names.probe}: ${refused.map((r) => r.reason).join('; ')}`.slice(0, 1000));
   return false;
 }
