@@ -75,7 +75,7 @@ export class HttpsProber implements Prober {
     if (!admission.ok) {
       return { kind: 'direct', target: url, ok: false, transient: false, detail: `probe target refused: ${admission.reason}`, at: this.now().toISOString(), durationMs: 0 };
     }
-    return this.run('direct', url, { cert: credential.certPem, key: credential.keyPem }, admission.target, (answer) => {
+    return this.run('direct', url, { cert: credential.certPem, key: credential.keyPem }, (answer) => {
       const json = parseJson(answer.body);
       const observed = stringField(json, 'clientThumbprint') ?? stringField(json, 'thumbprint');
       const ok = answer.status >= 200 && answer.status < 300;
@@ -88,11 +88,11 @@ export class HttpsProber implements Prober {
           ? `downstream accepted ${credential.thumbprint}`
           : `downstream answered ${answer.status}${reason ? `: ${short(reason)}` : ''} (presented ${credential.thumbprint})`,
       };
-    });
+    }, admission.target);
   }
 
   async viaApp(url: string, expectedThumbprint?: string): Promise<ProbeResult> {
-    return this.run('via-app', url, {}, undefined, (answer) => {
+    return this.run('via-app', url, {}, (answer) => {
       const json = parseJson(answer.body);
       const header = answer.headers['x-presented-thumbprint'];
       const observed = (stringField(json, 'presentedThumbprint') ?? (typeof header === 'string' ? header : undefined))?.trim().toUpperCase();
@@ -123,8 +123,9 @@ export class HttpsProber implements Prober {
     kind: ProbeResult['kind'],
     url: string,
     tlsOptions: { cert?: string; key?: string },
-    pinned: AdmittedTarget | undefined,
     judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint'>,
+    /** The admitted address a direct probe connects to (the via-app probe goes to the app's own host from ARM). */
+    pinned?: AdmittedTarget,
   ): Promise<ProbeResult> {
     const at = this.now();
     const started = Date.now();
