@@ -80,11 +80,15 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function stringMap(v: unknown, what: string): Record<string, string> {
+function stringMap(v: unknown, what: string, options: { nullable?: boolean } = {}): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (!isRecord(v)) throw new HttpError(400, 'BadRequest', `${what} must be an object of strings.`);
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) {
+    if (val === null && options.nullable) {
+      out[k] = val as unknown as string;
+      continue;
+    }
     if (typeof val !== 'string') throw new HttpError(400, 'BadRequest', `${what}: the value of '${k}' must be a string.`);
     out[k] = val;
   }
@@ -464,7 +468,8 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
       const body = await readJson(req);
       if (!isRecord(body)) throw new HttpError(400, 'BadRequest', 'The request body must be a StringDictionary: { "properties": { "<name>": "<value>" } }.');
       // PUT replaces the whole dictionary, as the real API does: keys that are absent are deleted.
-      app.settings = stringMap(body.properties, 'properties');
+      // ARM returns null for a setting set to null, and takes it back on a PUT (a read-modify-write must keep it).
+      app.settings = stringMap(body.properties, 'properties', { nullable: true });
       app.lastModified = ctx.now();
       if (ctx.restartOnSettingsWrite) void ctx.restart(app, false);
       return { status: 200, body: appSettingsJson(app) };

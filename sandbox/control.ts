@@ -89,7 +89,8 @@ export interface SandboxControl {
   // Apps
   setRestartBehaviour(ref: AppRef, behaviour: RestartBehaviour): void;
   /** An operator's edit in the portal: replaces the settings, no restart. */
-  setAppSettings(ref: AppRef, settings: Record<string, string>): void;
+  /** A value may be null: ARM's app settings JSON can hold one (served and kept as null). */
+  setAppSettings(ref: AppRef, settings: Record<string, string | null>): void;
   appSettings(ref: AppRef): Record<string, string>;
   /** What the running app loaded (simulated apps), else what it would load now. Uppercase. */
   loadedThumbprints(ref: AppRef): string[];

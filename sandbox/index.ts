@@ -576,8 +576,9 @@ function createControl(d: ControlDeps): SandboxControl {
     },
     setAppSettings(ref, settings) {
       const a = d.world.requireApp(ref);
-      for (const [k, v] of Object.entries(settings)) if (typeof v !== 'string') throw new RangeError(`setting '${k}' must be a string`);
-      a.settings = { ...settings };
+      for (const [k, v] of Object.entries(settings)) if (typeof v !== 'string' && v !== null) throw new RangeError(`setting '${k}' must be a string or null`);
+      // Null is what ARM can return for a setting; the simulated app reads it as unset.
+      a.settings = { ...settings } as Record<string, string>;
       a.lastModified = new Date();
     },
     appSettings: (ref) => ({ ...d.world.requireApp(ref).settings }),

@@ -16,6 +16,8 @@ import { noTelemetry, type Telemetry } from './core/events.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { systemClock, type Clock } from './core/ports.js';
 import { HttpsProber } from './probes/prober.js';
+import { probeTargetPolicyOf } from './core/config.js';
+import { ProbeTargetGate, type Resolver } from './probes/targetPolicy.js';
 
 export interface CompositionOverrides {
   /** Extra CA (PEM) every client trusts besides the system roots: the sandbox CA. */
@@ -31,6 +33,8 @@ export interface CompositionOverrides {
   pacing?: PacingOptions;
   /** A credential to use instead of the one AZURE_CREDENTIAL describes (tests, tools). */
   credential?: TokenCredential;
+  /** Name resolution of probe targets (tests answer from a table: the network guard allows no real look-up). */
+  resolver?: Resolver;
 }
 
 export interface Dependencies extends RotatorDeps {
@@ -84,6 +88,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
     now: () => clock.now(),
+    targets: new ProbeTargetGate(probeTargetPolicyOf(config), overrides.resolver ? { resolver: overrides.resolver } : {}),
   });
 
   const deps: Dependencies = {

@@ -1,3 +1,4 @@
+import https from 'node:https';
 import net from 'node:net';
 import dns from 'node:dns';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,22 @@ describe('the loopback network guard', () => {
     expect(error.message).toMatch(/network guard/);
     const attempts = blockedAttempts.splice(0);
     expect(attempts.map((a) => a.target)).toEqual(['169.254.169.254:80']);
+  });
+
+  it('blocks an https request too (its socket options carry path: null), and records it', async () => {
+    // 0.0.0.0 reaches this machine on Linux: were the guard to miss it, nothing would leave the machine.
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const error = await new Promise<Error>((resolve) => {
+      const request = https.request(`https://0.0.0.0:${port}/`, { agent: false });
+      request.on('error', resolve);
+      request.on('response', () => resolve(new Error('answered')));
+      request.end();
+    });
+    server.close();
+    expect(error.message).toMatch(/network guard/);
+    expect(blockedAttempts.splice(0).map((a) => a.target)).toEqual([`0.0.0.0:${port}`]);
   });
 
   it('blocks a DNS look-up of a public host name and records it', async () => {

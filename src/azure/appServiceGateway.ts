@@ -18,6 +18,7 @@ import type {
   SiteInfo,
   UploadCertificateInput,
 } from '../core/ports.js';
+import type { AppSettings } from '../core/ports.js';
 import { AzureNotFoundError, AzurePreconditionError, callAzure, callAzureOptional, type AzureErrorContext } from './errors.js';
 
 /** The api-version of `Microsoft.KeyVault/vaults` GET (stable; returns properties.vaultUri). */
@@ -233,20 +234,23 @@ export class ArmAppServiceGateway implements AppServiceGateway {
     return certificate === undefined ? undefined : toCertificateInfo(certificate);
   }
 
-  async readAppSettings(ref: AppRef): Promise<Record<string, string>> {
+  async readAppSettings(ref: AppRef): Promise<AppSettings> {
     const webApps = this.client(ref.subscriptionId).webApps;
     const dictionary = await callAzure({ operation: 'read app settings', resource: appResourceId(ref) }, () =>
       ref.slot
         ? webApps.listApplicationSettingsSlot(ref.resourceGroup, ref.site, ref.slot)
         : webApps.listApplicationSettings(ref.resourceGroup, ref.site),
     );
-    return { ...(dictionary.properties ?? {}) };
+    // The SDK types the values as strings; ARM's JSON can hold null, which stays null (see AppSettings).
+    return { ...(dictionary.properties ?? {}) } as AppSettings;
   }
 
-  async writeAppSettings(ref: AppRef, settings: Record<string, string>): Promise<void> {
+  async writeAppSettings(ref: AppRef, input: AppSettings): Promise<void> {
     const webApps = this.client(ref.subscriptionId).webApps;
+    // Written back as read: a null value goes out as null, which the SDK's serializer passes through.
+    const settings = input as Record<string, string>;
     // Setting values may be secrets of the app (connection strings): they are not part of any message.
-    const values = Object.values(settings);
+    const values = Object.values(input).filter((v): v is string => typeof v === 'string');
     await callAzure(
       { operation: 'write app settings', resource: appResourceId(ref) },
       () =>

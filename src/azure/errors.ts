@@ -82,10 +82,11 @@ const TRANSIENT_NETWORK_CODES = new Set([
 ]);
 
 /** Service-provided messages are kept short and scrubbed of every value the caller marks secret. */
-export function scrub(text: string, secrets: readonly string[] = []): string {
-  let out = text;
+export function scrub(text: string, secrets: readonly (string | null | undefined)[] = []): string {
+  let out = typeof text === 'string' ? text : String(text ?? '');
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    // App settings can hold null (ARM returns it): nothing to redact, and no TypeError in place of the real error.
+    if (typeof secret === 'string' && secret.length >= 4) out = out.split(secret).join('[redacted]');
   }
   // A long base64 run is PFX or key material whatever produced it; public ids are never this long.
   out = out.replace(/[A-Za-z0-9+/=_-]{200,}/g, '[redacted]');

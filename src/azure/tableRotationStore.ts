@@ -6,7 +6,9 @@
 //   id        RowKey = rotation id → where its row lives, so `get(id)` is two point reads, never a scan.
 //   t         RowKey = inverted start time + id → the same pointer, for `listAll` newest first.
 //   open      RowKey = rotation id → pointer to every record that may still need work (listOpen).
-//   lease     RowKey = app → the per-app lease (owner, expiry; the entity's ETag is the concurrency token).
+//   lease     RowKey = app → the per-app lease (owner, duration; the entity's ETag is the concurrency token). It is
+//             judged on the Table service's clock, never an instance's: it is held until its Timestamp (set by the
+//             service on every write) plus its duration, compared with the Date of the service's answer to the read.
 //   state     RowKey = key → small service state (last scan).
 //
 // Table keys may not contain / \ # ? or control characters; ids and app ids are escaped (see encodeKey).
@@ -14,7 +16,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
-import type { Lease, RotationRecord, RotationStore } from '../core/records.js';
+import { MAX_RECORD_JSON_CHARS, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
 import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 
 export interface TableRotationStoreOptions {
@@ -27,17 +29,29 @@ export interface TableRotationStoreOptions {
   tlsCa?: string;
   /** ROTATION_TABLE. */
   tableName: string;
-  /** Lease expiry and the verification window of listOpen are judged by this clock. */
+  /**
+   * The verification window of listOpen is judged by this clock, and a lease's `expiresAt` as its holder reckons it
+   * (durations are the same on any clock). Whether someone else's lease has expired is never judged by it.
+   */
   clock: Pick<Clock, 'now'>;
 }
 
 /** A string property holds 64 KiB, i.e. 32,768 UTF-16 code units; stay below it. */
 export const CHUNK_CHARS = 30_000;
-/** An entity holds at most 1 MiB and 255 properties. */
-const MAX_CHUNKS = 30;
+/** A record's JSON fits in this many chunks (src/core/records.ts); state values use the same bound. */
+const MAX_CHUNKS = Math.ceil(MAX_RECORD_JSON_CHARS / CHUNK_CHARS);
+/**
+ * "The total size of all data in an entity's properties can't exceed 1 MiB", and an entity has at most 255
+ * properties, the three system ones included (learn.microsoft.com/rest/api/storageservices/
+ * understanding-the-table-service-data-model). See entitySizeBytes for how the size is counted.
+ */
+export const MAX_ENTITY_BYTES = 1024 * 1024;
+const MAX_CUSTOM_PROPERTIES = 252;
 /** A pointer whose record is missing may be a create in progress; only older ones are cleaned up. */
 const STALE_POINTER_MS = 10 * 60 * 1000;
 const MAX_TICKS = 9_999_999_999_999;
+/** A lease entity written before leases carried their duration: held at most this long after its last write. */
+const LEGACY_LEASE_MS = 2 * 60 * 60 * 1000;
 /** Records whose last write this store remembers (see `written`). */
 const MAX_REMEMBERED = 1000;
 
@@ -94,7 +108,14 @@ export function isOpenRecord(record: RotationRecord, now: Date): boolean {
 
 export function splitChunks(text: string, size = CHUNK_CHARS): string[] {
   const chunks: string[] = [];
-  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + size, text.length);
+    // Never between the two halves of a surrogate pair: a lone half is not valid UTF-16 and would come back as U+FFFD.
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    chunks.push(text.slice(i, end));
+    i = end;
+  }
   return chunks.length === 0 ? [''] : chunks;
 }
 
@@ -170,6 +191,8 @@ export class TableRotationStore implements RotationStore {
     await this.ensureTable();
     const context = this.context('create rotation record', record.id);
     const location: Location = { partitionKey: appPartition(record.appId), rowKey: recordRowKey(record) };
+    // Built (and its size checked) before anything is written: a record too large for an entity leaves no pointer.
+    const row = recordEntity(location, record, context);
     const pointer = { AppId: record.appId, RecordPartition: location.partitionKey, RecordRow: location.rowKey };
     const claimed = await this.tryCreate({ partitionKey: P_ID, rowKey: encodeKey(record.id), ...pointer }, context);
     if (!claimed) {
@@ -185,7 +208,7 @@ export class TableRotationStore implements RotationStore {
       await this.upsert({ partitionKey: P_OPEN, rowKey: encodeKey(record.id), ...pointer }, context);
     }
     await this.upsert({ partitionKey: P_TIME, rowKey: location.rowKey, ...pointer }, context);
-    const etag = await this.tryCreateWithEtag({ ...location, ...recordColumns(record, context) }, context);
+    const etag = await this.tryCreateWithEtag(row, context);
     if (etag === undefined) throw new ConflictError(`rotation record ${record.id} already exists`);
     this.locations.set(record.id, location);
     this.remember(record, etag, isOpenRecord(record, this.options.clock.now()));
@@ -199,7 +222,7 @@ export class TableRotationStore implements RotationStore {
     if (location !== undefined && known !== undefined) {
       const stored = JSON.parse(known.json) as RotationRecord;
       checkUpdate(stored, record);
-      const etag = await this.replaceWithEtag({ ...location, ...recordColumns(record, context) }, known.etag, context);
+      const etag = await this.replaceWithEtag(recordEntity(location, record, context), known.etag, context);
       if (etag !== undefined) {
         await this.afterUpdate(record, location, etag, known.open, context);
         return;
@@ -214,7 +237,7 @@ export class TableRotationStore implements RotationStore {
     checkUpdate(current.record, record);
     let etag: string;
     try {
-      etag = (await this.table.updateEntity({ ...location, ...recordColumns(record, context) }, 'Replace', { etag: current.etag })).etag ?? '';
+      etag = (await this.table.updateEntity(recordEntity(location, record, context), 'Replace', { etag: current.etag })).etag ?? '';
     } catch (error) {
       const translated = translateAzureError(error, context);
       if (translated instanceof ConflictError) {
@@ -308,21 +331,21 @@ export class TableRotationStore implements RotationStore {
     await this.ensureTable();
     const context = this.context('acquire lease', appId);
     const rowKey = encodeKey(appId);
+    const entity = leaseEntity(appId, owner, ttlMs);
     // Two rounds: the holder may release between our create (409) and our read (404).
     for (let round = 0; round < 2; round += 1) {
-      const expiresAt = new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
-      const entity = { partitionKey: P_LEASE, rowKey, AppId: appId, Owner: owner, ExpiresAt: expiresAt };
+      // Read before the write: the holder's reckoning of its expiry errs early, never late.
+      const expiresAt = this.localExpiry(ttlMs);
       const created = await this.tryCreateWithEtag(entity, context);
       if (created !== undefined) return { appId, owner, expiresAt, etag: created };
-      const existing = await callAzureOptional(context, () => this.table.getEntity<Record<string, unknown>>(P_LEASE, rowKey));
+      const existing = await this.readLease(rowKey, context);
       if (existing === undefined) continue;
-      const heldUntil = Date.parse(String(existing.ExpiresAt ?? ''));
-      const heldByOther = existing.Owner !== owner;
+      const heldByOther = existing.entity.Owner !== owner;
       // As the port says: undefined only when SOMEONE ELSE holds an unexpired lease. The same owner takes it again
       // (a process resuming its own interrupted rotation); exclusion inside one process is the owner's to ensure.
-      if (heldByOther && Number.isFinite(heldUntil) && heldUntil > this.options.clock.now().getTime()) return undefined;
+      if (heldByOther && !leaseExpired(existing.entity, existing.serviceNow)) return undefined;
       // Expired (or ours): take it over, but only if nobody else did since we read it (ETag).
-      const taken = await this.replaceWithEtag(entity, existing.etag, context);
+      const taken = await this.replaceWithEtag(entity, existing.entity.etag, context);
       return taken === undefined ? undefined : { appId, owner, expiresAt, etag: taken };
     }
     return undefined;
@@ -331,10 +354,28 @@ export class TableRotationStore implements RotationStore {
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
     await this.ensureTable();
     const context = this.context('renew lease', lease.appId);
-    const expiresAt = new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
-    const entity = { partitionKey: P_LEASE, rowKey: encodeKey(lease.appId), AppId: lease.appId, Owner: lease.owner, ExpiresAt: expiresAt };
-    const etag = await this.replaceWithEtag(entity, lease.etag, context);
+    const expiresAt = this.localExpiry(ttlMs);
+    // The service stamps the replace: the lease runs for ttlMs from then, on its clock.
+    const etag = await this.replaceWithEtag(leaseEntity(lease.appId, lease.owner, ttlMs), lease.etag, context);
     return etag === undefined ? undefined : { ...lease, expiresAt, etag };
+  }
+
+  private localExpiry(ttlMs: number): string {
+    return new Date(this.options.clock.now().getTime() + ttlMs).toISOString();
+  }
+
+  /** The lease entity and the service's time of the answer (its Date header), or undefined when there is none. */
+  private async readLease(rowKey: string, context: AzureErrorContext): Promise<{ entity: Entity; serviceNow: number | undefined } | undefined> {
+    let serviceNow: number | undefined;
+    const entity = await callAzureOptional(context, () =>
+      this.table.getEntity<Record<string, unknown>>(P_LEASE, rowKey, {
+        onResponse: (response) => {
+          const date = Date.parse(response.headers.get('date') ?? '');
+          if (Number.isFinite(date)) serviceNow = date;
+        },
+      }),
+    );
+    return entity === undefined ? undefined : { entity, serviceNow };
   }
 
   async releaseLease(lease: Lease): Promise<void> {
@@ -360,7 +401,9 @@ export class TableRotationStore implements RotationStore {
   async setState(key: string, value: string): Promise<void> {
     await this.ensureTable();
     const context = this.context('set state', key);
-    await this.upsert({ partitionKey: P_STATE, rowKey: encodeKey(key), ...chunkColumns('Value', value, context) }, context);
+    const entity = { partitionKey: P_STATE, rowKey: encodeKey(key), ...chunkColumns('Value', value, context) };
+    checkEntitySize(entity, context);
+    await this.upsert(entity, context);
   }
 
   // ---- helpers ----
@@ -437,6 +480,24 @@ export class TableRotationStore implements RotationStore {
   }
 }
 
+function leaseEntity(appId: string, owner: string, ttlMs: number): TableEntity<Record<string, unknown>> {
+  return { partitionKey: P_LEASE, rowKey: encodeKey(appId), AppId: appId, Owner: owner, DurationMs: Math.round(ttlMs) };
+}
+
+/**
+ * Whether a lease has run out, on the service's clock: its Timestamp (the service's time of its last write) plus its
+ * duration, against the service's time now. Both come from the service, so no instance's clock, however far off,
+ * can end a live lease early (a steal) or keep an expired one alive (a stranded app). When either is missing the
+ * lease cannot be judged and counts as held: the Table service always sends both.
+ */
+export function leaseExpired(entity: Record<string, unknown> & { timestamp?: string }, serviceNow: number | undefined): boolean {
+  const written = Date.parse(entity.timestamp ?? '');
+  if (!Number.isFinite(written) || serviceNow === undefined) return false;
+  const duration = Number(entity.DurationMs);
+  const heldFor = Number.isSafeInteger(duration) ? duration : LEGACY_LEASE_MS;
+  return written + heldFor <= serviceNow;
+}
+
 /** A finished record is the audit log: only retiredAt (and updatedAt) may change; id and appId never do. */
 function checkUpdate(stored: RotationRecord, record: RotationRecord): void {
   if (stored.outcome !== undefined) {
@@ -491,6 +552,38 @@ function joinChunks(entity: Record<string, unknown>, prefix: string, context: Az
     text += chunk;
   }
   return text;
+}
+
+/**
+ * An entity's size as the Table service counts it: 4 bytes, the keys in UTF-16, and per property 8 bytes, its name
+ * in UTF-16 and its value (a string: 4 bytes + 2 per UTF-16 code unit; a number: 8; a boolean: 1).
+ */
+export function entitySizeBytes(entity: { partitionKey: string; rowKey: string } & Record<string, unknown>): number {
+  let size = 4 + (entity.partitionKey.length + entity.rowKey.length) * 2;
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === 'partitionKey' || name === 'rowKey' || value === undefined) continue;
+    const valueSize = typeof value === 'string' ? 4 + value.length * 2 : typeof value === 'boolean' ? 1 : 8;
+    size += 8 + name.length * 2 + valueSize;
+  }
+  return size;
+}
+
+/** Refuses, before any write, an entity the Table service would refuse (or, worse, an emulator would keep). */
+function checkEntitySize(entity: { partitionKey: string; rowKey: string } & Record<string, unknown>, context: AzureErrorContext): void {
+  const properties = Object.keys(entity).filter((k) => k !== 'partitionKey' && k !== 'rowKey').length;
+  const size = entitySizeBytes(entity);
+  if (size > MAX_ENTITY_BYTES || properties > MAX_CUSTOM_PROPERTIES) {
+    throw new PreconditionError(
+      `${context.operation} (${context.resource}): the entity would be ${size} bytes in ${properties} properties; ` +
+        `a table entity holds at most ${MAX_ENTITY_BYTES} bytes (1 MiB) in ${MAX_CUSTOM_PROPERTIES} properties besides the system ones`,
+    );
+  }
+}
+
+function recordEntity(location: Location, record: RotationRecord, context: AzureErrorContext): TableEntity<Record<string, unknown>> {
+  const entity = { ...location, ...recordColumns(record, context) };
+  checkEntitySize(entity, context);
+  return entity;
 }
 
 /** The whole record as JSON, plus columns a person browsing the table (Storage Explorer) can read at a glance. */

@@ -4,6 +4,7 @@
 import { readClientCertSettings, type ClientCertSettings } from './clientCertPolicy.js';
 import { ConfigError } from './errors.js';
 import { parseAllowedHosts, parseSourcePolicy, type AllowedHost, type SourceGrant } from './trust.js';
+import { parseAllowedTargets, type AllowedTarget, type ProbeTargetPolicy } from './probeTargets.js';
 
 export type SettingKind = 'integer' | 'boolean' | 'choice' | 'string' | 'url' | 'cron' | 'list';
 
@@ -68,6 +69,13 @@ export const SETTINGS = [
     description: 'Probe attempts before a failure counts (a transient failure is retried).' },
   { name: 'PROBE_BACKOFF_SECONDS', kind: 'integer', default: '5', min: 0, max: 300, optional: false,
     description: 'First delay between probe attempts; doubles on each attempt (capped at 5 minutes).' },
+  { name: 'PROBE_ALLOWED_TARGETS', kind: 'list', optional: true,
+    description:
+      'Probe targets allowed although their address is loopback, link-local, private or otherwise non-public: CIDRs, ' +
+      'addresses or host names (*.name for subdomains), each with an optional :port, separated by commas. Unset = ' +
+      'public addresses only (the sandbox sets 127.0.0.1).' },
+  { name: 'PROBE_MAX_TARGETS', kind: 'integer', default: '5', min: 1, max: 20, optional: false,
+    description: 'Most probe targets (tag <tag>-probe) one app may list; more is a problem reported for the app, never a silent cut.' },
   { name: 'VERIFY_WINDOW_MINUTES', kind: 'integer', default: '60', min: 0, max: 1440, optional: false,
     description: 'After a commit, the probe timer re-verifies the app for this long and rolls back on a persistent failure.' },
   { name: 'LEASE_SECONDS', kind: 'integer', default: '900', min: 60, max: 7200, optional: false,
@@ -128,6 +136,9 @@ export interface Config {
   probeTimeoutSeconds: number;
   probeAttempts: number;
   probeBackoffSeconds: number;
+  /** PROBE_ALLOWED_TARGETS, parsed; empty = public addresses only. */
+  probeAllowedTargets: AllowedTarget[];
+  probeMaxTargets: number;
   verifyWindowMinutes: number;
   leaseSeconds: number;
   maxParallelRotations: number;
@@ -292,6 +303,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       : 'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
   );
 
+  let probeAllowedTargets: AllowedTarget[] = [];
+  const allowedTargets = parseAllowedTargets(raw('PROBE_ALLOWED_TARGETS'));
+  if (typeof allowedTargets === 'string') problems.push(`PROBE_ALLOWED_TARGETS: ${allowedTargets}`);
+  else probeAllowedTargets = allowedTargets;
+
   const appInsightsConnectionString = raw('APPLICATIONINSIGHTS_CONNECTION_STRING');
   if (appInsightsConnectionString !== undefined && !/(^|;)\s*InstrumentationKey=[^;]+/i.test(appInsightsConnectionString)) {
     problems.push('APPLICATIONINSIGHTS_CONNECTION_STRING must be a connection string containing InstrumentationKey=...');
@@ -340,6 +356,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     probeTimeoutSeconds: integer('PROBE_TIMEOUT_SECONDS'),
     probeAttempts: integer('PROBE_ATTEMPTS'),
     probeBackoffSeconds: integer('PROBE_BACKOFF_SECONDS'),
+    probeAllowedTargets,
+    probeMaxTargets: integer('PROBE_MAX_TARGETS'),
     verifyWindowMinutes: integer('VERIFY_WINDOW_MINUTES'),
     leaseSeconds: integer('LEASE_SECONDS'),
     maxParallelRotations: integer('MAX_PARALLEL_ROTATIONS'),
@@ -429,6 +447,11 @@ function checkServiceUri(value: string): boolean {
   } catch {
     return true;
   }
+}
+
+/** The probe target policy the settings describe (tags are parsed and probes admitted against it). */
+export function probeTargetPolicyOf(config: Pick<Config, 'probeAllowedTargets' | 'probeMaxTargets'>): ProbeTargetPolicy {
+  return { allowed: config.probeAllowedTargets, maxTargets: config.probeMaxTargets };
 }
 
 /** Defaults of every setting that has one, as env text (for docs, samples and tests). */

@@ -24,3 +24,6 @@ export { backoffDelayMs, heldBackBy, nextAttemptOf, BACKOFF_BASE_MS, BACKOFF_CAP
 export type { HeldBack } from './retryPolicy.js';
 export { VERIFICATION_STRENGTHS } from './records.js';
 export type { VerificationStrength, FailureKind } from './records.js';
+export { probeTargetPolicyOf } from './config.js';
+export { STRICT_PROBE_TARGET_POLICY, checkProbeUrl, checkResolvedAddress, refusedRangeOf, parseAllowedTargets } from './probeTargets.js';
+export type { ProbeTargetPolicy, ProbeTarget, AllowedTarget } from './probeTargets.js';

@@ -58,6 +58,13 @@ export interface UploadCertificateInput {
   tags: Record<string, string>;
 }
 
+/**
+ * An app's settings as ARM returns them. A value can be `null` in ARM's JSON (a StringDictionary entry set to null by
+ * a template or a tool): it is kept as it is, written back as it was read, and reads as "not set" where the rotation
+ * looks at a value.
+ */
+export type AppSettings = Record<string, string | null>;
+
 export interface AppServiceGateway {
   /** Every site of a subscription, page by page (slots are not included, as in ARM). */
   listSites(subscriptionId: string): AsyncIterable<SiteInfo>;
@@ -71,9 +78,9 @@ export interface AppServiceGateway {
   listCertificatesInResourceGroup(subscriptionId: string, resourceGroup: string): AsyncIterable<CertificateInfo>;
   getCertificate(subscriptionId: string, resourceGroup: string, name: string): Promise<CertificateInfo | undefined>;
   /** `POST .../config/appsettings/list`: the whole dictionary. */
-  readAppSettings(ref: AppRef): Promise<Record<string, string>>;
+  readAppSettings(ref: AppRef): Promise<AppSettings>;
   /** `PUT .../config/appsettings`: replaces the whole dictionary. Callers always pass a read-modify-write result. */
-  writeAppSettings(ref: AppRef, settings: Record<string, string>): Promise<void>;
+  writeAppSettings(ref: AppRef, settings: AppSettings): Promise<void>;
   restart(ref: AppRef): Promise<void>;
   uploadCertificate(input: UploadCertificateInput): Promise<CertificateInfo>;
   deleteCertificate(subscriptionId: string, resourceGroup: string, name: string): Promise<void>;
@@ -174,6 +181,11 @@ export interface Prober {
    * contract (docs/operations.md): a 2xx passes unless its body says unhealthy; a reported thumbprint must match.
    */
   viaApp(url: string, expectedThumbprint?: string, options?: ViaAppOptions): Promise<ProbeResult>;
+  /**
+   * The probe target policy's verdict on a direct probe URL, names resolved (and the answer kept for the probe):
+   * undefined = may be probed, else why not. Asked before anything is staged; `direct` enforces it again.
+   */
+  admitTarget?(url: string): Promise<string | undefined>;
 }
 
 export interface Clock {

@@ -121,6 +121,13 @@ export interface RotationRecord {
   failureKind?: FailureKind;
 }
 
+/**
+ * The most a record's JSON may hold. A record is one Table Storage entity, which holds at most 1 MiB in all, stored
+ * as UTF-16 (two bytes a character), in at most 255 properties of at most 64 KiB each: 510,000 characters is 17
+ * properties of 30,000 and leaves room for the readable columns. The store refuses a larger record, before writing.
+ */
+export const MAX_RECORD_JSON_CHARS = 510_000;
+
 export interface Lease {
   appId: string;
   owner: string;

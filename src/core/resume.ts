@@ -2,6 +2,7 @@
 // inside their verification window (rolling back on a persistent failure), retire what is due.
 import { CrashSignal } from './boundaries.js';
 import type { Config } from './config.js';
+import { probeTargetPolicyOf } from './config.js';
 import { mapLimit } from './concurrency.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError } from './errors.js';
@@ -51,7 +52,7 @@ export async function reverifyCommitted(deps: RotatorDeps, config: Config, recor
     if (superseded) return { ...base, status: 'skipped', detail: `superseded by rotation ${superseded.id}` };
     const site = await deps.gateway.getSite(record.app);
     if (!site) return { ...base, status: 'skipped', detail: 'the app no longer exists' };
-    const tags = parseAppTags(site.tags, config.rotationTag).config;
+    const tags = parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config)).config;
     const viaApp = viaAppTargetFor(site, tags, record, 'new');
     if (!viaApp) return { ...base, status: 'skipped', detail: 'no health path to probe' };
     const outcome = await probeWithRetries(deps, config, { viaApp }, { stopOnRefusal: false });

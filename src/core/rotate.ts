@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CrashSignal } from './boundaries.js';
 import type { Config } from './config.js';
+import { probeTargetPolicyOf } from './config.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
@@ -30,6 +31,7 @@ import { preflight } from './rotation/preflight.js';
 import { restartApp } from './rotation/restartApp.js';
 import { rollbackRotation } from './rotation/rollbackRotation.js';
 import { stageCandidate } from './rotation/stageCandidate.js';
+import { admitProbeTargets } from './rotation/admitTargets.js';
 import { switchThumbprint } from './rotation/switchThumbprint.js';
 import { verifyRotation } from './rotation/verifyRotation.js';
 
@@ -185,6 +187,7 @@ export async function rotateScannedApp(
       tags: current.tags,
       candidates: new Map(),
       ...(options.candidateReads ? { candidateReads: options.candidateReads } : {}),
+      scannedVersions: new Map(currentPlan.due.map((d) => [d.candidate.id.trim().toLowerCase(), d.candidate])),
     };
     await crash(ctx, 'afterLease');
     return await driveToResult(ctx, { plan: currentPlan });
@@ -310,7 +313,8 @@ export async function drive(ctx: RotationContext): Promise<void> {
 async function runStep(ctx: RotationContext, step: RotationStep): Promise<void> {
   switch (step) {
     case 'leased':
-      return stageCandidate(ctx);
+      // Probe targets are admitted before the stage step uploads anything.
+      return (await admitProbeTargets(ctx)) ? stageCandidate(ctx) : undefined;
     case 'staged':
       return preflight(ctx);
     case 'preflighted':
@@ -338,7 +342,7 @@ async function contextFor(deps: RotatorDeps, config: Config, record: RotationRec
     await finish(ctx, 'failed', `AppNotFound: ${appNameOf(record.app)} no longer exists`);
     return resultOf(record);
   }
-  return { deps, config, names, record, lease, site, tags: parseAppTags(site.tags, config.rotationTag).config, candidates: new Map() };
+  return { deps, config, names, record, lease, site, tags: parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config)).config, candidates: new Map() };
 }
 
 /** Continues an open record under a lease the caller already holds. */

@@ -3,6 +3,7 @@
 // paged listing of sites and one of certificates, one settings read per opted-in app, slot listings
 // only for sites tagged `<p>-slots=true`, and one vault look-up per distinct vault.
 import type { Config } from './config.js';
+import { probeTargetPolicyOf } from './config.js';
 import { collect, OnceCache } from './concurrency.js';
 import { describeError, toRotatorError } from './errors.js';
 import { appIdOf, appNameOf } from './identity.js';
@@ -21,6 +22,7 @@ import type {
   KeyVaultSource,
   SiteInfo,
 } from './ports.js';
+import type { AppSettings } from './ports.js';
 import {
   getTag,
   LOAD_CERTIFICATES_SETTING,
@@ -173,7 +175,7 @@ function tagsOf(ctx: ScanContext, site: SiteInfo): ParsedAppTags {
   }
   let parsed = ctx.parsedTags.get(key);
   if (parsed === undefined) {
-    parsed = parseAppTags(site.tags, ctx.config.rotationTag);
+    parsed = parseAppTags(site.tags, ctx.config.rotationTag, probeTargetPolicyOf(ctx.config));
     ctx.parsedTags.set(key, parsed);
   }
   return parsed;
@@ -454,7 +456,7 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
   // An app with bad tags is skipped as a whole: its settings are not even read.
   if (app.problems.length > 0) return app;
 
-  let settings: Record<string, string>;
+  let settings: AppSettings;
   try {
     settings = await ctx.deps.gateway.readAppSettings(site.ref);
   } catch (error) {
@@ -500,14 +502,15 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
 }
 
 /** App settings names are case-insensitive on Windows and in ARM; match exactly first. */
-export function settingValue(settings: Record<string, string>, name: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(settings, name)) return settings[name];
+/** A setting's value by case-insensitive name; a null value (ARM can return one) reads as not set. */
+export function settingValue(settings: AppSettings, name: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(settings, name)) return settings[name] ?? undefined;
   const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(settings)) if (key.toLowerCase() === lower) return value;
+  for (const [key, value] of Object.entries(settings)) if (key.toLowerCase() === lower) return value ?? undefined;
   return undefined;
 }
 
-function selectedThumbprintOf(settings: Record<string, string>, names: string[], loaded: string[]): string | undefined {
+function selectedThumbprintOf(settings: AppSettings, names: string[], loaded: string[]): string | undefined {
   for (const name of names) {
     const value = settingValue(settings, name);
     if (value === undefined) continue;

@@ -8,6 +8,7 @@
 //   mtls-rotation-slots=true                   on a site: its slots are listed (each slot opts in itself)
 // A bad value is a problem reported for the app (which is then skipped), never an exception.
 import type { KeyVaultSource } from './ports.js';
+import { checkProbeUrls, STRICT_PROBE_TARGET_POLICY, type ProbeTargetPolicy } from './probeTargets.js';
 
 export const DEFAULT_TAG_PREFIX = 'mtls-rotation';
 export const LOAD_CERTIFICATES_SETTING = 'WEBSITE_LOAD_CERTIFICATES';
@@ -105,9 +106,14 @@ export function sourceKeyOf(source: KeyVaultSource): string {
   return sourceUrlOf(source).toLowerCase();
 }
 
+/**
+ * `probeTargets` is the operator's probe target policy (`probeTargetPolicyOf(config)`); without one, the strict
+ * policy applies (public addresses only), so a caller that forgets it refuses too much rather than too little.
+ */
 export function parseAppTags(
   tags: Record<string, string> | undefined,
   prefix: string = DEFAULT_TAG_PREFIX,
+  probeTargets: ProbeTargetPolicy = STRICT_PROBE_TARGET_POLICY,
 ): ParsedAppTags {
   const names = tagNames(prefix);
   const problems: string[] = [];
@@ -115,17 +121,19 @@ export function parseAppTags(
 
   const probe = getTag(tags, names.probe);
   if (probe !== undefined) {
-    for (const entry of probe.split(/\s+/).filter(Boolean)) {
-      const problem = checkHttpsUrl(entry);
-      if (problem) problems.push(`tag ${names.probe}: ${problem}`);
-      else if (!config.probeUrls.includes(entry)) config.probeUrls.push(entry);
-    }
+    // Checked as a whole: too many targets refuse the tag (never a silent cut), and one refused target refuses the
+    // app (probing only the others would verify less than the owner asked for).
+    const checked = checkProbeUrls(probe.split(/\s+/).filter(Boolean), probeTargets);
+    for (const problem of checked.problems) problems.push(`tag ${names.probe}: ${problem}`);
+    if (checked.problems.length === 0) config.probeUrls.push(...checked.targets.map((t) => t.url));
   }
 
   const health = getTag(tags, names.health);
   if (health !== undefined && health.trim() !== '') {
     const path = health.trim();
-    if (!path.startsWith('/') || path.startsWith('//') || /\s/.test(path)) {
+    // Appended to the app's own https://<defaultHostName>: a path only, so it can never name another host (a
+    // backslash reads as a slash to WHATWG parsers, and control characters split requests).
+    if (!path.startsWith('/') || path.startsWith('//') || /[\s\\\x00-\x1f\x7f]/.test(path)) {
       problems.push(`tag ${names.health}: '${path}' must be a path starting with '/' (e.g. /healthz/outbound-mtls)`);
     } else {
       config.healthPath = path;
@@ -165,16 +173,4 @@ export function parseAppTags(
   }
 
   return { config, problems };
-}
-
-function checkHttpsUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return `'${value}' is not a URL`;
-  }
-  if (url.protocol !== 'https:') return `'${value}' must use https`;
-  if (url.username || url.password) return `'${value}' must not contain credentials`;
-  return undefined;
 }

@@ -11,6 +11,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import tls from 'node:tls';
 import type { ClientCredential, ProbeResult, Prober, ViaAppOptions } from '../core/ports.js';
 import { judgeHealthAnswer, type HealthExpectation } from './healthContract.js';
+import { STRICT_PROBE_TARGET_POLICY } from '../core/probeTargets.js';
+import { pinnedLookup, ProbeTargetGate, type AdmittedTarget } from './targetPolicy.js';
 
 export interface HttpsProberOptions {
   /** PROBE_TIMEOUT_SECONDS, in ms: the whole probe (connect, handshake, answer) must fit. */
@@ -18,6 +20,8 @@ export interface HttpsProberOptions {
   /** CA certificates (PEM) trusted besides the system roots: the sandbox CA, a private PKI's root. */
   extraCaPems?: string[];
   now?: () => Date;
+  /** Which downstreams a direct probe may reach (PROBE_ALLOWED_TARGETS); default: public addresses only. */
+  targets?: ProbeTargetGate;
 }
 
 /** Secure contexts kept (one per client certificate in use): a rotation probes with at most a few. */
@@ -49,8 +53,10 @@ export class HttpsProber implements Prober {
    * an agent, every probe still makes a full handshake).
    */
   private readonly contexts = new Map<string, tls.SecureContext>();
+  private readonly targets: ProbeTargetGate;
 
   constructor(private readonly options: HttpsProberOptions) {
+    this.targets = options.targets ?? new ProbeTargetGate(STRICT_PROBE_TARGET_POLICY);
     const extra = options.extraCaPems ?? [];
     // A context's own store (see trustingExtraCas) starts from the bundled roots without NODE_EXTRA_CA_CERTS, which
     // Node adds to its shared default store only: they are added again along with the extra CAs.
@@ -58,7 +64,18 @@ export class HttpsProber implements Prober {
     this.now = options.now ?? (() => new Date());
   }
 
+  /** The probe target policy: undefined when `url` may be probed directly, else why not (see targetPolicy.ts). */
+  async admitTarget(url: string): Promise<string | undefined> {
+    const admission = await this.targets.admit(url);
+    return admission.ok ? undefined : admission.reason;
+  }
+
   async direct(url: string, credential: ClientCredential): Promise<ProbeResult> {
+    // The candidate's certificate goes only to an admitted address, and the socket connects to that very address.
+    const admission = await this.targets.admit(url);
+    if (!admission.ok) {
+      return { kind: 'direct', target: url, ok: false, transient: false, detail: `probe target refused: ${admission.reason}`, at: this.now().toISOString(), durationMs: 0 };
+    }
     return this.run('direct', url, { cert: credential.certPem, key: credential.keyPem }, (answer) => {
       const json = parseJson(answer.body);
       const observed = stringField(json, 'clientThumbprint') ?? stringField(json, 'thumbprint');
@@ -72,7 +89,7 @@ export class HttpsProber implements Prober {
           ? `downstream accepted ${credential.thumbprint}`
           : `downstream answered ${answer.status}${reason ? `: ${short(reason)}` : ''} (presented ${credential.thumbprint})`,
       };
-    });
+    }, admission.target);
   }
 
   async viaApp(url: string, expectedThumbprint?: string, options: ViaAppOptions = {}): Promise<ProbeResult> {
@@ -90,6 +107,8 @@ export class HttpsProber implements Prober {
     url: string,
     tlsOptions: { cert?: string; key?: string },
     judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'verification'>,
+    /** The admitted address a direct probe connects to (the via-app probe goes to the app's own host from ARM). */
+    pinned?: AdmittedTarget,
   ): Promise<ProbeResult> {
     const at = this.now();
     const started = Date.now();
@@ -108,7 +127,7 @@ export class HttpsProber implements Prober {
     }
     if (target.protocol !== 'https:') return finish({ ok: false, transient: false, detail: 'probe target must be an https URL' });
     try {
-      const answer = await this.get(target, tlsOptions);
+      const answer = await this.get(target, tlsOptions, pinned);
       const verdict = judge(answer);
       return finish({ ...verdict, status: answer.status });
     } catch (error) {
@@ -128,7 +147,7 @@ export class HttpsProber implements Prober {
     return context;
   }
 
-  private get(target: URL, tlsOptions: { cert?: string; key?: string }): Promise<HttpAnswer> {
+  private get(target: URL, tlsOptions: { cert?: string; key?: string }, pinned?: AdmittedTarget): Promise<HttpAnswer> {
     return new Promise<HttpAnswer>((resolve, reject) => {
       // `secureContext` reaches tls.connect; @types/node lists it for tls only.
       const options: https.RequestOptions & Pick<tls.ConnectionOptions, 'secureContext'> = {
@@ -138,6 +157,7 @@ export class HttpsProber implements Prober {
         rejectUnauthorized: true,
         // A fresh connection and handshake each time: a pooled or resumed session would present an older verdict.
         agent: false,
+        ...(pinned ? { lookup: pinnedLookup(pinned) } : {}),
       };
       const request = https.request(target, options);
       // One deadline for the whole exchange; a downstream that accepts TCP and never answers is a timeout.

@@ -107,7 +107,9 @@ export const REDACTED = '[redacted]';
  * PEM blocks whole, credential pairs after their `=`, and tokens that look like key material. Text
  * cannot be dropped like a dimension (the exception still has to say what went wrong).
  */
-export function scrubText(text: string): string {
+export function scrubText(input: string): string {
+  // Typed as text, but it is fed whatever an error carried (a message may be null after a JSON round trip).
+  const text = typeof input === 'string' ? input : String(input ?? '');
   let out = text.replace(/-----BEGIN [A-Z0-9 ]*-----[\s\S]*?(-----END [A-Z0-9 ]*-----|$)/g, REDACTED);
   out = out.replace(new RegExp(CREDENTIAL_PAIR.source, 'gi'), (match, name: string) => {
     const separator = match.slice(name.length).match(/^\s*[=:]\s*/)?.[0] ?? '=';

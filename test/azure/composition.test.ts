@@ -23,6 +23,8 @@ beforeAll(async () => {
     KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
     AzureWebJobsStorage: azurite().connectionString,
     PROBE_WARMUP_SECONDS: '0',
+    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
+    PROBE_ALLOWED_TARGETS: '127.0.0.1',
     PROBE_BACKOFF_SECONDS: '1',
     PROBE_TIMEOUT_SECONDS: '5',
   });

@@ -53,6 +53,8 @@ function templateEnv(overrides: Record<string, string | undefined> = {}): Record
     AZURE_CLIENT_ID: sb.identity.userAssignedClientId,
     // The sandbox's vaults are on 127.0.0.1, not *.vault.azure.net, so the challenge's resource cannot match the host.
     KEYVAULT_CHALLENGE_VERIFICATION: 'false',
+    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
+    PROBE_ALLOWED_TARGETS: '127.0.0.1',
     AzureWebJobsStorage__tableServiceUri: azurite.tableEndpoint,
     AzureWebJobsStorage__queueServiceUri: azurite.queueEndpoint,
     AzureWebJobsStorage__credential: 'managedidentity',

@@ -3,17 +3,21 @@ import { odata } from '@azure/data-tables';
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, PreconditionError } from '../../src/core/errors.js';
-import type { RotationRecord } from '../../src/core/records.js';
+import { MAX_RECORD_JSON_CHARS, type RotationRecord } from '../../src/core/records.js';
 import {
   CHUNK_CHARS,
   decodeKey,
   encodeKey,
+  entitySizeBytes,
+  MAX_ENTITY_BYTES,
   isOpenRecord,
   odataString,
   partitionFilter,
+  splitChunks,
   TableRotationStore,
 } from '../../src/azure/tableRotationStore.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { ageLeases } from '../helpers/leases.js';
 
 const azurite = useAzurite();
 
@@ -26,7 +30,17 @@ class FakeClock {
 }
 
 function newStore(clock = new FakeClock()) {
-  return { store: new TableRotationStore({ connectionString: azurite().connectionString, tableName: uniqueName('rot'), clock }), clock };
+  const tableName = uniqueName('rot');
+  return {
+    store: new TableRotationStore({ connectionString: azurite().connectionString, tableName, clock }),
+    clock,
+    /** Time passing for everyone, the Table service included (see test/helpers/leases.ts). */
+    pass: async (ms: number) => {
+      clock.advance(ms);
+      await ageLeases({ storageConnectionString: azurite().connectionString, rotationTable: tableName }, ms);
+    },
+    tableName,
+  };
 }
 
 const APP = '/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg-one/providers/microsoft.web/sites/app-one';
@@ -138,6 +152,53 @@ describe('TableRotationStore on Azurite', () => {
     expect(await store.get('big')).toEqual(big);
   });
 
+  // ASCII only: Azurite decodes a request body in 64 KiB pieces and garbles a multi-byte character cut by one (the
+  // surrogate-pair rule of splitChunks is tested on its own, below).
+  it('stores a record of nearly MAX_RECORD_JSON_CHARS whole, within one entity', async () => {
+    const { store } = newStore();
+    const base = record('largest', '2030-01-01T00:00:00.000Z');
+    const room = MAX_RECORD_JSON_CHARS - JSON.stringify(base).length - 200;
+    const big = { ...base, reason: 'x'.repeat(room) };
+    await store.create(big);
+    expect(await store.get('largest')).toEqual(big);
+  });
+
+  it.each([
+    ['a pair that would straddle the boundary', `ab${'\u{1F510}'.repeat(40_000)}`],
+    ['pairs from the first character', '\u{1F510}'.repeat(40_000)],
+  ])('never splits a surrogate pair between chunks: %s', (_sentence, text) => {
+    const chunks = splitChunks(text);
+    // A lone surrogate is what encodeURIComponent refuses: a well-formed chunk encodes.
+    expect(chunks.every((c) => c.length <= CHUNK_CHARS && encodeURIComponent(c).length > 0)).toBe(true);
+    expect(chunks.join('')).toBe(text);
+  });
+
+  it('refuses a record too large for one table entity, naming the bound, and writes no row or pointer', async () => {
+    const { store } = newStore();
+    const huge = record('huge', '2030-01-01T00:00:00.000Z', { reason: 'x'.repeat(MAX_RECORD_JSON_CHARS) });
+    await expect(store.create(huge)).rejects.toThrow(/exceed what one table entity holds \(510000\)/);
+    expect(await store.get('huge')).toBeUndefined();
+    expect(await store.listAll()).toEqual([]);
+    expect(await store.listOpen()).toEqual([]);
+  });
+
+  it('counts an entity as the Table service does (UTF-16, per-property overhead) and keeps a full record under 1 MiB', () => {
+    // 4 + keys (1 + 1) * 2 + property (8 + "Name" 4 * 2 + string 4 + 2 * 2).
+    expect(entitySizeBytes({ partitionKey: 'p', rowKey: 'r', Name: 'ab' })).toBe(32);
+    expect(entitySizeBytes({ partitionKey: 'p', rowKey: 'r', Count: 3, Flag: true })).toBe(4 + 4 + (8 + 10 + 8) + (8 + 8 + 1));
+    // The largest record the store accepts, as chunks of CHUNK_CHARS, with every readable column at its longest.
+    const chunks = Math.ceil(MAX_RECORD_JSON_CHARS / CHUNK_CHARS);
+    const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
+      partitionKey: `r-${'~FF'.repeat(300)}`,
+      rowKey: `${'9'.repeat(13)}-${'~FF'.repeat(100)}`,
+      Kind: 'rotation', Id: 'i'.repeat(100), AppId: 'a'.repeat(900), Step: 'previousRecorded', Trigger: 'timer',
+      StartedAt: '2030-01-01T00:00:00.000Z', UpdatedAt: '2030-01-01T00:00:00.000Z', FinishedAt: '2030-01-01T00:00:00.000Z',
+      Outcome: 'rolledBack', Reason: 'r'.repeat(1000), RecordChunks: chunks,
+    };
+    for (let i = 0; i < chunks; i += 1) entity[`Record${i}`] = 'x'.repeat(CHUNK_CHARS);
+    expect(entitySizeBytes(entity)).toBeLessThanOrEqual(MAX_ENTITY_BYTES);
+  });
+
   it('never rewrites a finished record, except to set retiredAt', async () => {
     const { store } = newStore();
     const r = record('done', '2030-01-01T00:00:00.000Z');
@@ -227,10 +288,10 @@ describe('TableRotationStore on Azurite', () => {
   });
 
   it('lets an expired lease be taken over, after which the old holder can neither renew nor release it', async () => {
-    const { store, clock } = newStore();
+    const { store, clock, pass } = newStore();
     const first = await store.acquireLease(APP, 'crashed-owner', 60_000);
     expect(first).toBeDefined();
-    clock.advance(61_000);
+    await pass(61_000);
 
     const second = await store.acquireLease(APP, 'next-owner', 60_000);
     expect(second?.owner).toBe('next-owner');
@@ -245,9 +306,9 @@ describe('TableRotationStore on Azurite', () => {
   });
 
   it('lets only one of two racers take over the same expired lease', async () => {
-    const { store, clock } = newStore();
+    const { store, pass } = newStore();
     await store.acquireLease(APP, 'crashed-owner', 1_000);
-    clock.advance(5_000);
+    await pass(5_000);
     const results = await Promise.all([store.acquireLease(APP, 'x', 60_000), store.acquireLease(APP, 'y', 60_000)]);
     expect(results.filter((l) => l !== undefined)).toHaveLength(1);
   });
@@ -282,5 +343,59 @@ describe('the caller of a rotation in the table', () => {
     const rows = [];
     for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`Id eq ${'r-caller'}` } })) rows.push(entity);
     expect(rows.map((r) => r.RequestedBy)).toEqual(['clientCertificate CN=ops-cli,O=Contoso']);
+  });
+});
+
+describe('leases on the Table service clock: instances whose clocks are two days off', () => {
+  const DAY = 24 * 3600 * 1000;
+  /** An instance's clock: the machine's (Azurite's) time off by `skewMs`. */
+  const skewed = (skewMs: number) => ({ now: () => new Date(Date.now() + skewMs) });
+  /** Two store instances over one table, each with its own clock (two Function App instances). */
+  function instances(holderSkew: number, challengerSkew: number) {
+    const tableName = uniqueName('skew');
+    const open = (skew: number) => new TableRotationStore({ connectionString: azurite().connectionString, tableName, clock: skewed(skew) });
+    return { holder: open(holderSkew), challenger: open(challengerSkew), tableName };
+  }
+  async function ownerOf(tableName: string): Promise<string | undefined> {
+    const { TableClient } = await import('@azure/data-tables');
+    const table = TableClient.fromConnectionString(azurite().connectionString, tableName, { allowInsecureConnection: true });
+    return (await table.getEntity<{ Owner: string }>('lease', encodeKey(APP))).Owner;
+  }
+
+  it.each([
+    ['an instance two days ahead cannot take a live lease', 0, 2 * DAY],
+    ['an instance two days behind cannot take a live lease', 0, -2 * DAY],
+    ["a correct instance cannot take the live lease of one two days behind (its expiry would read as two days ago)", -2 * DAY, 0],
+    ['an instance two days behind cannot take the live lease of one two days ahead', 2 * DAY, -2 * DAY],
+  ])('%s', async (_sentence, holderSkew, challengerSkew) => {
+    const { holder, challenger, tableName } = instances(holderSkew, challengerSkew);
+    const held = await holder.acquireLease(APP, 'holder', 60_000);
+    expect(held).toBeDefined();
+    expect(await challenger.acquireLease(APP, 'challenger', 60_000)).toBeUndefined();
+    expect(await ownerOf(tableName)).toBe('holder');
+    // The holder still has it: its renewal succeeds.
+    expect(await holder.renewLease(held!, 60_000)).toBeDefined();
+  });
+
+  it.each([
+    ['an instance two days ahead leaves an expired lease that a correct one takes at once (not two days later)', 2 * DAY, 0],
+    ['an instance two days behind takes an expired lease at once (not two days later)', 0, -2 * DAY],
+    ['an instance two days ahead takes the expired lease of one two days behind', -2 * DAY, 2 * DAY],
+  ])('%s', async (_sentence, holderSkew, challengerSkew) => {
+    const { holder, challenger, tableName } = instances(holderSkew, challengerSkew);
+    expect(await holder.acquireLease(APP, 'holder', 1_000)).toBeDefined();
+    // Real time on the service: the Date header it answers with counts in whole seconds.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await challenger.acquireLease(APP, 'challenger', 60_000)).toBeDefined();
+    expect(await ownerOf(tableName)).toBe('challenger');
+  });
+
+  it("reckons the holder's own expiry on its own clock (durations agree on any clock)", async () => {
+    const { holder } = instances(2 * DAY, 0);
+    const before = Date.now() + 2 * DAY;
+    const lease = await holder.acquireLease(APP, 'holder', 60_000);
+    const expires = Date.parse(lease!.expiresAt);
+    expect(expires).toBeGreaterThanOrEqual(before + 60_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 2 * DAY + 60_000);
   });
 });

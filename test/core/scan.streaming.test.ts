@@ -56,7 +56,7 @@ function slowGateway(world: World): { gateway: AppServiceGateway; inFlight: { no
       },
     },
     readAppSettings: {
-      value: async (ref: AppRef): Promise<Record<string, string>> => {
+      value: async (ref: AppRef): Promise<Record<string, string | null>> => {
         inFlight.now += 1;
         inFlight.max = Math.max(inFlight.max, inFlight.now);
         try {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parseAllowedTargets, type ProbeTargetPolicy } from '../../src/core/probeTargets.js';
 import { getTag, parseAppTags, parseKeyVaultSourceUrl, sourceUrlOf } from '../../src/core/tags.js';
+
+/** The sandbox's policy: its downstreams listen on 127.0.0.1. */
+const loopbackAllowed: ProbeTargetPolicy = { allowed: parseAllowedTargets('127.0.0.1') as ProbeTargetPolicy['allowed'], maxTargets: 5 };
 
 describe('parseAppTags', () => {
   it('reads a fully configured app', () => {
@@ -10,7 +14,7 @@ describe('parseAppTags', () => {
       'mtls-rotation-source': 'https://kv1.vault.azure.net/certificates/client-cert',
       'mtls-rotation-settings': 'CLIENT_CERT_THUMBPRINT, OTHER_THUMB,WEBSITE_LOAD_CERTIFICATES',
       'mtls-rotation-slots': 'true',
-    });
+    }, 'mtls-rotation', loopbackAllowed);
     expect(problems).toEqual([]);
     expect(config).toEqual({
       enabled: true,
@@ -61,8 +65,28 @@ describe('parseAppTags', () => {
     ['a settings list with an invalid name', { 'mtls-rotation-settings': 'GOOD,bad name' },
       "tag mtls-rotation-settings: 'bad name' is not a valid app setting name"],
     ['slots that is not true or false', { 'mtls-rotation-slots': 'yes' }, "tag mtls-rotation-slots: 'yes' must be 'true' or 'false'"],
+    ['a health path with a backslash (a slash to WHATWG parsers)', { 'mtls-rotation-health': '/\\evil.example/x' },
+      "tag mtls-rotation-health: '/\\evil.example/x' must be a path starting with '/' (e.g. /healthz/outbound-mtls)"],
+    ['a probe on loopback without an allow-list', { 'mtls-rotation-probe': 'https://127.0.0.1:8443/' },
+      "tag mtls-rotation-probe: 'https://127.0.0.1:8443/' is refused: 127.0.0.1 is a loopback address, not allowed by PROBE_ALLOWED_TARGETS"],
+    ['a probe with credentials', { 'mtls-rotation-probe': 'https://user:pw@partner.example/' },
+      "tag mtls-rotation-probe: 'https://user:pw@partner.example/' must not contain credentials"],
+    ['six probe targets (the default bound is five)', { 'mtls-rotation-probe': [1, 2, 3, 4, 5, 6].map((n) => `https://p${n}.example/`).join(' ') },
+      'tag mtls-rotation-probe: 6 probe targets, at most 5 are allowed (PROBE_MAX_TARGETS)'],
   ])('reports %s as a problem naming the tag', (_sentence, tags, problem) => {
     expect(parseAppTags({ 'mtls-rotation': 'enabled', ...tags }).problems).toEqual([problem]);
+  });
+
+  it('keeps no probe target at all when one is refused (probing the rest would verify less than the owner asked)', () => {
+    const { config, problems } = parseAppTags({ 'mtls-rotation': 'enabled', 'mtls-rotation-probe': 'https://partner.example/ https://10.0.0.1/' });
+    expect(problems).toHaveLength(1);
+    expect(config.probeUrls).toEqual([]);
+  });
+
+  it('counts a repeated probe URL once against the bound', () => {
+    const { config, problems } = parseAppTags({ 'mtls-rotation-probe': Array(9).fill('https://partner.example/').join(' ') });
+    expect(problems).toEqual([]);
+    expect(config.probeUrls).toEqual(['https://partner.example/']);
   });
 });
 

@@ -32,6 +32,7 @@ import type {
   SiteInfo,
   UploadCertificateInput,
 } from '../../src/core/ports.js';
+import type { AppSettings } from '../../src/core/ports.js';
 import type { Lease, RotationRecord, RotationStore } from '../../src/core/records.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import type { RotatorDeps } from '../../src/core/deps.js';
@@ -269,7 +270,7 @@ export class FakeAppService implements AppServiceGateway {
     return found ? structuredClone(found.info) : undefined;
   }
 
-  async readAppSettings(ref: AppRef): Promise<Record<string, string>> {
+  async readAppSettings(ref: AppRef): Promise<AppSettings> {
     const appId = appIdOf(ref);
     this.enter('readAppSettings', appId);
     const settings = this.settings.get(appId);
@@ -277,12 +278,12 @@ export class FakeAppService implements AppServiceGateway {
     return { ...settings };
   }
 
-  async writeAppSettings(ref: AppRef, settings: Record<string, string>): Promise<void> {
+  async writeAppSettings(ref: AppRef, settings: AppSettings): Promise<void> {
     const appId = appIdOf(ref);
     this.enter('writeAppSettings', appId);
     this.mustGet(appId);
     // PUT replaces the whole dictionary.
-    this.settings.set(appId, { ...settings });
+    this.settings.set(appId, { ...settings } as Record<string, string>);
   }
 
   async restart(ref: AppRef): Promise<void> {
@@ -564,6 +565,8 @@ export class MemoryRotationStore implements RotationStore {
     return [...this.records.values()].join('\n');
   }
 
+  // Leases are judged on this store's clock, which plays the Table service's (as the real store judges them on the
+  // service's Timestamp and Date): a rotator given a clock of its own cannot end or stretch someone else's lease.
   async acquireLease(appId: string, owner: string, ttlMs: number): Promise<Lease | undefined> {
     const current = this.leases.get(appId);
     if (current && current.owner !== owner && Date.parse(current.expiresAt) > this.clock.now().getTime()) return undefined;

@@ -36,10 +36,10 @@ export function installNetworkGuard(): void {
   net.Socket.prototype.connect = function guardedConnect(this: net.Socket, ...args: unknown[]) {
     let host: string | undefined;
     let port: unknown;
-    let path: string | undefined;
+    let path: string | null | undefined;
     const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
     if (first !== null && typeof first === 'object') {
-      const o = first as { host?: string; port?: unknown; path?: string };
+      const o = first as { host?: string; port?: unknown; path?: string | null };
       host = o.host;
       port = o.port;
       path = o.path;
@@ -49,7 +49,9 @@ export function installNetworkGuard(): void {
       port = first;
       host = typeof args[1] === 'string' ? (args[1] as string) : undefined;
     }
-    if (path === undefined && !isLoopbackHost(host)) {
+    // http/https pass `path: null` with a TCP host (their options object has the request path elsewhere): only a
+    // real socket path (an IPC pipe) is exempt.
+    if ((path === undefined || path === null) && !isLoopbackHost(host)) {
       const target = `${host}:${String(port)}`;
       blockedAttempts.push({ kind: 'connect', target, stack: new Error().stack });
       const socket = this;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createRotator, CRASH_BOUNDARIES, type Config, type CrashBoundary } from '../../src/core/index.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { ageLeases } from '../helpers/leases.js';
 import { appRef, deps as makeDeps, independentApps, JumpingClock, sandboxConfig, SUB, VAULT, watch } from './world.js';
 
 // Healthy apps reach every forward boundary; an app whose own downstream distrusts the new CA reaches the
@@ -78,6 +79,8 @@ describe('a rotation stopped at a crash boundary and run again', () => {
     await expect(rotatorFor(crash.hook).rotateApp(name, { trigger: 'cli' })).rejects.toThrow(`process stopped at ${boundary}`);
     expect(crash.fired()).toBe(true);
     clock.jump(STOPPED_FOR_MS);
+    // The stopped process's lease runs out on the Table service's clock too.
+    await ageLeases(config, STOPPED_FOR_MS);
     const report = await rotatorFor().resumeOpen();
     expect(report.resumed.filter((r) => r.name === name).map((r) => r.outcome)).not.toContain('interrupted');
     await expectWhole(name, 'committed');
@@ -89,6 +92,8 @@ describe('a rotation stopped at a crash boundary and run again', () => {
     await expect(rotatorFor(crash.hook).rotateApp(name, { trigger: 'cli' })).rejects.toThrow(`process stopped at ${boundary}`);
     expect(crash.fired()).toBe(true);
     clock.jump(STOPPED_FOR_MS);
+    // The stopped process's lease runs out on the Table service's clock too.
+    await ageLeases(config, STOPPED_FOR_MS);
     await rotatorFor().resumeOpen();
     await expectWhole(name, 'rolledBack');
   }, 60_000);
@@ -97,6 +102,8 @@ describe('a rotation stopped at a crash boundary and run again', () => {
     const crash = crashingAt('afterSwitch');
     await expect(rotatorFor(crash.hook).rotateApp('crash-again', { trigger: 'cli' })).rejects.toThrow('process stopped');
     clock.jump(STOPPED_FOR_MS);
+    // The stopped process's lease runs out on the Table service's clock too.
+    await ageLeases(config, STOPPED_FOR_MS);
     const again = await rotatorFor().rotateApp('crash-again', { trigger: 'cli' });
     expect(again.outcome, again.reason).toBe('committed');
     await expectWhole('crash-again', 'committed');

@@ -22,6 +22,8 @@ export function sandboxEnv(sb: Sandbox, storage: string, subscriptionIds: string
     PROBE_BACKOFF_SECONDS: '1',
     PROBE_ATTEMPTS: '3',
     PROBE_TIMEOUT_SECONDS: '5',
+    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
+    PROBE_ALLOWED_TARGETS: '127.0.0.1',
     ...extra,
   };
 }

@@ -9,16 +9,21 @@ import { KeyVaultCertificateSource } from '../../src/azure/keyVaultSource.js';
 import type { ClientCredential } from '../../src/core/ports.js';
 import { createCertificateAuthority, issueCertificate, readKeyVaultSecret } from '../../src/crypto/index.js';
 import { HttpsProber } from '../../src/probes/prober.js';
+import { parseAllowedTargets } from '../../src/core/probeTargets.js';
+import { ProbeTargetGate } from '../../src/probes/targetPolicy.js';
 import { adapterScenario, APP0, VAULT } from '../azure/scenario.js';
 
 let sb: Sandbox;
 let prober: HttpsProber;
+/** The sandbox's downstreams listen on 127.0.0.1: allow-listed as the sandbox settings do (PROBE_ALLOWED_TARGETS). */
+const SANDBOX_TARGETS = '127.0.0.1';
+const sandboxTargets = () => new ProbeTargetGate({ allowed: parseAllowedTargets(SANDBOX_TARGETS) as never, maxTargets: 5 });
 let trusted: ClientCredential;
 let untrusted: ClientCredential;
 
 beforeAll(async () => {
   sb = await startSandbox(adapterScenario());
-  prober = new HttpsProber({ timeoutMs: 1500, extraCaPems: [sb.caPem] });
+  prober = new HttpsProber({ timeoutMs: 1500, extraCaPems: [sb.caPem], targets: sandboxTargets() });
   // A certificate from the CA the partner trusts, with its key, as the rotator gets it: from the vault.
   const kv = new KeyVaultCertificateSource({ credential: staticTokenCredential(sb.token), challengeVerification: false, allowedHosts: [{ hostname: '127.0.0.1' }], tlsCa: sb.caPem });
   const latest = await kv.getLatest({ vaultUrl: sb.vaultUrl(VAULT), name: 'client-pfx' });
@@ -80,7 +85,7 @@ describe('direct probes (the rotator presents the candidate certificate itself)'
   });
 
   it('fail for good when the downstream’s own certificate is not trusted', async () => {
-    const withoutSandboxCa = new HttpsProber({ timeoutMs: 1500 });
+    const withoutSandboxCa = new HttpsProber({ timeoutMs: 1500, targets: sandboxTargets() });
     const result = await withoutSandboxCa.direct(sb.downstreamUrl('partner'), trusted);
     expect(result).toMatchObject({ ok: false, transient: false });
     expect(result.detail).toMatch(/server's certificate is not trusted/);
@@ -89,13 +94,16 @@ describe('direct probes (the rotator presents the candidate certificate itself)'
   it('trust the extra CAs on top of what Node trusts by default (NODE_EXTRA_CA_CERTS), not instead of it', async () => {
     // Only the unrelated CA as an extra: here the partner's certificate is not trusted...
     const otherCa = createCertificateAuthority({ commonName: 'unrelated private CA' });
-    const onlyOther = new HttpsProber({ timeoutMs: 1500, extraCaPems: [otherCa.certPem] });
+    const onlyOther = new HttpsProber({ timeoutMs: 1500, extraCaPems: [otherCa.certPem], targets: sandboxTargets() });
     expect(await onlyOther.direct(sb.downstreamUrl('partner'), trusted)).toMatchObject({ ok: false, transient: false });
     // ...in a process whose default store holds the sandbox CA (NODE_EXTRA_CA_CERTS), the same prober trusts it.
     const script = `
       const { HttpsProber } = await import(${JSON.stringify(new URL('../../src/probes/prober.ts', import.meta.url).href)});
+      const { ProbeTargetGate } = await import(${JSON.stringify(new URL('../../src/probes/targetPolicy.ts', import.meta.url).href)});
+      const { parseAllowedTargets } = await import(${JSON.stringify(new URL('../../src/core/probeTargets.ts', import.meta.url).href)});
       const input = JSON.parse(process.env.PROBE_INPUT);
-      const prober = new HttpsProber({ timeoutMs: 3000, extraCaPems: [input.otherCa] });
+      const targets = new ProbeTargetGate({ allowed: parseAllowedTargets(${JSON.stringify(SANDBOX_TARGETS)}), maxTargets: 5 });
+      const prober = new HttpsProber({ timeoutMs: 3000, extraCaPems: [input.otherCa], targets });
       const result = await prober.direct(input.url, input.credential);
       process.stdout.write(JSON.stringify({ ok: result.ok, detail: result.detail }));
     `;
@@ -120,7 +128,11 @@ describe('direct probes (the rotator presents the candidate certificate itself)'
   });
 
   it('refuse a URL that is not https without connecting', async () => {
-    expect(await prober.direct('http://127.0.0.1:1/', trusted)).toMatchObject({ ok: false, transient: false, detail: 'probe target must be an https URL' });
+    expect(await prober.direct('http://127.0.0.1:1/', trusted)).toMatchObject({
+      ok: false,
+      transient: false,
+      detail: "probe target refused: 'http://127.0.0.1:1/' must use https",
+    });
   });
 });
 

@@ -7,6 +7,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { CRASH_BOUNDARIES, type CrashBoundary } from '../../src/core/boundaries.js';
 import type { Config } from '../../src/core/index.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { ageLeases } from '../helpers/leases.js';
 import { startIngestion, type IngestionEndpoint } from '../helpers/ingestion.js';
 import type { AppTelemetry } from '../../src/telemetry/index.js';
 import { appIdOf } from '../../src/core/identity.js';
@@ -118,6 +119,8 @@ async function runCase(c: Case, index: number): Promise<void> {
 
   // A new instance, once the dead one's lease has expired.
   clock.advance(config.leaseSeconds * 1000 + 1_000);
+  // The dead instance's lease runs out on the Table service's clock too.
+  await ageLeases(config, config.leaseSeconds * 1000 + 1_000);
   const second = engine(sb, config, { clock, capture, owner: `timer-${index}-after`, faultHook: (b) => observe(c, start, `resuming at ${b}`) });
   const report = await second.rotator.resumeOpen();
   capture.add(report);

@@ -7,6 +7,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import type { Config } from '../../src/core/index.js';
 import { appIdOf } from '../../src/core/identity.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { ageLeases } from '../helpers/leases.js';
 import { Capture, configFor, engine, refOf, reliabilityScenario, ShiftClock, SUB, suiteSeed, thumbprintOf, unownedSettings } from './world.js';
 
 const APPS = Array.from({ length: 50 }, (_, i) => `storm-${i}`);
@@ -62,6 +63,7 @@ describe('fault storm', () => {
         runFailures.push(`rotateDue: ${String(error).slice(0, 160)}`);
       }
       clock.advance(config.leaseSeconds * 1000 + 1_000);
+      await ageLeases(config, config.leaseSeconds * 1000 + 1_000);
       try {
         const resumed = await engine(sb, config, { clock, capture, owner: `${owner}-verify`, attemptTimeoutMs: 1000 }).rotator.resumeOpen();
         for (const r of resumed.resumed) outcomes[`resumed ${r.outcome}`] = (outcomes[`resumed ${r.outcome}`] ?? 0) + 1;
@@ -69,6 +71,7 @@ describe('fault storm', () => {
         runFailures.push(`resumeOpen: ${String(error).slice(0, 160)}`);
       }
       clock.advance(config.leaseSeconds * 1000 + 1_000);
+      await ageLeases(config, config.leaseSeconds * 1000 + 1_000);
       // Quiet = every app on its renewal and no rotation left in flight (an app can run on the new certificate
       // while its record still waits for verification and commit).
       const inFlight = (await engine(sb, config, { clock, capture, owner: 'reader' }).deps.store.listOpen()).filter((r) => !r.outcome);

@@ -119,6 +119,8 @@ export function sandboxEnv(sb: Sandbox, connectionString: string, extra: Record<
     PROBE_TIMEOUT_SECONDS: '2',
     PROBE_ATTEMPTS: '3',
     LEASE_SECONDS: '60',
+    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
+    PROBE_ALLOWED_TARGETS: '127.0.0.1',
     ...extra,
   };
 }

@@ -145,6 +145,8 @@ beforeAll(async () => {
     AzureWebJobsStorage: azurite().connectionString,
     ROTATION_TABLE: `telemetry${Date.now().toString(36)}`,
     PROBE_WARMUP_SECONDS: '0',
+    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
+    PROBE_ALLOWED_TARGETS: '127.0.0.1',
     PROBE_BACKOFF_SECONDS: '1',
     // Enough attempts that an app still restarting under load is not mistaken for a failure.
     PROBE_ATTEMPTS: '3',

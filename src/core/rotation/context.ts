@@ -9,6 +9,7 @@ import type { RotatorDeps } from '../deps.js';
 import { LeaseLostError, NotFoundError } from '../errors.js';
 import type { Dimensions, TelemetryEventName } from '../events.js';
 import type { AppRef, ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
+import type { KeyVaultCertificateVersion } from '../ports.js';
 import type { BindingChange, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
 import { tagNames, type AppTagConfig } from '../tags.js';
 import { DAY_MS } from './time.js';
@@ -25,6 +26,11 @@ export interface RotationContext {
   candidates: Map<string, ReadCandidate>;
   /** Shared by the rotations of one batch (rotateDue): each Key Vault version is read and checked once. */
   candidateReads?: CandidateReads;
+  /**
+   * Key Vault versions the scan of this rotation already read, by lowercase version id: loading a candidate does not
+   * ask Key Vault for the same version's metadata again (a version's certificate never changes).
+   */
+  scannedVersions?: Map<string, KeyVaultCertificateVersion>;
 }
 
 /**
@@ -178,7 +184,8 @@ export async function loadCandidates(
     const parsed = parseCertificateId(binding.keyVaultCertificateId);
     if (!parsed) throw new NotFoundError(`'${binding.keyVaultCertificateId}' is not a Key Vault certificate version id`);
     const load = async (): Promise<ReadCandidate | CandidateRefusal> => {
-      const version = await ctx.deps.keyVault.getVersion(parsed.source, parsed.version);
+      const version =
+        ctx.scannedVersions?.get(binding.keyVaultCertificateId.trim().toLowerCase()) ?? (await ctx.deps.keyVault.getVersion(parsed.source, parsed.version));
       if (!version) return { refusal: 'Missing', message: `Key Vault version ${binding.keyVaultCertificateId} no longer exists` };
       // The loaded certificate's dates were checked when planning; a dangling one has none.
       return readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now(), { maxLifetimeDays: ctx.config.candidateMaxLifetimeDays });

@@ -3,6 +3,7 @@
 // written back whole (PUT replaces the dictionary) with only those keys changed: every other value,
 // Key Vault references included, goes back byte for byte.
 import { PreconditionError } from '../errors.js';
+import type { AppSettings } from '../ports.js';
 import type { BindingChange } from '../records.js';
 import { LOAD_CERTIFICATES_SETTING } from '../tags.js';
 import { parseLoadCertificates, replaceThumbprint, replaceThumbprintInValue, sameThumbprint } from '../thumbprints.js';
@@ -14,14 +15,14 @@ export interface SettingsChange {
 }
 
 /** The actual key of a setting in the dictionary (names are case-insensitive in App Service). */
-export function keyOf(settings: Record<string, string>, name: string): string | undefined {
+export function keyOf(settings: AppSettings, name: string): string | undefined {
   if (Object.prototype.hasOwnProperty.call(settings, name)) return name;
   return Object.keys(settings).find((k) => k.toLowerCase() === name.toLowerCase());
 }
 
 /** What the switch writes: old → new in WEBSITE_LOAD_CERTIFICATES and in the `-settings` keys that hold it. */
 export function computeSwitch(
-  settings: Record<string, string>,
+  settings: AppSettings,
   bindings: readonly BindingChange[],
   extraSettings: readonly string[],
 ): SettingsChange {
@@ -30,7 +31,9 @@ export function computeSwitch(
   for (const name of names) {
     const key = keyOf(settings, name);
     if (key === undefined || key in change.written) continue;
-    const original = settings[key] as string;
+    const original = settings[key];
+    // A null value (ARM can return one) holds no thumbprint: nothing to replace, and it is written back as it was.
+    if (original === null || original === undefined) continue;
     let value = original;
     for (const binding of bindings) {
       if (!binding.oldThumbprint || sameThumbprint(binding.oldThumbprint, binding.newThumbprint)) continue;
@@ -49,12 +52,13 @@ export function computeSwitch(
 }
 
 /** Compares the recorded change with the current settings, key by key. */
-export function compareRecorded(settings: Record<string, string>, change: SettingsChange) {
+export function compareRecorded(settings: AppSettings, change: SettingsChange) {
   const toWrite: string[] = [];
   const written: string[] = [];
   const conflicts: string[] = [];
   for (const [key, value] of Object.entries(change.written)) {
-    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] as string) : null;
+    // A key set to null reads as absent, as `previous` records an absent key.
+    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] ?? null) : null;
     if (current === value) written.push(key);
     else if (current === (change.previous[key] ?? null)) toWrite.push(key);
     else conflicts.push(key);
@@ -62,8 +66,9 @@ export function compareRecorded(settings: Record<string, string>, change: Settin
   return { toWrite, written, conflicts };
 }
 
-export function applyValues(settings: Record<string, string>, values: Record<string, string | null>, keys: readonly string[]) {
-  const next: Record<string, string> = { ...settings };
+export function applyValues(settings: AppSettings, values: Record<string, string | null>, keys: readonly string[]): AppSettings {
+  // Every other key goes back as read, a null value included.
+  const next: AppSettings = { ...settings };
   for (const key of keys) {
     const value = values[key];
     if (value === null || value === undefined) delete next[key];
@@ -137,9 +142,9 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
   await crash(ctx, 'afterSwitchRecorded');
 }
 
-function holdsNewThumbprints(settings: Record<string, string>, bindings: readonly BindingChange[]): boolean {
+function holdsNewThumbprints(settings: AppSettings, bindings: readonly BindingChange[]): boolean {
   const key = keyOf(settings, LOAD_CERTIFICATES_SETTING);
-  const parsed = parseLoadCertificates(key ? settings[key] : undefined);
+  const parsed = parseLoadCertificates(key ? (settings[key] ?? undefined) : undefined);
   if (parsed.mode !== 'explicit') return false;
   return bindings.every(
     (b) =>

@@ -30,6 +30,8 @@ export function sandboxAppSettings(input: LocalSettingsInput): Record<string, st
     PROBE_TIMEOUT_SECONDS: '5',
     PROBE_ATTEMPTS: '2',
     PROBE_BACKOFF_SECONDS: '1',
+    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
+    PROBE_ALLOWED_TARGETS: '127.0.0.1',
     ROTATION_QUEUE: input.rotationQueue ?? 'rotation-requests',
     ROTATION_TABLE: input.rotationTable ?? 'rotations',
     CLIENT_CERT_AUTH: 'off',
