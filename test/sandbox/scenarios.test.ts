@@ -86,7 +86,9 @@ describe('demo scenario', () => {
     const pinned = sb.control.appSettings(ref('inventory')).WEBSITE_LOAD_CERTIFICATES!;
     expect(sb.control.certificates(DEMO_SUBSCRIPTION_ID).map((c) => c.thumbprint)).not.toContain(pinned);
     expect(sb.control.loadedThumbprints(ref('inventory'))).toEqual([]);
-    expect((await health('inventory')).status).toBe(502);
+    const answer = await health('inventory');
+    expect(answer.status).toBe(503);
+    expect(String((answer.json as { reason?: string }).reason)).toMatch(/named by CLIENT_CERT_THUMBPRINT is not loaded/);
   });
 
   it("reports runs in '*' mode on a certificate imported from the vault (linked)", async () => {
