@@ -506,6 +506,9 @@ function recordColumns(record: RotationRecord, context: AzureErrorContext): Reco
   };
   if (record.finishedAt) columns.FinishedAt = record.finishedAt;
   if (record.reason) columns.Reason = record.reason.slice(0, 1000);
+  // Readable at a glance: how strongly the outcome was verified, and whether the candidate is held back for it.
+  if (record.verification) columns.Verification = record.verification;
+  if (record.failureKind) columns.FailureKind = record.failureKind;
   return columns;
 }
 

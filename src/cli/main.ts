@@ -97,7 +97,12 @@ async function run(args: CliArgs, rotator: ReturnType<typeof createRotator>, io:
     }
     case 'status': {
       const records = await rotator.listRotations(args.app, args.limit);
-      emit({ rotations: records }, () => renderRecords(records));
+      if (args.app) {
+        const nextAttempt = (await rotator.nextAttempt(args.app)) ?? null;
+        emit({ rotations: records, nextAttempt }, () => renderRecords(records, nextAttempt));
+      } else {
+        emit({ rotations: records }, () => renderRecords(records));
+      }
       return EXIT.ok;
     }
     case 'retire': {

@@ -1,5 +1,5 @@
 // Readable output: fixed-width tables an operator can scan. The --json form prints the reports unchanged.
-import type { Plan, ResumeReport, RetireReport, RotateDueReport, RotationResult } from '../core/index.js';
+import type { NextAttempt, Plan, ResumeReport, RetireReport, RotateDueReport, RotationResult } from '../core/index.js';
 import type { RotationRecord } from '../core/records.js';
 
 export function table(headers: string[], rows: string[][]): string {
@@ -26,7 +26,11 @@ export function renderPlan(plan: Plan): string {
           short(b.thumbprint),
           b.daysRemaining === undefined ? '-' : String(b.daysRemaining),
           short(b.latestThumbprint),
-          b.refusal ? `refused: ${b.refusal.refusal}: ${b.refusal.message}` : (b.problem ?? ''),
+          b.refusal
+            ? `refused: ${b.refusal.refusal}: ${b.refusal.message}`
+            : b.heldBackBy
+              ? `${b.nextAttemptAt ? `next attempt ${b.nextAttemptAt}` : 'not retried (newer version or --force clears it)'}; rotation ${b.heldBackBy}`
+              : (b.problem ?? ''),
         ]),
   );
   const problems = plan.apps.flatMap((a) => a.problems.map((p) => `  ${a.name}: ${p}`));
@@ -54,11 +58,31 @@ export function renderRotateDue(report: RotateDueReport): string {
   return [renderResults(report.results), '', `${report.scan.apps.length} app(s) scanned, ${report.results.length} rotated or attempted`].join('\n');
 }
 
-export function renderRecords(records: RotationRecord[]): string {
-  return table(
-    ['STARTED', 'APP', 'STEP', 'OUTCOME', 'REASON', 'ROTATION'],
-    records.map((r) => [r.startedAt, r.app.slot ? `${r.app.site}/${r.app.slot}` : r.app.site, r.step, r.outcome ?? 'in progress', r.reason ?? '', r.id]),
+export function renderRecords(records: RotationRecord[], nextAttempt?: NextAttempt | null): string {
+  const rows = table(
+    ['STARTED', 'APP', 'STEP', 'OUTCOME', 'VERIFIED', 'REASON', 'ROTATION'],
+    records.map((r) => [
+      r.startedAt,
+      r.app.slot ? `${r.app.site}/${r.app.slot}` : r.app.site,
+      r.step,
+      r.outcome ?? 'in progress',
+      r.verification ?? '-',
+      r.reason ?? '',
+      r.id,
+    ]),
   );
+  // Only for one app's history (status --app): undefined = not asked.
+  if (nextAttempt === undefined) return rows;
+  return [rows, '', `Next attempt: ${describeNextAttempt(nextAttempt)}`].join('\n');
+}
+
+/** When an app is tried again, in words. */
+export function describeNextAttempt(next: NextAttempt | null): string {
+  if (next === null) return 'next run (nothing holds the app back)';
+  if (next.reason === 'CandidateRejected') {
+    return `not automatically: CandidateRejected by rotation ${next.rotationId}; a newer Key Vault version or --force clears it`;
+  }
+  return `not before ${next.at ?? '?'} (BackingOff after rotation ${next.rotationId})`;
 }
 
 export function renderProbe(report: ResumeReport): string {

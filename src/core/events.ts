@@ -5,6 +5,8 @@ export const TELEMETRY_EVENTS = [
   'CertificateExpiring',
   'DanglingThumbprint',
   'RenewalMissing',
+  /** Key Vault's latest version failed on the app and is held back (no restart loop); alerts every scan. */
+  'CandidateRejected',
   'RotationStarted',
   'RotationCommitted',
   'RotationAborted',

@@ -1,6 +1,6 @@
 // The engine's public surface, for the CLI, the Functions and the integration tests.
 export { createRotator, LAST_SCAN_STATE } from './rotator.js';
-export type { Rotator, RotatorDeps, ScanReport, PlanFilter, RotateAppOptions, RotateDueOptions, RotateDueReport, InventoryEntry } from './rotator.js';
+export type { Rotator, RotatorDeps, ScanReport, PlanFilter, RotateAppOptions, RotateDueOptions, RotateDueReport, InventoryEntry, NextAttempt } from './rotator.js';
 export { loadConfig, SETTINGS, defaultSettings, checkNcrontab } from './config.js';
 export type { Config, SettingSpec, SettingName, SettingKind } from './config.js';
 export type { RotationResult, SkipReason } from './rotate.js';
@@ -18,3 +18,7 @@ export type { CrashBoundary } from './boundaries.js';
 export * from './errors.js';
 export { appIdOf, parseAppId, appNameOf } from './identity.js';
 export { DEFAULT_TAG_PREFIX, tagNames, parseAppTags } from './tags.js';
+export { backoffDelayMs, heldBackBy, nextAttemptOf, BACKOFF_BASE_MS, BACKOFF_CAP_MS } from './retryPolicy.js';
+export type { HeldBack } from './retryPolicy.js';
+export { VERIFICATION_STRENGTHS } from './records.js';
+export type { VerificationStrength, FailureKind } from './records.js';

@@ -2,6 +2,7 @@
 import { checkCandidateVersion, type CandidateRefusal } from './candidateChecks.js';
 import { daysRemaining, evaluateRenewal, ROTATION_REASONS, type PolicyDecision, type RenewalPolicy } from './policies.js';
 import type { AppRef, KeyVaultCertificateVersion } from './ports.js';
+import type { HeldBack } from './retryPolicy.js';
 import type { CertificateBinding, ScannedApp, ScanResult } from './scan.js';
 import { sourceUrlOf } from './tags.js';
 import { sameThumbprint } from './thumbprints.js';
@@ -15,6 +16,16 @@ export interface BindingEvaluation {
   /** Rotated although up to date, because the caller forced it. */
   forced?: boolean;
   daysRemaining?: number;
+  /** The app's rotation records hold the rotation back (CandidateRejected, BackingOff): `decision` says so. */
+  heldBack?: HeldBack;
+  /** With heldBack: what the chain decided (NearingExpiry, Expired, ...), so its alerts go on. */
+  wanted?: PolicyDecision;
+}
+
+/** A due binding that its app's records hold back: not due, its own reason, the chain's decision kept as `wanted`. */
+export function holdBack(evaluation: BindingEvaluation, held: HeldBack): BindingEvaluation {
+  const { forced: _forced, ...rest } = evaluation;
+  return { ...rest, due: false, decision: { reason: held.reason, message: held.message }, heldBack: held, wanted: evaluation.decision };
 }
 
 /**
@@ -82,7 +93,8 @@ export interface AppPlan {
   mode: 'explicit' | 'wildcard';
   /**
    * rotate = at least one binding is due; alert = something needs a person (problems, refused
-   * candidates, RenewalMissing, dangling without a source); none = up to date.
+   * candidates, RenewalMissing, dangling without a source, a version held back by CandidateRejected or
+   * BackingOff); none = up to date.
    */
   action: 'rotate' | 'alert' | 'none';
   due: DueBinding[];
@@ -100,8 +112,14 @@ export interface AppPlan {
     due: boolean;
     refusal?: CandidateRefusal;
     problem?: string;
+    /** CandidateRejected / BackingOff: the rotation that proved the version bad, or failed last. */
+    heldBackBy?: string;
+    /** BackingOff: when the version is tried again. */
+    nextAttemptAt?: string;
   }>;
   problems: string[];
+  /** The earliest time a held-back binding is tried again (BackingOff), when nothing else is due. */
+  nextAttemptAt?: string;
 }
 
 export interface Plan {
@@ -130,10 +148,14 @@ export function planApp(app: ScannedApp): AppPlan {
   }
   const needsAlert =
     app.problems.length > 0 ||
-    app.bindings.some((b) => b.problem || b.evaluation.refusal || b.evaluation.decision.reason === 'RenewalMissing');
+    app.bindings.some((b) => b.problem || b.evaluation.refusal || b.evaluation.heldBack || b.evaluation.decision.reason === 'RenewalMissing');
   // An app with problems is never changed, even if some binding looks due.
   const blocked = app.problems.length > 0;
-  return {
+  const nextAttempts = app.bindings
+    .map((b) => b.evaluation.heldBack?.nextAttemptAt)
+    .filter((t): t is string => !!t)
+    .sort();
+  const plan: AppPlan = {
     appId: app.appId,
     name: app.name,
     ref: app.ref,
@@ -158,10 +180,16 @@ export function planApp(app: ScannedApp): AppPlan {
       if (b.evaluation.daysRemaining !== undefined) row.daysRemaining = b.evaluation.daysRemaining;
       if (b.evaluation.refusal) row.refusal = b.evaluation.refusal;
       if (b.problem) row.problem = b.problem;
+      if (b.evaluation.heldBack) {
+        row.heldBackBy = b.evaluation.heldBack.rotationId;
+        if (b.evaluation.heldBack.nextAttemptAt) row.nextAttemptAt = b.evaluation.heldBack.nextAttemptAt;
+      }
       return row;
     }),
     problems: [...app.problems],
   };
+  if (plan.action !== 'rotate' && nextAttempts[0]) plan.nextAttemptAt = nextAttempts[0];
+  return plan;
 }
 
 export function planOf(scan: ScanResult, now: Date): Plan {

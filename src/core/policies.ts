@@ -13,6 +13,10 @@ import { sameThumbprint } from './thumbprints.js';
  * - NewerVersionAvailable: Key Vault's latest version differs, is valid now and outlives the loaded one.
  * - NearingExpiry: within RENEW_BEFORE_DAYS (or RENEW_BEFORE_PERCENT of its lifetime) of expiry.
  * - UpToDate: nothing to do.
+ * Decided after the chain, from the app's rotation records (src/core/retryPolicy.ts), for a binding that is due:
+ * - CandidateRejected: Key Vault's latest version already failed on this app (the message names the rotation);
+ *   alert, and it is not rolled out again until a newer version exists or an operator forces it.
+ * - BackingOff: the version failed only transiently on this app; it is tried again after the backoff.
  */
 export const RENEWAL_REASONS = [
   'DanglingThumbprint',
@@ -21,6 +25,8 @@ export const RENEWAL_REASONS = [
   'NearingExpiry',
   'RenewalMissing',
   'UpToDate',
+  'CandidateRejected',
+  'BackingOff',
 ] as const;
 export type RenewalReason = (typeof RENEWAL_REASONS)[number];
 

@@ -137,13 +137,23 @@ export interface ProbeResult {
   detail: string;
   at: string;
   durationMs: number;
+  /** A passing via-app probe: `thumbprint` when the app reported the expected certificate, `status` for a bare 2xx. */
+  verification?: 'thumbprint' | 'status';
+}
+
+export interface ViaAppOptions {
+  /** `<p>-health-expect=thumbprint`: a 2xx that does not report the presented certificate fails. */
+  requireReport?: boolean;
 }
 
 export interface Prober {
   /** The rotator opens an mTLS connection to `url`, presenting `credential`. */
   direct(url: string, credential: ClientCredential): Promise<ProbeResult>;
-  /** HTTPS GET to the app's own health path that exercises its outbound mTLS call. */
-  viaApp(url: string, expectedThumbprint?: string): Promise<ProbeResult>;
+  /**
+   * HTTPS GET to the app's own health path that exercises its outbound mTLS call, judged by the verification
+   * contract (docs/operations.md): a 2xx passes unless its body says unhealthy; a reported thumbprint must match.
+   */
+  viaApp(url: string, expectedThumbprint?: string, options?: ViaAppOptions): Promise<ProbeResult>;
 }
 
 export interface Clock {

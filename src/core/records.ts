@@ -18,6 +18,21 @@ export const ROTATION_STEPS = [
 ] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
 
+/**
+ * How strongly a rotation's end state was verified through the app (docs/operations.md, "Verification contract"):
+ * thumbprint = the app reported presenting the expected certificate (for every binding); status = its health path
+ * answered a healthy 2xx; none = no health path is configured (the direct probes are all there is).
+ */
+export const VERIFICATION_STRENGTHS = ['thumbprint', 'status', 'none'] as const;
+export type VerificationStrength = (typeof VERIFICATION_STRENGTHS)[number];
+
+/**
+ * Why a rotation's candidate was not kept, for the retry rules (src/core/retryPolicy.ts): definite = the version is
+ * proven bad on this app (a failing verification answer, a thumbprint mismatch, the partner refusing, an operator's
+ * rollback); transient = only time-outs, refused connections, 429/503/504 (the app never came back).
+ */
+export type FailureKind = 'definite' | 'transient';
+
 export type RotationOutcome = 'committed' | 'rolledBack' | 'aborted' | 'failed' | 'skipped';
 
 /** One binding the rotation changes: a loaded thumbprint replaced by the candidate's. */
@@ -83,6 +98,10 @@ export interface RotationRecord {
    * one binding, or a `-settings` key names the certificate it presents); undefined = status only.
    */
   probeExpectation?: { newThumbprint?: string; oldThumbprint?: string };
+  /** How strongly the state the record ended in was verified; set when the verification ran (`none` until then). */
+  verification?: VerificationStrength;
+  /** Set when the candidate failed (verification, or the app never came back): drives CandidateRejected / BackingOff. */
+  failureKind?: FailureKind;
 }
 
 export interface Lease {

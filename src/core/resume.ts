@@ -10,7 +10,7 @@ import type { RotationRecord } from './records.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { resumeRecord, rollbackRecord, type RotationResult } from './rotate.js';
 import { dimensionsOf } from './rotation/context.js';
-import { probeWithRetries, summarise } from './rotation/probing.js';
+import { failureKindOf, probeWithRetries, summarise } from './rotation/probing.js';
 import { viaAppTargetFor } from './rotation/verifyRotation.js';
 
 export interface ReverifyResult {
@@ -60,7 +60,7 @@ export async function reverifyCommitted(deps: RotatorDeps, config: Config, recor
     for (const failure of outcome.failures) {
       deps.telemetry.event('ProbeFailed', dimensionsOf(record, { reason: 'VerificationWindowFailed', probe: failure.kind, target: failure.target, status: failure.status }));
     }
-    const rollback = await rollbackRecord(deps, config, record, 'probe', `VerificationWindowFailed: ${evidence}`);
+    const rollback = await rollbackRecord(deps, config, record, 'probe', `VerificationWindowFailed: ${evidence}`, failureKindOf(outcome.failures));
     return { ...base, status: rollback.outcome === 'skipped' ? 'skipped' : 'rolledBack', detail: evidence, rollback };
   } catch (error) {
     if (error instanceof CrashSignal) throw error;

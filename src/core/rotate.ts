@@ -10,7 +10,7 @@ import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
 import { planApp, type AppPlan, type DueBinding } from './plan.js';
-import type { Lease, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import type { FailureKind, Lease, RotationOutcome, RotationRecord, RotationStep } from './records.js';
 import { scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
@@ -212,6 +212,7 @@ function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigge
     probes: [],
     startedAt: at,
     updatedAt: at,
+    verification: 'none',
   };
   const expectation = probeExpectationOf(app, bindings);
   if (expectation) record.probeExpectation = expectation;
@@ -345,6 +346,9 @@ async function continueRecord(deps: RotatorDeps, config: Config, stored: Rotatio
       else if (record.step === 'rollingBack') await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
       else {
         record.reason = reason;
+        // The app was changed and the rotation could not finish (the app never came back, steps kept timing out):
+        // the candidate is not proven bad, so it is retried later with backoff.
+        record.failureKind ??= 'transient';
         addStep(ctx, 'rollingBack', reason);
       }
     }
@@ -391,6 +395,8 @@ export async function rollbackRecord(
   record: RotationRecord,
   trigger: RotationRecord['trigger'],
   reason: string,
+  /** Why the candidate goes: an operator's rollback (default) proves it unwanted on this app. */
+  failureKind: FailureKind = 'definite',
 ): Promise<RotationResult> {
   if (record.outcome && record.outcome !== 'committed') {
     throw new PreconditionError(`rotation ${record.id} is ${record.outcome}: there is nothing to roll back`);
@@ -416,6 +422,7 @@ export async function rollbackRecord(
       }
       if (current.step !== 'rollingBack') {
         current.reason = reason;
+        current.failureKind = failureKind;
         addStep(ctx, 'rollingBack', reason);
         await save(ctx);
       }
@@ -450,6 +457,8 @@ export async function rollbackRecord(
       startedAt: now,
       updatedAt: now,
       rollbackOf: record.id,
+      verification: 'none',
+      failureKind,
     };
     if (record.previousSettings) rollback.previousSettings = { ...record.previousSettings };
     if (record.writtenSettings) rollback.writtenSettings = { ...record.writtenSettings };

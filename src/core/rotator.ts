@@ -9,6 +9,7 @@ import { planApp, planOf, type Plan } from './plan.js';
 import type { AppRef } from './ports.js';
 import type { RotationRecord } from './records.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
+import { nextAttemptOf, RETRY_HISTORY_LIMIT, type HeldBack } from './retryPolicy.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { rollbackRecord, rotateScannedApp, type RotationResult } from './rotate.js';
 import { CandidateReads } from './rotation/context.js';
@@ -68,6 +69,17 @@ export interface InventoryEntry {
   problem?: string;
 }
 
+export interface NextAttempt {
+  appId: string;
+  reason: HeldBack['reason'];
+  /** The Key Vault certificate version held back. */
+  keyVaultCertificateId: string;
+  rotationId: string;
+  /** BackingOff: the earliest time it is tried again; absent for CandidateRejected (a newer version or force). */
+  at?: string;
+  message: string;
+}
+
 export interface Rotator {
   /** Scans every subscription (no writes), plans, emits scan telemetry, stores a summary as state `lastScan`. */
   scan(options?: { subscriptionIds?: string[] }): Promise<ScanReport>;
@@ -80,6 +92,11 @@ export interface Rotator {
   rollback(rotationId: string, options?: { trigger?: RotationRecord['trigger']; reason?: string }): Promise<RotationResult>;
   getRotation(id: string): Promise<RotationRecord | undefined>;
   listRotations(appIdOrName?: string, limit?: number): Promise<RotationRecord[]>;
+  /**
+   * Whether the app's records hold its next rotation back (CandidateRejected: not automatically; BackingOff: not
+   * before `at`); undefined = nothing does, the next run decides from the plan.
+   */
+  nextAttempt(appIdOrName: string): Promise<NextAttempt | undefined>;
   inventory(): Promise<InventoryEntry[]>;
   /** Resource id, "site" or "site/slot" → the app; NotFoundError with a clear message otherwise. */
   resolveApp(appIdOrName: string): Promise<AppRef>;
@@ -241,6 +258,23 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
         if (!appIdOrName) return deps.store.listAll(limit);
         const ref = await resolveApp(appIdOrName);
         return deps.store.listForApp(appIdOf(ref), limit);
+      }),
+
+    nextAttempt: (appIdOrName) =>
+      guard(async () => {
+        const ref = await resolveApp(appIdOrName);
+        const appId = appIdOf(ref);
+        const found = nextAttemptOf(await deps.store.listForApp(appId, RETRY_HISTORY_LIMIT), deps.clock.now());
+        if (!found) return undefined;
+        const next: NextAttempt = {
+          appId,
+          reason: found.held.reason,
+          keyVaultCertificateId: found.versionId,
+          rotationId: found.held.rotationId,
+          message: found.held.message,
+        };
+        if (found.held.nextAttemptAt) next.at = found.held.nextAttemptAt;
+        return next;
       }),
 
     inventory: () =>

@@ -31,8 +31,13 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
         dangling += 1;
         telemetry.event('DanglingThumbprint', { ...dimensions, reason: 'DanglingThumbprint', problem: binding.problem });
       }
-      if (decision.reason === 'Expired' || decision.reason === 'NearingExpiry') {
+      // A held-back version (CandidateRejected, BackingOff) does not silence the expiry alerts.
+      const wanted = binding.evaluation.wanted ?? decision;
+      if (wanted.reason === 'Expired' || wanted.reason === 'NearingExpiry') {
         telemetry.event('CertificateExpiring', { ...dimensions, daysRemaining });
+      }
+      if (decision.reason === 'CandidateRejected') {
+        telemetry.event('CandidateRejected', { ...dimensions, daysRemaining, rotationId: binding.evaluation.heldBack?.rotationId, wanted: wanted.reason });
       }
       // With a problem (no source known, Key Vault refused the read), the renewal could not be looked up at all.
       if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining, problem: binding.problem });

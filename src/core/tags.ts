@@ -2,6 +2,7 @@
 //   mtls-rotation=enabled                      opt-in (any other value, or none: the app is never touched)
 //   mtls-rotation-probe=https://a/ https://b/  downstream endpoints for the direct mTLS probe (space separated)
 //   mtls-rotation-health=/healthz/outbound-mtls the app's own health path for the via-app probe
+//   mtls-rotation-health-expect=thumbprint     the health answer must report the presented certificate (default: status)
 //   mtls-rotation-source=https://<vault>/certificates/<name>   Key Vault source where the resource is not linked
 //   mtls-rotation-settings=CLIENT_CERT_THUMBPRINT,OTHER        extra settings that hold the thumbprint
 //   mtls-rotation-slots=true                   on a site: its slots are listed (each slot opts in itself)
@@ -15,12 +16,20 @@ export interface AppTagConfig {
   enabled: boolean;
   probeUrls: string[];
   healthPath?: string;
+  /**
+   * What the via-app probe requires (docs/operations.md, "Verification contract"): `status` (absent) = a 2xx, and a
+   * reported thumbprint must match; `thumbprint` = the report is mandatory.
+   */
+  healthExpect?: HealthExpect;
   source?: KeyVaultSource;
   /** Extra app settings that hold the thumbprint (WEBSITE_LOAD_CERTIFICATES is always handled). */
   settings: string[];
   /** On a site: list its slots. */
   slots: boolean;
 }
+
+export const HEALTH_EXPECTATIONS = ['status', 'thumbprint'] as const;
+export type HealthExpect = (typeof HEALTH_EXPECTATIONS)[number];
 
 export interface ParsedAppTags {
   config: AppTagConfig;
@@ -34,6 +43,7 @@ export function tagNames(prefix: string = DEFAULT_TAG_PREFIX) {
     enabled: prefix,
     probe: `${prefix}-probe`,
     health: `${prefix}-health`,
+    healthExpect: `${prefix}-health-expect`,
     source: `${prefix}-source`,
     settings: `${prefix}-settings`,
     slots: `${prefix}-slots`,
@@ -118,6 +128,13 @@ export function parseAppTags(
     } else {
       config.healthPath = path;
     }
+  }
+
+  const expect = getTag(tags, names.healthExpect);
+  if (expect !== undefined && expect.trim() !== '') {
+    const value = expect.trim().toLowerCase();
+    if (value === 'thumbprint') config.healthExpect = 'thumbprint';
+    else if (value !== 'status') problems.push(`tag ${names.healthExpect}: '${expect.trim()}' must be 'status' or 'thumbprint'`);
   }
 
   const source = getTag(tags, names.source);

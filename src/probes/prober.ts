@@ -1,14 +1,16 @@
 // The Prober port over real HTTPS.
 // - direct: the rotator itself opens an mTLS connection to a downstream, presenting the candidate certificate
 //   (the preflight, before anything on the app changes).
-// - viaApp: a GET to the app's own health path, which makes the app's outbound mTLS call (after the restart).
+// - viaApp: a GET to the app's own health path, which makes the app's outbound mTLS call (after the restart); its
+//   answer is judged by the verification contract (healthContract.ts). Redirects are never followed.
 // Results carry public data only: status, a short reason, the thumbprint the other side reports.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import tls from 'node:tls';
-import type { ClientCredential, ProbeResult, Prober } from '../core/ports.js';
+import type { ClientCredential, ProbeResult, Prober, ViaAppOptions } from '../core/ports.js';
+import { judgeHealthAnswer, type HealthExpectation } from './healthContract.js';
 
 export interface HttpsProberOptions {
   /** PROBE_TIMEOUT_SECONDS, in ms: the whole probe (connect, handshake, answer) must fit. */
@@ -28,7 +30,6 @@ const MAX_DETAIL_CHARS = 200;
 const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** Gateway trouble, overload and restarts; 502 from the health path means "the outbound call failed": real. */
 const TRANSIENT_STATUS_DIRECT = new Set([429, 502, 503, 504]);
-const TRANSIENT_STATUS_VIA_APP = new Set([429, 503, 504]);
 
 interface HttpAnswer {
   status: number;
@@ -74,31 +75,13 @@ export class HttpsProber implements Prober {
     });
   }
 
-  async viaApp(url: string, expectedThumbprint?: string): Promise<ProbeResult> {
+  async viaApp(url: string, expectedThumbprint?: string, options: ViaAppOptions = {}): Promise<ProbeResult> {
+    const expectation: HealthExpectation = {};
+    if (expectedThumbprint) expectation.thumbprint = expectedThumbprint;
+    if (options.requireReport) expectation.requireReport = true;
     return this.run('via-app', url, {}, (answer) => {
-      const json = parseJson(answer.body);
-      const header = answer.headers['x-presented-thumbprint'];
-      const observed = (stringField(json, 'presentedThumbprint') ?? (typeof header === 'string' ? header : undefined))?.trim().toUpperCase();
-      const reason = stringField(json, 'reason');
-      const statusOk = answer.status >= 200 && answer.status < 300;
-      if (!statusOk) {
-        return {
-          ok: false,
-          transient: TRANSIENT_STATUS_VIA_APP.has(answer.status),
-          observedThumbprint: observed,
-          detail: `app answered ${answer.status}${reason ? `: ${short(reason)}` : ''}`,
-        };
-      }
-      if (expectedThumbprint) {
-        const expected = expectedThumbprint.trim().toUpperCase();
-        if (observed === undefined) {
-          return { ok: false, transient: false, detail: 'app answered 2xx but did not report presentedThumbprint' };
-        }
-        if (observed !== expected) {
-          return { ok: false, transient: false, observedThumbprint: observed, detail: `app presented ${observed}, expected ${expected}` };
-        }
-      }
-      return { ok: true, transient: false, observedThumbprint: observed, detail: `app answered ${answer.status}${observed ? ` presenting ${observed}` : ''}` };
+      const { strength, ...verdict } = judgeHealthAnswer(answer, expectation);
+      return strength ? { ...verdict, verification: strength } : verdict;
     });
   }
 
@@ -106,7 +89,7 @@ export class HttpsProber implements Prober {
     kind: ProbeResult['kind'],
     url: string,
     tlsOptions: { cert?: string; key?: string },
-    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint'>,
+    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'verification'>,
   ): Promise<ProbeResult> {
     const at = this.now();
     const started = Date.now();

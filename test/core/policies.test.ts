@@ -65,6 +65,16 @@ describe('renewal policy chain (first match wins)', () => {
   });
 
   it('documents every reason it can answer', () => {
-    expect(RENEWAL_REASONS).toEqual(['DanglingThumbprint', 'Expired', 'NewerVersionAvailable', 'NearingExpiry', 'RenewalMissing', 'UpToDate']);
+    // CandidateRejected and BackingOff come from the app's rotation records (retryPolicy), after the chain.
+    expect(RENEWAL_REASONS).toEqual([
+      'DanglingThumbprint',
+      'Expired',
+      'NewerVersionAvailable',
+      'NearingExpiry',
+      'RenewalMissing',
+      'UpToDate',
+      'CandidateRejected',
+      'BackingOff',
+    ]);
   });
 });

@@ -344,6 +344,7 @@ describe('infra/azuredeploy.json: alert rules', () => {
     ['CertificateExpiring', 2],
     ['DanglingThumbprint', 2],
     ['RenewalMissing', 2],
+    ['CandidateRejected', 2],
   ])('%s is covered by a rule of severity %i', (event, severity) => {
     const rules = alertRules.filter((r) => namesIn(alertQuery(r)).includes(event));
     expect(rules.map((r) => r.severity)).toContain(severity);

@@ -140,6 +140,8 @@ export function dimensionsOf(record: RotationRecord, extra: Dimensions = {}): Di
     rotationId: record.id,
     step: record.step,
     trigger: record.trigger,
+    verification: record.verification,
+    failureKind: record.failureKind,
     ...extra,
   };
 }

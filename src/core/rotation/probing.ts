@@ -5,11 +5,13 @@ import type { RotatorDeps } from '../deps.js';
 import { describeError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { ClientCredential, ProbeResult } from '../ports.js';
+import type { FailureKind, VerificationStrength } from '../records.js';
 import { sameThumbprint } from '../thumbprints.js';
 import { crash } from './context.js';
 
 export interface ProbeTargets {
-  viaApp?: { url: string; expectedThumbprint?: string };
+  /** requireReport: `<p>-health-expect=thumbprint` (a 2xx without a thumbprint report fails). */
+  viaApp?: { url: string; expectedThumbprint?: string; requireReport?: boolean };
   /** Each URL passes when any of the credentials is accepted (tags do not say which downstream takes which). */
   direct?: { urls: string[]; credentials: ClientCredential[] };
 }
@@ -70,13 +72,24 @@ async function probeOnce(
   const results: ProbeResult[] = [];
   const failures: ProbeResult[] = [];
   if (targets.viaApp && !passed.has(`via-app ${targets.viaApp.url}`)) {
-    const { url, expectedThumbprint } = targets.viaApp;
-    const result = await guarded(deps, 'via-app', url, () => deps.prober.viaApp(url, expectedThumbprint));
-    // The adapter checks the expectation too; checking here keeps the rule in one place that core owns.
+    const { url, expectedThumbprint, requireReport } = targets.viaApp;
+    const result = await guarded(deps, 'via-app', url, () =>
+      requireReport ? deps.prober.viaApp(url, expectedThumbprint, { requireReport }) : deps.prober.viaApp(url, expectedThumbprint),
+    );
+    // The adapter applies the contract too; checking the expectation here keeps the rule in one place that core owns,
+    // and the strength is core's to say, whatever an adapter claims.
+    delete result.verification;
     if (result.ok && expectedThumbprint && result.observedThumbprint && !sameThumbprint(result.observedThumbprint, expectedThumbprint)) {
       result.ok = false;
       result.transient = false;
       result.detail = `app presented ${result.observedThumbprint}, expected ${expectedThumbprint}`;
+    } else if (result.ok && requireReport && !result.observedThumbprint) {
+      result.ok = false;
+      result.transient = false;
+      result.detail = `app answered ${result.status ?? '2xx'} without reporting the certificate it presented (a thumbprint report is required)`;
+    }
+    if (result.ok) {
+      result.verification = expectedThumbprint && result.observedThumbprint && sameThumbprint(result.observedThumbprint, expectedThumbprint) ? 'thumbprint' : 'status';
     }
     results.push(result);
     if (!result.ok) failures.push(result);
@@ -123,6 +136,23 @@ async function guarded(
       durationMs: deps.clock.now().getTime() - started.getTime(),
     };
   }
+}
+
+/**
+ * How strongly a passing verification proved the state: the via-app answer's strength, `none` without a via-app
+ * target. A thumbprint report confirms one certificate: unless the expectation is the certificate of every binding the
+ * rotation changes, the weakest (`status`) is recorded.
+ */
+export function strengthOf(outcome: ProbeOutcome, targets: ProbeTargets, expectationCoversEveryBinding: boolean): VerificationStrength {
+  if (!targets.viaApp) return 'none';
+  const passed = [...outcome.results].reverse().find((r) => r.kind === 'via-app' && r.ok);
+  if (!passed?.verification) return 'none';
+  return passed.verification === 'thumbprint' && expectationCoversEveryBinding ? 'thumbprint' : 'status';
+}
+
+/** Definite when any last failure is an answer (not worth repeating); transient when all are time-outs, 503s, resets. */
+export function failureKindOf(failures: ProbeResult[]): FailureKind {
+  return failures.some((f) => !f.transient) ? 'definite' : 'transient';
 }
 
 export function summarise(failures: ProbeResult[]): string {

@@ -2,9 +2,9 @@
 // Explicit mode writes back the recorded previous values, but only for keys that still hold what the
 // rotation wrote: a key someone changed since is theirs now, left alone and reported as a conflict.
 import { addStep, crash, dimensionsOf, finish, recordProbes, save, type RotationContext } from './context.js';
-import { hasTargets, probeWithRetries, summarise, type ProbeTargets } from './probing.js';
+import { hasTargets, probeWithRetries, strengthOf, summarise, type ProbeTargets } from './probing.js';
 import { applyValues } from './switchThumbprint.js';
-import { viaAppTarget } from './verifyRotation.js';
+import { expectationCoversEveryBinding, viaAppTarget } from './verifyRotation.js';
 import { readWebspaceUsage } from '../usage.js';
 import { sameThumbprint } from '../thumbprints.js';
 import { collect } from '../concurrency.js';
@@ -44,6 +44,7 @@ export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   if (viaApp) targets.viaApp = viaApp;
   const reason = ctx.record.reason ?? 'RolledBack';
   if (!hasTargets(targets)) {
+    ctx.record.verification = 'none';
     await finish(ctx, 'rolledBack', reason);
     return;
   }
@@ -51,6 +52,7 @@ export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, { stopOnRefusal: false });
   recordProbes(ctx, outcome.results);
   if (outcome.ok) {
+    ctx.record.verification = strengthOf(outcome, targets, expectationCoversEveryBinding(ctx.record, 'old'));
     await finish(ctx, 'rolledBack', reason);
   } else {
     await finish(ctx, 'failed', `RollbackUnverified: the old state does not pass either (${summarise(outcome.failures)}); first failure: ${reason}`);

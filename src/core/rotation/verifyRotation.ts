@@ -5,7 +5,8 @@ import { addStep, crash, credentials, dimensionsOf, loadCandidates, recordProbes
 import type { SiteInfo } from '../ports.js';
 import type { RotationRecord } from '../records.js';
 import type { AppTagConfig } from '../tags.js';
-import { hasTargets, probeWithRetries, summarise, type ProbeTargets } from './probing.js';
+import { sameThumbprint } from '../thumbprints.js';
+import { failureKindOf, hasTargets, probeWithRetries, strengthOf, summarise, type ProbeTargets } from './probing.js';
 
 /** `https://<defaultHostName><health path>`, expecting the new (or, after a rollback, the old) thumbprint when known. */
 export function viaAppTargetFor(
@@ -17,7 +18,18 @@ export function viaAppTargetFor(
   if (!tags.healthPath) return undefined;
   const url = `https://${site.defaultHostName}${tags.healthPath}`;
   const expected = which === 'new' ? record.probeExpectation?.newThumbprint : record.probeExpectation?.oldThumbprint;
-  return expected ? { url, expectedThumbprint: expected } : { url };
+  // The rollback's re-verification follows the same contract: an app that answers a bare 2xx passes it too.
+  const target: NonNullable<ProbeTargets['viaApp']> = expected ? { url, expectedThumbprint: expected } : { url };
+  if (tags.healthExpect === 'thumbprint') target.requireReport = true;
+  return target;
+}
+
+/** The expectation names the certificate of every binding on that side, so a matching report confirms them all. */
+export function expectationCoversEveryBinding(record: RotationRecord, which: 'new' | 'old'): boolean {
+  const expected = which === 'new' ? record.probeExpectation?.newThumbprint : record.probeExpectation?.oldThumbprint;
+  const [only, ...rest] = record.bindings;
+  if (!expected || !only || rest.length > 0) return false;
+  return sameThumbprint(expected, which === 'new' ? only.newThumbprint : only.oldThumbprint);
 }
 
 export function viaAppTarget(ctx: RotationContext, which: 'new' | 'old'): ProbeTargets['viaApp'] {
@@ -35,6 +47,7 @@ export async function verifyRotation(ctx: RotationContext): Promise<void> {
     else targets.direct = { urls: ctx.tags.probeUrls, credentials: credentials(ctx) };
   }
   if (!hasTargets(targets)) {
+    ctx.record.verification = 'none';
     addStep(ctx, 'verified', [`no probes configured (tags ${ctx.names.health}, ${ctx.names.probe}): restart completed`, ...notes].join('; '));
     await save(ctx);
     await crash(ctx, 'beforeCommit');
@@ -50,7 +63,8 @@ export async function verifyRotation(ctx: RotationContext): Promise<void> {
   });
   recordProbes(ctx, outcome.results);
   if (outcome.ok) {
-    addStep(ctx, 'verified', [`probes passed after ${outcome.attempts} attempt(s)`, ...notes].join('; '));
+    ctx.record.verification = strengthOf(outcome, targets, expectationCoversEveryBinding(ctx.record, 'new'));
+    addStep(ctx, 'verified', [`probes passed after ${outcome.attempts} attempt(s) (verification: ${ctx.record.verification})`, ...notes].join('; '));
     await save(ctx);
     await crash(ctx, 'beforeCommit');
     return;
@@ -59,10 +73,17 @@ export async function verifyRotation(ctx: RotationContext): Promise<void> {
   for (const failure of outcome.failures) {
     ctx.deps.telemetry.event(
       'ProbeFailed',
-      dimensionsOf(ctx.record, { reason: 'VerificationFailed', probe: failure.kind, target: failure.target, status: failure.status }),
+      dimensionsOf(ctx.record, {
+        reason: 'VerificationFailed',
+        probe: failure.kind,
+        target: failure.target,
+        status: failure.status,
+        failureKind: failureKindOf(outcome.failures),
+      }),
     );
   }
   ctx.record.reason = `VerificationFailed: ${evidence}`;
+  ctx.record.failureKind = failureKindOf(outcome.failures);
   addStep(ctx, 'rollingBack', `verification failed after ${outcome.attempts} attempt(s): ${evidence}`);
   await save(ctx);
   await crash(ctx, 'afterRollbackStarted');

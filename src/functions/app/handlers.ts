@@ -169,7 +169,9 @@ async function listRotations(request: HttpRequest, { rotator }: Invocation): Pro
     limit = Number(rawLimit);
   }
   const rotations = await rotator.listRotations(app || undefined, limit);
-  return jsonResponse(200, { rotations });
+  if (!app) return jsonResponse(200, { rotations });
+  // When the app will next be tried: null = nothing holds it back (the next run decides from the plan).
+  return jsonResponse(200, { rotations, nextAttempt: (await rotator.nextAttempt(app)) ?? null });
 }
 
 export const rotationHandler = api(async (request, _context, { rotator }) => {
