@@ -114,6 +114,26 @@ describe('mtls-rotator CLI', () => {
     expect(run.stdout).toMatch(/payments\s+aborted/);
   }, 60_000);
 
+  it('after billing rolls back (its partner refuses the new issuer), status and plan say it is not tried again, and why', async () => {
+    const rotate = await cli(['rotate', '--app', 'billing', '--json']);
+    expect(rotate.code, rotate.stderr).toBe(3);
+    const { outcome, rotationId } = JSON.parse(rotate.stdout) as { outcome: string; rotationId: string };
+    expect(outcome).toBe('rolledBack');
+
+    const w = watch(sb);
+    const status = await cli(['status', '--app', 'billing']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/VERIFIED/);
+    expect(status.stdout).toContain(`Next attempt: not automatically: CandidateRejected by rotation ${rotationId}`);
+    const json = JSON.parse((await cli(['status', '--app', 'billing', '--json'])).stdout) as { nextAttempt: { reason: string; rotationId: string } };
+    expect(json.nextAttempt).toMatchObject({ reason: 'CandidateRejected', rotationId });
+    const plan = await cli(['plan', '--app', 'billing']);
+    expect(plan.stdout).toMatch(new RegExp(`billing\\s+alert\\s+CandidateRejected.*rotation ${rotationId}`));
+    const again = await cli(['rotate', '--app', 'billing', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
+    expect(w.changes()).toEqual([]);
+  }, 120_000);
+
   it.each([
     ['a setting with an invalid value', { RENEW_BEFORE_DAYS: 'soon' }, /RENEW_BEFORE_DAYS/],
     ['a required setting missing', { AZURE_SUBSCRIPTION_IDS: '' }, /AZURE_SUBSCRIPTION_IDS/],

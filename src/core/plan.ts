@@ -18,14 +18,18 @@ export interface BindingEvaluation {
   daysRemaining?: number;
   /** The app's rotation records hold the rotation back (CandidateRejected, BackingOff): `decision` says so. */
   heldBack?: HeldBack;
-  /** With heldBack: what the chain decided (NearingExpiry, Expired, ...), so its alerts go on. */
+  /** With heldBack: what the chain decided (NewerVersionAvailable, NearingExpiry, ...). */
   wanted?: PolicyDecision;
+  /** With heldBack: the loaded certificate is expired or inside its renewal window, so the expiry alerts go on. */
+  expiring?: boolean;
 }
 
 /** A due binding that its app's records hold back: not due, its own reason, the chain's decision kept as `wanted`. */
-export function holdBack(evaluation: BindingEvaluation, held: HeldBack): BindingEvaluation {
+export function holdBack(evaluation: BindingEvaluation, held: HeldBack, expiring: boolean): BindingEvaluation {
   const { forced: _forced, ...rest } = evaluation;
-  return { ...rest, due: false, decision: { reason: held.reason, message: held.message }, heldBack: held, wanted: evaluation.decision };
+  const out: BindingEvaluation = { ...rest, due: false, decision: { reason: held.reason, message: held.message }, heldBack: held, wanted: evaluation.decision };
+  if (expiring) out.expiring = true;
+  return out;
 }
 
 /**

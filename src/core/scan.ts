@@ -10,7 +10,7 @@ import type { Logger } from './logger.js';
 import { evaluateBinding, holdBack, type BindingEvaluation } from './plan.js';
 import type { RotationRecord, RotationStore } from './records.js';
 import { heldBackBy, RETRY_HISTORY_LIMIT } from './retryPolicy.js';
-import { renewalPolicies, type LoadedCertificate, type RenewalPolicy } from './policies.js';
+import { evaluateRenewal, renewalPolicies, type LoadedCertificate, type RenewalPolicy } from './policies.js';
 import type {
   AppRef,
   AppServiceGateway,
@@ -519,7 +519,10 @@ async function applyRetryPolicy(ctx: ScanContext, app: ScannedApp): Promise<void
   for (const binding of app.bindings) {
     if (!binding.evaluation.due || !binding.latest) continue;
     const held = heldBackBy(records, binding.latest.id, now);
-    if (held) binding.evaluation = holdBack(binding.evaluation, held);
+    if (!held) continue;
+    // The chain without the held-back version: RenewalMissing means the loaded certificate is expired or near expiry.
+    const withoutIt = evaluateRenewal({ ...(binding.loaded ? { loaded: binding.loaded } : {}), dangling: false }, ctx.policies);
+    binding.evaluation = holdBack(binding.evaluation, held, withoutIt.reason === 'RenewalMissing' && !!binding.loaded?.notAfter);
   }
 }
 

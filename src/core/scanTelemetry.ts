@@ -32,12 +32,16 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
         telemetry.event('DanglingThumbprint', { ...dimensions, reason: 'DanglingThumbprint', problem: binding.problem });
       }
       // A held-back version (CandidateRejected, BackingOff) does not silence the expiry alerts.
-      const wanted = binding.evaluation.wanted ?? decision;
-      if (wanted.reason === 'Expired' || wanted.reason === 'NearingExpiry') {
+      if (decision.reason === 'Expired' || decision.reason === 'NearingExpiry' || binding.evaluation.expiring) {
         telemetry.event('CertificateExpiring', { ...dimensions, daysRemaining });
       }
       if (decision.reason === 'CandidateRejected') {
-        telemetry.event('CandidateRejected', { ...dimensions, daysRemaining, rotationId: binding.evaluation.heldBack?.rotationId, wanted: wanted.reason });
+        telemetry.event('CandidateRejected', {
+          ...dimensions,
+          daysRemaining,
+          rotationId: binding.evaluation.heldBack?.rotationId,
+          wanted: binding.evaluation.wanted?.reason,
+        });
       }
       // With a problem (no source known, Key Vault refused the read), the renewal could not be looked up at all.
       if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining, problem: binding.problem });

@@ -194,6 +194,18 @@ describe('the HTTP API through the local runner', () => {
     for (const name of due) expect((await finishedFor(name)).length, name).toBe(before.get(name)! + 1);
     const outcomes = Object.fromEntries(await Promise.all(due.map(async (name) => [name, (await finishedFor(name))[0]!.outcome] as const)));
     expect(outcomes).toMatchObject({ billing: 'rolledBack', payments: 'aborted' });
+    // billing's renewal is proven bad: its history says it is not tried again, and the plan holds it back.
+    const billing = (await finishedFor('billing'))[0]!;
+    const history = await call('GET', '/rotations?app=billing');
+    expect(history.json.nextAttempt).toMatchObject({ reason: 'CandidateRejected', rotationId: billing.id });
+    expect(history.json.rotations[0]).toMatchObject({ id: billing.id, failureKind: 'definite', verification: expect.any(String) });
+    const after = (await call('POST', '/rotations', { body: JSON.stringify({ dryRun: true, app: 'billing' }) })).json;
+    expect(after.plan.bindings[0]).toMatchObject({ reason: 'CandidateRejected', heldBackBy: billing.id });
+    const committedApp = Object.entries(outcomes).find(([, o]) => o === 'committed')?.[0];
+    expect(committedApp).toBeDefined();
+    expect((await call('GET', `/rotations?app=${encodeURIComponent(committedApp!)}`)).json.nextAttempt).toBeNull();
+    // orders was rolled back by an operator above: that version is not rolled out to it again either.
+    expect((await call('GET', '/rotations?app=orders')).json.nextAttempt).toMatchObject({ reason: 'CandidateRejected', message: expect.stringContaining('operator test') });
 
     const health = await call('GET', '/health', { key: null });
     expect(health.json.lastScan).toMatchObject({ at: expect.any(String), dueApps: due.length });

@@ -1,0 +1,96 @@
+// No restart loops, against the sandbox and Azurite: an app whose new certificate breaks its outbound call is rolled
+// back once and left alone by the next runs (CandidateRejected); an app that never comes back after its restart backs
+// off for an hour and is then tried again. Restarts are counted from the sandbox's own request log.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { createRotator, type Config } from '../../src/core/index.js';
+import { appIdOf } from '../../src/core/identity.js';
+import { ArmAppServiceGateway } from '../../src/azure/appServiceGateway.js';
+import { staticTokenCredential } from '../../src/azure/credentials.js';
+import { useAzurite } from '../helpers/azurite.js';
+import { appRef, deps as makeDeps, independentApps, JumpingClock, sandboxConfig, SUB, watch } from './world.js';
+
+const HOUR = 3_600_000;
+const azurite = useAzurite();
+const clock = new JumpingClock();
+let sb: Sandbox;
+let config: Config;
+
+beforeAll(async () => {
+  sb = await startSandbox(
+    independentApps([
+      // Its own partner trusts only the old CA: with the renewal (new CA) its outbound call fails, for good.
+      { name: 'breaks', calls: 'strict' },
+      { name: 'never-back' },
+    ]),
+  );
+  config = sandboxConfig(sb, azurite().connectionString, SUB);
+}, 60_000);
+
+afterAll(async () => {
+  await sb?.stop();
+});
+
+const rotator = () => createRotator(makeDeps(sb, config, { clock }), config);
+const restartsOf = (changes: ReturnType<ReturnType<typeof watch>['changes']>) => changes.filter((c) => c.operation?.startsWith('WebApps_Restart')).length;
+
+describe('no restart loops (sandbox + Azurite)', () => {
+  // First: the nightly runs of the other case (rotateDue) would otherwise rotate never-back before it hangs.
+  it('an app that never comes back backs off 1 h, is not restarted meanwhile, and is tried again after it', async () => {
+    const ref = appRef('never-back');
+    const app = { site: 'never-back' };
+    sb.control.setRestartBehaviour(ref, { hang: true });
+    const first = watch(sb);
+    const run1 = await rotator().rotateApp('never-back', { trigger: 'timer' });
+    // The rollback's restart hangs too: the old state cannot be proven either, but nothing was definitely refused.
+    expect(run1.outcome).toBe('failed');
+    expect(run1.record?.failureKind).toBe('transient');
+    expect(restartsOf(first.changes(app))).toBe(2);
+    const failedAt = Date.parse(run1.record!.finishedAt!);
+
+    // Bring the app back (an operator restarts it); a run within the hour leaves it alone.
+    sb.control.setRestartBehaviour(ref, { hang: false });
+    const gateway = new ArmAppServiceGateway({ endpoint: sb.armEndpoint, credential: staticTokenCredential(sb.token), tlsCa: sb.caPem });
+    await gateway.restart(ref);
+    clock.jump(30 * 60_000);
+    const early = watch(sb);
+    const plan = await rotator().plan({ app: 'never-back' });
+    expect(plan.apps[0]?.bindings[0]).toMatchObject({ reason: 'BackingOff', nextAttemptAt: new Date(failedAt + HOUR).toISOString() });
+    expect(await rotator().nextAttempt('never-back')).toMatchObject({ reason: 'BackingOff', at: new Date(failedAt + HOUR).toISOString() });
+    const skipped = await rotator().rotateApp('never-back', { trigger: 'timer' });
+    expect(skipped).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
+    expect(early.changes(app)).toEqual([]);
+
+    clock.jump(31 * 60_000);
+    const later = watch(sb);
+    const run2 = await rotator().rotateApp('never-back', { trigger: 'timer' });
+    expect(run2.outcome).toBe('committed');
+    expect(run2.record?.verification).toBe('thumbprint');
+    expect(restartsOf(later.changes(app))).toBe(1);
+  });
+
+  it('an app whose new certificate breaks its outbound call is rolled back once, and the next runs do not restart it', async () => {
+    const app = { site: 'breaks' };
+    const first = watch(sb);
+    const run1 = await rotator().rotateApp('breaks', { trigger: 'timer' });
+    expect(run1.outcome).toBe('rolledBack');
+    expect(run1.record).toMatchObject({ failureKind: 'definite', verification: 'thumbprint' });
+    expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 502/);
+    expect(restartsOf(first.changes(app))).toBe(2);
+
+    // The next night, and the one after: the same Key Vault version is not rolled out again.
+    for (const nights of [1, 2]) {
+      clock.jump(24 * HOUR);
+      const again = watch(sb);
+      const report = await rotator().rotateDue({ trigger: 'timer' });
+      expect(report.results.filter((r) => r.appId === appIdOf(appRef('breaks')))).toEqual([]);
+      expect(again.changes(app), `night ${nights}`).toEqual([]);
+      const plan = report.scan.plan.apps.find((a) => a.name === 'breaks');
+      expect(plan).toMatchObject({ action: 'alert' });
+      expect(plan?.bindings[0]).toMatchObject({ reason: 'CandidateRejected', heldBackBy: run1.rotationId });
+    }
+    expect(await rotator().nextAttempt('breaks')).toMatchObject({ reason: 'CandidateRejected', rotationId: run1.rotationId });
+    console.log(`no restart loops: breaks restarted ${restartsOf(first.changes(app))} time(s) over 3 runs, rejected by ${run1.rotationId}`);
+    expect(restartsOf(first.changes(app))).toBe(2);
+  });
+});
