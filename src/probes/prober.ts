@@ -89,7 +89,7 @@ export class HttpsProber implements Prober {
     kind: ProbeResult['kind'],
     url: string,
     tlsOptions: { cert?: string; key?: string },
-    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'verification'>,
+    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'verification' | 'unhealthy'>,
   ): Promise<ProbeResult> {
     const at = this.now();
     const started = Date.now();

@@ -58,13 +58,22 @@ const TABLE: Array<[string, Expectation]> = [
     { app: { name: 'alias-refused', health: 'thumbprint-alias', calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'CandidateRejected' },
   ],
   [
-    // The engine counts a 503 as "the app did not come back" (transient), whatever its body says: backed off.
-    'the kit app whose partner refuses the new certificate answers 503 fail: rolled back, the version backed off',
-    { app: { name: 'kit-refused', health: 'kit', calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'BackingOff' },
+    // A 503 alone would be "the app did not come back"; a 503 carrying the app's own verdict, followed by a rollback
+    // that passes on the old certificate, proves the candidate bad.
+    'the kit app whose partner refuses the new certificate answers 503 fail: rolled back, the version rejected',
+    { app: { name: 'kit-refused', health: 'kit', calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'CandidateRejected' },
   ],
   [
-    'Spring Boot DOWN (503) when its partner refuses the new certificate: rolled back, the version backed off',
-    { app: { name: 'spring-refused', health: 'spring', calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'BackingOff' },
+    'Spring Boot DOWN (503) when its partner refuses the new certificate: rolled back, the version rejected',
+    { app: { name: 'spring-refused', health: 'spring', calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'CandidateRejected' },
+  ],
+  [
+    'ASP.NET Core text Unhealthy (503) when its partner refuses the new certificate: rolled back, the version rejected',
+    { app: { name: 'aspnet-refused', health: 'aspnet-text', calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'CandidateRejected' },
+  ],
+  [
+    'slow to come back and never healthy on the new certificate (a 503 without a verdict, then its partner refusing): rolled back, the version rejected',
+    { app: { name: 'slow-refused', health: 'slow-start', warmupMs: 1500, calls: 'strict' }, outcome: 'rolledBack', reason: /^VerificationFailed/, heldBack: 'CandidateRejected' },
   ],
 ];
 

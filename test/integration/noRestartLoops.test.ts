@@ -75,7 +75,8 @@ describe('no restart loops (sandbox + Azurite)', () => {
     const run1 = await rotator().rotateApp('breaks', { trigger: 'timer' });
     expect(run1.outcome).toBe('rolledBack');
     expect(run1.record).toMatchObject({ failureKind: 'definite', verification: 'thumbprint' });
-    expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 502/);
+    // The simulated app runs the app-side kit: 503 {"status":"fail"} when its partner refuses the certificate.
+    expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 503/);
     expect(restartsOf(first.changes(app))).toBe(2);
 
     // The next night, and the one after: the same Key Vault version is not rolled out again.
