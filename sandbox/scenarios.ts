@@ -15,7 +15,7 @@ export const DEMO_EXPECTED_OUTCOMES: Record<string, string> = {
   catalog: "committed, verified on status: an ASP.NET Core app whose MapHealthChecks answers text 'Healthy' (503 'Unhealthy' when its partner call fails)",
   shipping: 'committed, verified on status: a Spring Boot app whose actuator answers {"status":"UP"} (503 DOWN when its partner call fails)',
   notify: "committed, verified on status: a health path that answers a plain 'OK' and calls nothing",
-  audit: 'committed, verified on status: a health path that answers 204 No Content',
+  pricing: 'committed, verified on status: a health path that answers 204 No Content',
   reports: "committed in '*' mode: the new version is uploaded into its webspace and the app restarted, no settings write",
   inventory: 'repaired: it pins a thumbprint that no certificate in its webspace has (dangling); the latest version of its source is staged and switched',
   'legacy-portal': 'ignored: no mtls-rotation tag, although it loads an expiring certificate (which also keeps that certificate from retirement)',
@@ -25,7 +25,7 @@ export const DEMO_EXPECTED_OUTCOMES: Record<string, string> = {
  * The demo world: one subscription, a vault `kv-demo` whose certificates were renewed by a new CA
  * (contoso-ca-2025) while the apps still load versions from the old one (contoso-ca-2024), three partner APIs,
  * and apps that each show one outcome (DEMO_EXPECTED_OUTCOMES; sandbox/README.md explains the design). The apps
- * the rotator was written with run the app-side kit (health shape 'kit'); catalog, shipping, notify and audit
+ * the rotator was written with run the app-side kit (health shape 'kit'); catalog, shipping, notify and pricing
  * answer the way ASP.NET Core, Spring Boot and hand-written liveness routes do.
  */
 export function demoScenario(): Scenario {
@@ -47,7 +47,7 @@ export function demoScenario(): Scenario {
     ['catalog', 'aspnet-text', '/healthz'],
     ['shipping', 'spring', '/actuator/health'],
     ['notify', 'plain-ok', '/health'],
-    ['audit', 'no-content', '/status'],
+    ['pricing', 'no-content', '/status'],
   ];
   const renewed = (name: string, daysLeft: number) => ({
     name: `${name}-client`,
@@ -75,7 +75,7 @@ export function demoScenario(): Scenario {
           renewed('catalog', 9),
           renewed('shipping', 11),
           renewed('notify', 13),
-          renewed('audit', 14),
+          renewed('pricing', 14),
           {
             name: 'inventory-client',
             versions: [{ issuer: 'contoso-ca-2025', commonName: 'inventory.contoso.example', notBeforeDays: -20, notAfterDays: 345 }],

@@ -27,7 +27,7 @@ export const DEMO_EXPECTATIONS: Record<string, 'committed' | 'aborted' | 'rolled
   catalog: 'committed',
   shipping: 'committed',
   notify: 'committed',
-  audit: 'committed',
+  pricing: 'committed',
   'legacy-portal': 'untouched',
 };
 
@@ -42,7 +42,7 @@ export const DEMO_VERIFICATION: Record<string, 'thumbprint' | 'status'> = {
   catalog: 'status',
   shipping: 'status',
   notify: 'status',
-  audit: 'status',
+  pricing: 'status',
 };
 
 const once = process.argv.includes('--once');

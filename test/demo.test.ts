@@ -35,7 +35,7 @@ describe('npm start -- --once', () => {
     expect(row('legacy-portal')).toMatch(/untouched/);
     // Apps whose health paths follow no contract of ours commit, verified on status; the kit's apps on thumbprint.
     expect(row('orders')).toMatch(/committed\s+thumbprint/);
-    for (const app of ['catalog', 'shipping', 'notify', 'audit']) expect(row(app), app).toMatch(/[0-9A-F]{8} → [0-9A-F]{8}\s+\d+\s+committed\s+status/);
+    for (const app of ['catalog', 'shipping', 'notify', 'pricing']) expect(row(app), app).toMatch(/[0-9A-F]{8} → [0-9A-F]{8}\s+\d+\s+committed\s+status/);
     // The second run does not roll billing's failed version out again.
     expect(output).toMatch(/^  billing: not retried: CandidateRejected \(a newer Key Vault version or force clears it\)/m);
     expect(output).not.toMatch(/restarted \d+ time\(s\) by the second run|rotated again by the second run/);

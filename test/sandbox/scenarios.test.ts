@@ -86,7 +86,7 @@ describe('demo scenario', () => {
     ['catalog answers like ASP.NET Core MapHealthChecks', '/healthz', 200, 'Healthy'],
     ['shipping answers like Spring Boot actuator', '/actuator/health', 200, { status: 'UP' }],
     ['notify answers a plain OK', '/health', 200, 'OK'],
-    ['audit answers 204 with no body', '/status', 204, undefined],
+    ['pricing answers 204 with no body', '/status', 204, undefined],
   ])('%s on its own health path, which its tags name', async (_name, path, status, body) => {
     const site = _name.split(' ')[0]!;
     expect(sb.control.appSettings(ref(site)).WEBSITE_LOAD_CERTIFICATES).toBe(v(site, 0));

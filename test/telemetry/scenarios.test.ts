@@ -243,10 +243,11 @@ describe('scan telemetry', () => {
       due: scan.plan.dueBindings,
       dangling: 1,
     });
-    // 9 opted-in sites + the staging slot; legacy-portal is untagged.
-    expect(first?.measurements.appsScanned).toBe(10);
-    // orders, orders/staging, payments, billing, reports, inventory, audit, ledger; stale has no renewal, held's is disabled.
-    expect(first?.measurements.due).toBe(8);
+    // 13 opted-in sites (the demo's catalog, shipping, notify and pricing among them) + the staging slot; legacy-portal is untagged.
+    expect(first?.measurements.appsScanned).toBe(14);
+    // orders, orders/staging, payments, billing, reports, inventory, catalog, shipping, notify, pricing, audit, ledger;
+    // stale has no renewal, held's is disabled.
+    expect(first?.measurements.due).toBe(12);
     expect(first?.properties).toMatchObject({ subscriptions: '1', failedSubscriptions: '0' });
   });
 
