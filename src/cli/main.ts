@@ -98,7 +98,9 @@ async function run(args: CliArgs, rotator: ReturnType<typeof createRotator>, io:
     case 'status': {
       const records = await rotator.listRotations(args.app, args.limit);
       if (args.app) {
-        const nextAttempt = (await rotator.nextAttempt(args.app)) ?? null;
+        // By the resource id the records carry: the name is not resolved against ARM twice. No records, nothing held.
+        const appId = records[0]?.appId;
+        const nextAttempt = appId ? ((await rotator.nextAttempt(appId)) ?? null) : null;
         emit({ rotations: records, nextAttempt }, () => renderRecords(records, nextAttempt));
       } else {
         emit({ rotations: records }, () => renderRecords(records));

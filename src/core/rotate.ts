@@ -11,6 +11,7 @@ import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRota
 import { appNameOf } from './identity.js';
 import { planApp, type AppPlan, type DueBinding } from './plan.js';
 import type { FailureKind, Lease, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import { holdBackFailedCandidates } from './holdBack.js';
 import { scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
@@ -146,6 +147,7 @@ export async function rotateScannedApp(
       // Someone rotated this app after our scan: decide again on fresh state.
       const fresh = await scanApp(deps, config, app.ref, options.force ? { force: true } : {});
       if (!fresh) throw new NotFoundError(`app ${app.name} no longer exists`);
+      await holdBackFailedCandidates(deps, config, [fresh], options.force ? { force: true } : {});
       current = fresh;
       currentPlan = planApp(fresh);
       if (fresh.problems.length > 0 || currentPlan.due.length === 0) {

@@ -8,6 +8,7 @@ import { appIdOf, appNameOf, looksLikeResourceId, parseAppId } from './identity.
 import { planApp, planOf, type Plan } from './plan.js';
 import type { AppRef } from './ports.js';
 import type { RotationRecord } from './records.js';
+import { holdBackFailedCandidates } from './holdBack.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
 import { nextAttemptOf, RETRY_HISTORY_LIMIT, type HeldBack } from './retryPolicy.js';
 import { retireRecords, type RetireReport } from './retire.js';
@@ -116,6 +117,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
 
   const scan = async (options: { subscriptionIds?: string[]; force?: boolean } = {}): Promise<ScanReport> => {
     const result = await scanInventory(deps, config, options);
+    await holdBackFailedCandidates(deps, config, result.apps, options.force ? { force: true } : {});
     const plan = planOf(result, deps.clock.now());
     emitScanTelemetry(deps.telemetry, result, plan);
     deps.logger.info(
@@ -181,6 +183,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     const ref = await resolveApp(appIdOrName);
     const app = await scanApp(deps, config, ref, force ? { force } : {});
     if (!app) throw new NotFoundError(`app ${appNameOf(ref)} (${appIdOf(ref)}) does not exist`);
+    await holdBackFailedCandidates(deps, config, [app], force ? { force } : {});
     return app;
   };
 

@@ -7,10 +7,8 @@ import { collect, OnceCache } from './concurrency.js';
 import { describeError, toRotatorError } from './errors.js';
 import { appIdOf, appNameOf } from './identity.js';
 import type { Logger } from './logger.js';
-import { evaluateBinding, holdBack, type BindingEvaluation } from './plan.js';
-import type { RotationRecord, RotationStore } from './records.js';
-import { heldBackBy, RETRY_HISTORY_LIMIT } from './retryPolicy.js';
-import { evaluateRenewal, renewalPolicies, type LoadedCertificate, type RenewalPolicy } from './policies.js';
+import { evaluateBinding, type BindingEvaluation } from './plan.js';
+import { renewalPolicies, type LoadedCertificate, type RenewalPolicy } from './policies.js';
 import type {
   AppRef,
   AppServiceGateway,
@@ -117,8 +115,6 @@ export interface ScanDeps {
   keyVault: CertificateSource;
   clock: Clock;
   logger: Logger;
-  /** The rotation records, read for due apps only (no restart loops, see retryPolicy.ts); absent = not consulted. */
-  store?: Pick<RotationStore, 'listForApp'>;
 }
 
 interface ScanContext {
@@ -495,35 +491,7 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
   for (const binding of app.bindings) {
     binding.evaluation = sharedEvaluation(ctx, evaluateBinding(binding, ctx.policies, ctx.deps.clock.now(), { force: ctx.force }));
   }
-  await applyRetryPolicy(ctx, app);
   return app;
-}
-
-/**
- * A due binding whose Key Vault version already failed on this app is held back (CandidateRejected, BackingOff).
- * Only due apps read their records, so a nightly scan of an up-to-date fleet costs no table query; `force` is the
- * operator's word and skips the check.
- */
-async function applyRetryPolicy(ctx: ScanContext, app: ScannedApp): Promise<void> {
-  const store = ctx.deps.store;
-  if (!store || ctx.force || !app.bindings.some((b) => b.evaluation.due)) return;
-  let records: RotationRecord[];
-  try {
-    records = await store.listForApp(app.appId, RETRY_HISTORY_LIMIT);
-  } catch (error) {
-    // Without its history the app might be restarted for a version already proven bad: leave it alone this run.
-    app.problems.push(`its rotation records cannot be read (needed to avoid retrying a rejected certificate): ${describeError(error)}`);
-    return;
-  }
-  const now = ctx.deps.clock.now();
-  for (const binding of app.bindings) {
-    if (!binding.evaluation.due || !binding.latest) continue;
-    const held = heldBackBy(records, binding.latest.id, now);
-    if (!held) continue;
-    // The chain without the held-back version: RenewalMissing means the loaded certificate is expired or near expiry.
-    const withoutIt = evaluateRenewal({ ...(binding.loaded ? { loaded: binding.loaded } : {}), dangling: false }, ctx.policies);
-    binding.evaluation = holdBack(binding.evaluation, held, withoutIt.reason === 'RenewalMissing' && !!binding.loaded?.notAfter);
-  }
 }
 
 /** App settings names are case-insensitive on Windows and in ARM; match exactly first. */

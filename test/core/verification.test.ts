@@ -2,11 +2,11 @@
 // recorded `status`; its rollback is re-verified by the same contract; `<p>-health-expect=thumbprint` makes the
 // report mandatory; an app without a health path is recorded `none`.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CertificatePool, standardWorld } from '../helpers/memory-ports.js';
+import { CertificatePool, standardWorld, SUB, VAULT_URL } from '../helpers/memory-ports.js';
 
 const pool = new CertificatePool();
 beforeAll(() => {
-  for (const name of ['old', 'new'] as const) pool.get(name);
+  for (const name of ['old', 'new', 'old2', 'new2'] as const) pool.get(name);
 });
 
 /** What an app written independently of this code answers: a 2xx, and no (or another kind of) report. */
@@ -25,6 +25,21 @@ describe('how strongly a rotation is verified', () => {
     expect(result.record?.verification).toBe(strength);
     expect(s.world.telemetry.named('RotationCommitted')[0]?.dimensions).toMatchObject({ verification: strength });
     expect(result.record?.steps.find((x) => x.step === 'verified')?.detail).toContain(`verification: ${strength}`);
+  });
+
+  it('two bindings in one rotation: the report confirms the one the app presents, so the weakest (status) is recorded', async () => {
+    const s = standardWorld(pool);
+    const second = { vaultUrl: VAULT_URL, name: 'second' };
+    s.world.keyVault.add(second, pool.get('old2'));
+    s.world.keyVault.add(second, pool.get('new2'));
+    s.world.appService.addCertificate({ subscriptionId: SUB, name: 'second-old', certificate: pool.get('old2'), tags: { 'mtls-rotation-source': `${VAULT_URL}/certificates/second` } });
+    s.world.appService.settings.get(s.appId)!.WEBSITE_LOAD_CERTIFICATES = `${s.old.thumbprint},${pool.get('old2').thumbprint}`;
+    const result = await s.world.rotator.rotateApp('app-a', { trigger: 'cli' });
+    expect(result.outcome).toBe('committed');
+    expect(result.record?.bindings).toHaveLength(2);
+    // The app did report the expected certificate (CLIENT_CERT_THUMBPRINT's successor), the second one is unconfirmed.
+    expect(result.record?.probes.find((p) => p.kind === 'via-app' && p.ok)).toMatchObject({ observedThumbprint: s.fresh.thumbprint, verification: 'thumbprint' });
+    expect(result.record?.verification).toBe('status');
   });
 
   it('the rollback of a status-only app is re-verified by the same contract: rolled back, not failed', async () => {

@@ -413,6 +413,18 @@ describe('rotation telemetry', () => {
   });
 });
 
+describe('verification strength and failure kind on the outcome events', () => {
+  it.each([
+    ['orders committed, the app reporting the new thumbprint', 'RotationCommitted', 'orders', 'thumbprint', undefined],
+    ['billing rolled back: its partner refused the new issuer (definite), the old state re-verified by thumbprint', 'RotationRolledBack', 'billing', 'thumbprint', 'definite'],
+    ['audit failed: neither state passes, nothing verified', 'RotationFailed', 'audit', 'none', 'definite'],
+  ])('%s', (_sentence, event, app, verification, failureKind) => {
+    const item = one(event, app);
+    expect(item.properties.verification).toBe(verification);
+    expect(item.properties.failureKind).toBe(failureKind);
+  });
+});
+
 describe('what the alert rules in infra/azuredeploy.json read is there', () => {
   const template = JSON.parse(readFileSync(new URL('../../infra/azuredeploy.json', import.meta.url), 'utf8')) as {
     variables: { alertRules: Array<{ query: string[] }> };

@@ -170,8 +170,10 @@ async function listRotations(request: HttpRequest, { rotator }: Invocation): Pro
   }
   const rotations = await rotator.listRotations(app || undefined, limit);
   if (!app) return jsonResponse(200, { rotations });
-  // When the app will next be tried: null = nothing holds it back (the next run decides from the plan).
-  return jsonResponse(200, { rotations, nextAttempt: (await rotator.nextAttempt(app)) ?? null });
+  // When the app will next be tried: null = nothing holds it back (the next run decides from the plan). Asked by the
+  // resource id the records carry, so a name is not resolved against ARM a second time; no records, nothing held.
+  const appId = rotations[0]?.appId;
+  return jsonResponse(200, { rotations, nextAttempt: appId ? ((await rotator.nextAttempt(appId)) ?? null) : null });
 }
 
 export const rotationHandler = api(async (request, _context, { rotator }) => {
