@@ -417,7 +417,9 @@ describe('verification strength and failure kind on the outcome events', () => {
   it.each([
     ['orders committed, the app reporting the new thumbprint', 'RotationCommitted', 'orders', 'thumbprint', undefined],
     ['billing rolled back: its partner refused the new issuer (definite), the old state re-verified by thumbprint', 'RotationRolledBack', 'billing', 'thumbprint', 'definite'],
-    ['audit failed: neither state passes, nothing verified', 'RotationFailed', 'audit', 'none', 'definite'],
+    // Its partner refuses both certificates, so the kit answers 503 {"status":"fail"} on both: the app is unwell whatever
+    // it presents, the candidate is not proven bad (docs/operations.md, retry rules), so it backs off.
+    ['audit failed: neither state passes, nothing verified, not held against the candidate', 'RotationFailed', 'audit', 'none', 'transient'],
   ])('%s', (_sentence, event, app, verification, failureKind) => {
     const item = one(event, app);
     expect(item.properties.verification).toBe(verification);
