@@ -130,7 +130,7 @@ describe('mtls-rotator CLI', () => {
     const plan = await cli(['plan', '--app', 'billing']);
     expect(plan.stdout).toMatch(new RegExp(`billing\\s+alert\\s+CandidateRejected.*rotation ${rotationId}`));
     const again = await cli(['rotate', '--app', 'billing', '--json']);
-    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'skipped', reason: 'HeldBack' });
     expect(w.changes()).toEqual([]);
   }, 120_000);
 

@@ -36,10 +36,17 @@ import { verifyRotation } from './rotation/verifyRotation.js';
 /**
  * Why a rotation did not run:
  * DryRun = asked not to write; NothingDue = every binding is up to date (or only needs an alert);
+ * HeldBack = a binding is due but its Key Vault version already failed on the app (CandidateRejected, BackingOff:
+ * the plan says which rotation and, for BackingOff, when it is tried again);
  * InProgress = another caller holds the app's lease; NotOptedIn = no `<p>=enabled` tag;
  * AppProblems = bad tags or settings (listed in `problems`), the app is never changed.
  */
-export type SkipReason = 'DryRun' | 'NothingDue' | 'InProgress' | 'NotOptedIn' | 'AppProblems';
+export type SkipReason = 'DryRun' | 'NothingDue' | 'HeldBack' | 'InProgress' | 'NotOptedIn' | 'AppProblems';
+
+/** Nothing due because the app's records hold a due binding back (no restart loop), or nothing due at all. */
+function notDueReason(plan: AppPlan): SkipReason {
+  return plan.bindings.some((b) => b.heldBackBy !== undefined) ? 'HeldBack' : 'NothingDue';
+}
 
 export interface RotationResult {
   appId: string;
@@ -117,7 +124,7 @@ export async function rotateScannedApp(
     // A rotation stopped right after its settings write makes the app look up to date: it still has to be
     // finished (or rolled back) from its record, not reported as nothing to do.
     const open = (await deps.store.listForApp(app.appId, 10)).find((r) => !r.outcome);
-    if (!open) return skipped(app, 'NothingDue', { plan });
+    if (!open) return skipped(app, notDueReason(plan), { plan });
   }
 
   const lease = await deps.store.acquireLease(app.appId, ownerOf(deps), leaseMs(config));
@@ -152,7 +159,7 @@ export async function rotateScannedApp(
       currentPlan = planApp(fresh);
       if (fresh.problems.length > 0 || currentPlan.due.length === 0) {
         await releaseQuietly({ deps, lease });
-        return skipped(fresh, fresh.problems.length > 0 ? 'AppProblems' : 'NothingDue', { plan: currentPlan });
+        return skipped(fresh, fresh.problems.length > 0 ? 'AppProblems' : notDueReason(currentPlan), { plan: currentPlan });
       }
     }
 

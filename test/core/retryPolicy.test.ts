@@ -118,7 +118,7 @@ describe('an app whose new certificate fails verification (memory world)', () =>
     s.world.clock.advance(48 * HOUR);
 
     const again = await s.world.rotator.rotateApp('app-a', { trigger: 'timer' });
-    expect(again).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
+    expect(again).toMatchObject({ outcome: 'skipped', reason: 'HeldBack' });
     expect(again.plan).toMatchObject({ action: 'alert' });
     expect(again.plan?.bindings[0]).toMatchObject({ reason: 'CandidateRejected', due: false, heldBackBy: first.rotationId });
     expect(again.plan?.bindings[0]?.message).toContain(`rotation ${first.rotationId}`);

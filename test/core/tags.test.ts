@@ -31,6 +31,17 @@ describe('parseAppTags', () => {
     expect(parseAppTags(tags).config.enabled).toBe(enabled);
   });
 
+  it.each([
+    ['absent: the default, status', {}, undefined, []],
+    ['status', { 'mtls-rotation-health-expect': 'status' }, undefined, []],
+    ['thumbprint, in any case and with spaces', { 'mtls-rotation-health-expect': ' Thumbprint ' }, 'thumbprint', []],
+    ['a bad value is a problem naming the tag and the value', { 'mtls-rotation-health-expect': 'json' }, undefined, ["tag mtls-rotation-health-expect: 'json' must be 'status' or 'thumbprint'"]],
+  ])('health-expect: %s', (_sentence, tags, expect_, problems) => {
+    const parsed = parseAppTags({ 'mtls-rotation': 'enabled', 'mtls-rotation-health': '/h', ...tags });
+    expect(parsed.config.healthExpect).toBe(expect_);
+    expect(parsed.problems).toEqual(problems);
+  });
+
   it('uses a configured prefix', () => {
     const { config } = parseAppTags({ contoso: 'enabled', 'contoso-health': '/h' }, 'contoso');
     expect(config).toMatchObject({ enabled: true, healthPath: '/h' });

@@ -7,6 +7,7 @@ import { createRotator, type Config } from '../../src/core/index.js';
 import { appIdOf } from '../../src/core/identity.js';
 import { ArmAppServiceGateway } from '../../src/azure/appServiceGateway.js';
 import { staticTokenCredential } from '../../src/azure/credentials.js';
+import { appPartition, recordRowKey } from '../../src/azure/tableRotationStore.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { appRef, deps as makeDeps, independentApps, JumpingClock, sandboxConfig, SUB, watch } from './world.js';
 
@@ -58,7 +59,7 @@ describe('no restart loops (sandbox + Azurite)', () => {
     expect(plan.apps[0]?.bindings[0]).toMatchObject({ reason: 'BackingOff', nextAttemptAt: new Date(failedAt + HOUR).toISOString() });
     expect(await rotator().nextAttempt('never-back')).toMatchObject({ reason: 'BackingOff', at: new Date(failedAt + HOUR).toISOString() });
     const skipped = await rotator().rotateApp('never-back', { trigger: 'timer' });
-    expect(skipped).toMatchObject({ outcome: 'skipped', reason: 'NothingDue' });
+    expect(skipped).toMatchObject({ outcome: 'skipped', reason: 'HeldBack' });
     expect(early.changes(app)).toEqual([]);
 
     clock.jump(31 * 60_000);
@@ -78,6 +79,10 @@ describe('no restart loops (sandbox + Azurite)', () => {
     // The simulated app runs the app-side kit: 503 {"status":"fail"} when its partner refuses the certificate.
     expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 503/);
     expect(restartsOf(first.changes(app))).toBe(2);
+    // A person browsing the table sees both at a glance, beside the outcome.
+    const table = await makeDeps(sb, config, { clock }).store.client();
+    const row = await table.getEntity(appPartition(run1.record!.appId), recordRowKey(run1.record!));
+    expect(row).toMatchObject({ Outcome: 'rolledBack', Verification: 'thumbprint', FailureKind: 'definite' });
 
     // The next night, and the one after: the same Key Vault version is not rolled out again.
     for (const nights of [1, 2]) {
