@@ -1,11 +1,28 @@
 // A stand-in for an App Service app: an HTTPS site whose health path makes a REAL outbound mTLS call with
-// the client certificate it loaded at its last (re)start, the way an app reads /var/ssl/private/<thumbprint>.
+// the client certificate it loaded at its last (re)start. Like App Service on Linux, the "platform" writes every
+// certificate WEBSITE_LOAD_CERTIFICATES names to the app's private-certificates directory as <THUMBPRINT>.p12 with
+// an empty password (a temp directory per app, passed as WEBSITE_PRIVATE_CERTS_PATH), and the app loads it from
+// there with the app-side kit (kit/), so every test through a simulated app exercises the kit.
 // Like the platform, it only sees new certificates and new settings after a restart: the process keeps
 // what it loaded (and its environment) until then.
+// What its health path answers is the app's own business: the `health` shape (sandbox/README.md) models the
+// frameworks apps are really written with, most of which follow no contract of ours.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IssuedCertificate } from '../src/crypto/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  checkPartner,
+  loadClientCertificate,
+  runHealthCheck,
+  writeHealthAnswer,
+  type LoadedClientCertificate,
+  type PartnerCheck,
+} from '../kit/src/index.js';
+import { writePfx, type IssuedCertificate } from '../src/crypto/index.js';
 import { listenOnLoopback } from './http.js';
+import type { HealthShape } from './scenario.js';
 
 export interface LoadedCertificate {
   thumbprint: string;
@@ -33,6 +50,10 @@ export interface SimulatedAppOptions {
   hangRestart?: () => boolean;
   /** Default '/healthz/outbound-mtls'. */
   healthPath?: string;
+  /** What the health path answers (default 'kit': the verification contract, served by the kit). */
+  health?: HealthShape;
+  /** 'slow-start' only: how long the health path answers 503 after the process is up. Default 2000 ms. */
+  warmupMs?: number;
   /** Bound of the outbound call (default 5000 ms); tests shorten it. */
   outboundTimeoutMs?: number;
   /** Diagnostic lines (never contain keys). */
@@ -54,22 +75,26 @@ export interface SimulatedApp {
 const DEFAULT_HEALTH_PATH = '/healthz/outbound-mtls';
 const DEFAULT_RESTART_MS = 20;
 const DEFAULT_OUTBOUND_TIMEOUT_MS = 5000;
-// A downstream answer larger than this is cut: the health answer only needs its verdict.
-const MAX_DOWNSTREAM_BODY = 64 * 1024;
+const DEFAULT_WARMUP_MS = 2000;
+// The setting the simulated apps read their thumbprint from (the demo's `mtls-rotation-settings`).
+const THUMBPRINT_SETTING = 'CLIENT_CERT_THUMBPRINT';
 
 interface ProcessState {
   certificates: LoadedCertificate[];
   settings: Record<string, string>;
+  /** What the kit loaded at start, or why it could not. */
+  certificate: LoadedClientCertificate | { error: string };
+  bootedAt: number;
 }
-
-type HealthAnswer =
-  | { status: 200; body: { ok: true; presentedThumbprint: string; downstream: unknown } }
-  | { status: 502; body: { ok: false; reason: string; presentedThumbprint?: string; downstreamStatus?: number; downstream?: unknown } };
 
 export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<SimulatedApp> {
   const healthPath = opts.healthPath ?? DEFAULT_HEALTH_PATH;
+  const shape: HealthShape = opts.health ?? 'kit';
+  const warmupMs = shape === 'slow-start' ? Math.max(0, opts.warmupMs ?? DEFAULT_WARMUP_MS) : 0;
   const outboundTimeoutMs = opts.outboundTimeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS;
   const log = opts.log ?? (() => {});
+  // The app's /var/ssl/private.
+  const privateCertsPath = mkdtempSync(join(tmpdir(), 'sandbox-app-certs-'));
   // undefined while restarting: the process is down and the front end answers 503.
   let running: ProcessState | undefined = boot();
   let generation = 0;
@@ -84,7 +109,19 @@ export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<Simu
       // The platform starts the app anyway, without the certificate; the health path then reports it.
       log(`${opts.id}: loading certificates failed: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return { certificates, settings: { ...opts.settings() } };
+    const settings = { ...opts.settings() };
+    try {
+      writePrivateCertificates(privateCertsPath, certificates);
+    } catch (err) {
+      log(`${opts.id}: writing the private certificates failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    let certificate: ProcessState['certificate'];
+    try {
+      certificate = loadClientCertificate({ env: { ...settings, WEBSITE_PRIVATE_CERTS_PATH: privateCertsPath }, thumbprintSetting: THUMBPRINT_SETTING });
+    } catch (err) {
+      certificate = { error: err instanceof Error ? err.message : String(err) };
+    }
+    return { certificates, settings, certificate, bootedAt: Date.now() };
   }
 
   const server = https.createServer({ key: opts.serverCert.keyPem, cert: opts.serverCert.certPem });
@@ -93,39 +130,86 @@ export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<Simu
     if (state === undefined) {
       return sendJson(res, 503, { ok: false, reason: 'the app is restarting' }, { 'Retry-After': '1' });
     }
+    // App Service Authentication ("Easy Auth") answers every unauthenticated request before the app sees it.
+    if (shape === 'redirect-login') {
+      const back = encodeURIComponent(req.url ?? '/');
+      res.writeHead(302, { Location: `/.auth/login/aad?post_login_redirect_uri=${back}`, 'Content-Length': 0 });
+      return res.end();
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path !== healthPath) return sendJson(res, 200, { ok: true, site: opts.id });
-    checkOutboundMtls(state).then(
-      (answer) => sendJson(res, answer.status, answer.body),
-      (err: unknown) => sendJson(res, 502, { ok: false, reason: `health check failed: ${err instanceof Error ? err.message : String(err)}` }),
-    );
+    if (Date.now() - state.bootedAt < warmupMs) return sendText(res, 503, 'Service Unavailable', { 'Retry-After': '1' });
+    answerHealth(state, res).catch((err: unknown) => {
+      log(`${opts.id}: health answer failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
+    });
   });
 
-  async function checkOutboundMtls(state: ProcessState): Promise<HealthAnswer> {
-    const chosen = chooseCertificate(state);
-    if ('reason' in chosen) return { status: 502, body: { ok: false, reason: chosen.reason } };
-    const certificate = chosen.certificate;
-    const presentedThumbprint = certificate.thumbprint.toUpperCase();
-    const target = opts.downstreamUrl?.();
-    if (target === undefined || target === '') {
-      return { status: 502, body: { ok: false, reason: 'no downstream is configured for this app', presentedThumbprint } };
+  async function answerHealth(state: ProcessState, res: ServerResponse): Promise<void> {
+    const certificate = state.certificate;
+    const partnerUrl = () => opts.downstreamUrl?.();
+    switch (shape) {
+      case 'kit':
+      case 'slow-start': {
+        const answer = await runHealthCheck({
+          certificate: () => {
+            if ('error' in certificate) throw new Error(certificate.error);
+            return certificate;
+          },
+          partnerUrl,
+          ca: opts.sandboxCaPem,
+          timeoutMs: outboundTimeoutMs,
+        });
+        return writeHealthAnswer(res, answer);
+      }
+      // Liveness only: the process is up, nothing is called.
+      case 'plain-ok':
+        return sendText(res, 200, 'OK');
+      case 'no-content':
+        res.writeHead(204);
+        return void res.end();
+      default:
+        break;
     }
-    const outcome = await callDownstream(target, certificate, opts.sandboxCaPem, outboundTimeoutMs);
-    if (outcome.kind === 'failed') return { status: 502, body: { ok: false, reason: outcome.reason, presentedThumbprint } };
-    if (outcome.status < 200 || outcome.status > 299) {
-      const downstreamReason = isRecord(outcome.body) && typeof outcome.body.reason === 'string' ? `: ${outcome.body.reason}` : '';
-      return {
-        status: 502,
-        body: {
-          ok: false,
-          reason: `downstream answered ${outcome.status}${downstreamReason}`,
-          presentedThumbprint,
-          downstreamStatus: outcome.status,
-          downstream: outcome.body,
-        },
-      };
+    const check = await partnerCheck(certificate, partnerUrl(), opts.sandboxCaPem, outboundTimeoutMs);
+    switch (shape) {
+      // ASP.NET Core MapHealthChecks with its default writer: the HealthStatus as text/plain; Healthy and Degraded
+      // map to 200, Unhealthy to 503 (HealthCheckOptions.ResultStatusCodes).
+      case 'aspnet-text':
+        return sendText(res, check.ok ? 200 : 503, check.ok ? 'Healthy' : 'Unhealthy');
+      // The same, with the JSON writer of AspNetCore.HealthChecks.UI.Client (UIResponseWriter): the check's data
+      // dictionary carries what the app's own check put there, here the X509Certificate2.Thumbprint it used.
+      case 'aspnet-json': {
+        const status = check.ok ? 'Healthy' : 'Unhealthy';
+        return sendJson(res, check.ok ? 200 : 503, {
+          status,
+          totalDuration: '00:00:00.0123456',
+          entries: {
+            'outbound-mtls': {
+              data: { ...('presentedThumbprint' in check && check.presentedThumbprint ? { thumbprint: check.presentedThumbprint } : {}) },
+              description: check.ok ? 'partner accepted the client certificate' : check.reason,
+              duration: '00:00:00.0100000',
+              status,
+              tags: ['ready'],
+            },
+          },
+        });
+      }
+      // Spring Boot actuator /actuator/health, details not shown (the default): UP is 200, DOWN is 503.
+      case 'spring':
+        return sendJson(res, check.ok ? 200 : 503, { status: check.ok ? 'UP' : 'DOWN' }, {}, 'application/vnd.spring-boot.actuator.v3+json');
+      // Written by hand, reporting the certificate under the name the team chose.
+      case 'thumbprint-alias': {
+        const thumbprint = 'presentedThumbprint' in check ? check.presentedThumbprint : undefined;
+        if (check.ok) return sendJson(res, 200, { ok: true, thumbprint });
+        return sendJson(res, 500, { ok: false, ...(thumbprint ? { thumbprint } : {}), error: check.reason });
+      }
+      // Makes the call and reports it in the body, but always answers 200: a status-only check cannot see it fail.
+      case 'status-blind':
+        return sendJson(res, 200, { alive: true, partner: check.ok ? 'reachable' : `failing: ${check.reason}` });
+      default:
+        throw new Error(`unknown health shape '${String(shape)}'`);
     }
-    return { status: 200, body: { ok: true, presentedThumbprint, downstream: outcome.body } };
   }
 
   const port = await listenOnLoopback(server);
@@ -164,100 +248,53 @@ export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<Simu
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      rmSync(privateCertsPath, { recursive: true, force: true });
     },
   };
   return app;
 }
 
-function chooseCertificate(state: ProcessState): { certificate: LoadedCertificate } | { reason: string } {
-  const loaded = state.certificates;
-  const wanted = state.settings.CLIENT_CERT_THUMBPRINT?.trim().toUpperCase();
-  if (wanted !== undefined && wanted !== '') {
-    const found = loaded.find((c) => c.thumbprint.trim().toUpperCase() === wanted);
-    if (found !== undefined) return { certificate: found };
-    const list = loaded.map((c) => c.thumbprint.toUpperCase()).join(', ') || 'none';
-    return { reason: `certificate ${wanted} named by CLIENT_CERT_THUMBPRINT is not loaded (loaded: ${list})` };
-  }
-  if (loaded.length === 0) return { reason: 'no client certificate is loaded (WEBSITE_LOAD_CERTIFICATES loads none)' };
-  // With several loaded ('*' mode) an app picks in code; the usual choice is the one that expires last.
-  const newest = [...loaded].sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0]!;
-  return { certificate: newest };
+async function partnerCheck(
+  certificate: ProcessState['certificate'],
+  partnerUrl: string | undefined,
+  caPem: string,
+  timeoutMs: number,
+): Promise<PartnerCheck> {
+  if ('error' in certificate) return { ok: false, reason: certificate.error };
+  if (partnerUrl === undefined || partnerUrl === '') return { ok: false, presentedThumbprint: certificate.thumbprint, reason: 'no partner URL is configured' };
+  return checkPartner(certificate, partnerUrl, { ca: caPem, timeoutMs });
 }
 
-type DownstreamOutcome = { kind: 'answered'; status: number; body: unknown } | { kind: 'failed'; reason: string };
+// PKCS#12 bytes per thumbprint: a thumbprint names one certificate and key, and a scale world shares a few
+// materials among many apps, each restart writing them again.
+const pfxCache = new Map<string, Buffer>();
+const MAX_CACHED_PFX = 512;
 
-function callDownstream(target: string, certificate: LoadedCertificate, caPem: string, timeoutMs: number): Promise<DownstreamOutcome> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (outcome: DownstreamOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(outcome);
-    };
-    let url: URL;
-    try {
-      url = new URL(target);
-    } catch {
-      settle({ kind: 'failed', reason: 'the downstream URL is not a valid URL' });
-      return;
+/** What the platform does at start: the directory holds exactly the certificates loaded now. */
+function writePrivateCertificates(directory: string, certificates: LoadedCertificate[]): void {
+  for (const name of readdirSync(directory)) rmSync(join(directory, name), { force: true });
+  for (const c of certificates) {
+    const thumbprint = c.thumbprint.trim().toUpperCase();
+    let pfx = pfxCache.get(thumbprint);
+    if (pfx === undefined) {
+      // App Service writes these files with an empty password.
+      pfx = writePfx({ certPem: c.certPem, keyPem: c.keyPem }, '');
+      if (pfxCache.size >= MAX_CACHED_PFX) pfxCache.delete(pfxCache.keys().next().value!);
+      pfxCache.set(thumbprint, pfx);
     }
-    const req = https.request(url, {
-      method: 'GET',
-      cert: certificate.certPem,
-      key: certificate.keyPem,
-      ca: caPem,
-      // A fresh connection per call: no pooled socket or resumed session from an earlier certificate.
-      agent: false,
-    });
-    const timer = setTimeout(() => {
-      settle({ kind: 'failed', reason: `downstream did not answer within ${timeoutMs} ms` });
-      req.destroy();
-    }, timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => settle({ kind: 'failed', reason: describeConnectionError(err) }));
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= MAX_DOWNSTREAM_BODY) chunks.push(chunk);
-      });
-      res.on('error', (err: NodeJS.ErrnoException) => settle({ kind: 'failed', reason: describeConnectionError(err) }));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text as the downstream said it
-        }
-        settle({ kind: 'answered', status: res.statusCode ?? 0, body });
-      });
-    });
-    req.end();
-  });
-}
-
-function describeConnectionError(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? '';
-  if (code === 'ECONNREFUSED') return 'downstream unreachable (connection refused)';
-  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /certificate|handshake|alert|SSL/i.test(err.message) || code === 'ECONNRESET') {
-    return `TLS handshake with the downstream failed: ${code || err.message}`;
+    writeFileSync(join(directory, `${thumbprint}.p12`), pfx, { mode: 0o600 });
   }
-  return `downstream call failed: ${code || err.message}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json; charset=utf-8'): void {
   if (res.destroyed || res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }

@@ -41,7 +41,7 @@ export type { ManagedIdentityEndpoint, ManagedIdentitySettings, IdentityRequest,
 export type { ThrottlingOptions, BucketSpec } from './throttling.js';
 export type { Counters, RequestLogEntry } from './observe.js';
 export { quotaFloorSeconds, ARM_READS, ARM_WRITES } from './throttling.js';
-export { ScenarioError } from './scenario.js';
+export { ScenarioError, HEALTH_SHAPES, type HealthShape } from './scenario.js';
 export { demoScenario, scaleScenario, scaleSubscriptionId, DEMO_SUBSCRIPTION_ID, DEMO_EXPECTED_OUTCOMES } from './scenarios.js';
 export type { ScaleScenarioOptions, ScaleScenarioFacts } from './scenarios.js';
 
@@ -346,6 +346,8 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
       healthPath: b.healthPath ?? DEFAULT_HEALTH_PATH,
       restartMs: b.restartMs ?? DEFAULT_RESTART_MS,
       hangRestart: b.hangRestart === true,
+      ...(b.health !== undefined ? { health: b.health } : {}),
+      ...(b.warmupMs !== undefined ? { warmupMs: b.warmupMs } : {}),
     });
     for (const sub of scenario.subscriptions) {
       for (const rg of sub.resourceGroups) {
@@ -395,6 +397,8 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
             restartMs: () => a.behaviour.restartMs,
             hangRestart: () => a.behaviour.hangRestart,
             healthPath: a.behaviour.healthPath,
+            health: a.behaviour.health,
+            warmupMs: a.behaviour.warmupMs,
             outboundTimeoutMs: opts.appOutboundTimeoutMs,
             log,
           });

@@ -102,6 +102,44 @@ export interface DownstreamSpec {
   hang?: boolean;
 }
 
+/**
+ * What a simulated app's health path answers (sandbox/README.md, "Health shapes"). Each is taken from the
+ * framework's own documentation; only 'kit' and 'slow-start' follow mtls-rotator's verification contract.
+ * - kit: the app-side kit (kit/): 200 {"status":"pass","presentedThumbprint"} + x-presented-thumbprint, or 503 fail.
+ * - aspnet-text: ASP.NET Core MapHealthChecks, default writer: text `Healthy` 200 / `Unhealthy` 503.
+ * - aspnet-json: ASP.NET Core with the UIResponseWriter JSON; the check's data holds `thumbprint`.
+ * - spring: Spring Boot actuator {"status":"UP"} 200 / {"status":"DOWN"} 503.
+ * - plain-ok: 200 `OK`, liveness only (no outbound call). no-content: 204, liveness only.
+ * - redirect-login: App Service Authentication sends every request to /.auth/login/aad with a 302.
+ * - thumbprint-alias: {"ok":true,"thumbprint":…} 200, 500 when the call fails.
+ * - status-blind: calls the partner but answers 200 whatever happened.
+ * - slow-start: the kit, but 503 for `warmupMs` after every start.
+ */
+export type HealthShape =
+  | 'kit'
+  | 'aspnet-text'
+  | 'aspnet-json'
+  | 'spring'
+  | 'plain-ok'
+  | 'no-content'
+  | 'redirect-login'
+  | 'thumbprint-alias'
+  | 'status-blind'
+  | 'slow-start';
+
+export const HEALTH_SHAPES: readonly HealthShape[] = [
+  'kit',
+  'aspnet-text',
+  'aspnet-json',
+  'spring',
+  'plain-ok',
+  'no-content',
+  'redirect-login',
+  'thumbprint-alias',
+  'status-blind',
+  'slow-start',
+];
+
 /** How the simulated app behind a site or slot behaves. */
 export interface AppBehaviourSpec {
   /** Name of the downstream its own outbound mTLS call (its health path) goes to. */
@@ -112,6 +150,10 @@ export interface AppBehaviourSpec {
   restartMs?: number;
   /** A restart never finishes (the app stays 503). */
   hangRestart?: boolean;
+  /** What its health path answers. Default 'kit'. */
+  health?: HealthShape;
+  /** 'slow-start': how long the health path answers 503 after every start. Default 2000 ms. */
+  warmupMs?: number;
 }
 
 export interface SlotSpec extends AppBehaviourSpec {
@@ -294,6 +336,10 @@ export function validateScenario(s: Scenario): void {
   const checkApp = (a: AppBehaviourSpec, where: string) => {
     if (a.downstream !== undefined && !downstreams.has(a.downstream)) fail(`${where}: downstream '${a.downstream}' is not declared`);
     if (a.restartMs !== undefined && (!Number.isFinite(a.restartMs) || a.restartMs < 0)) fail(`${where}: restartMs must be >= 0`);
+    if (a.health !== undefined && !HEALTH_SHAPES.includes(a.health)) fail(`${where}: health '${String(a.health)}' is not one of ${HEALTH_SHAPES.join(', ')}`);
+    if (a.warmupMs !== undefined && (!Number.isFinite(a.warmupMs) || a.warmupMs < 0 || a.warmupMs > 600_000)) {
+      fail(`${where}: warmupMs must be from 0 to 600000, got ${String(a.warmupMs)}`);
+    }
   };
   for (const sub of s.subscriptions) {
     for (const rg of sub.resourceGroups) {

@@ -1,5 +1,5 @@
 // Ready-made scenarios: the demo world `npm start` shows, and a generator of scale worlds for the benchmark.
-import type { Scenario, SiteSpec } from './scenario.js';
+import type { HealthShape, Scenario, SiteSpec } from './scenario.js';
 
 export const DEMO_SUBSCRIPTION_ID = '3f2b9c1e-5d4a-4e7b-9a10-6c2d8e4f1a01';
 export const DEMO_TAG = 'mtls-rotation';
@@ -11,7 +11,11 @@ export const DEMO_EXPECTED_OUTCOMES: Record<string, string> = {
   payments: 'aborted at preflight: legacy-bank trusts only the old CA, nothing on the app changes',
   billing:
     'rolledBack: the direct preflight goes to partner-api (its probe tag) and passes, but the app itself calls ledger-strict, ' +
-    'which trusts only the old CA, so the via-app verification after the restart fails',
+    'which trusts only the old CA, so the via-app verification after the restart fails; the next run does not roll that version out again',
+  catalog: "committed, verified on status: an ASP.NET Core app whose MapHealthChecks answers text 'Healthy' (503 'Unhealthy' when its partner call fails)",
+  shipping: 'committed, verified on status: a Spring Boot app whose actuator answers {"status":"UP"} (503 DOWN when its partner call fails)',
+  notify: "committed, verified on status: a health path that answers a plain 'OK' and calls nothing",
+  pricing: 'committed, verified on status: a health path that answers 204 No Content',
   reports: "committed in '*' mode: the new version is uploaded into its webspace and the app restarted, no settings write",
   inventory: 'repaired: it pins a thumbprint that no certificate in its webspace has (dangling); the latest version of its source is staged and switched',
   'legacy-portal': 'ignored: no mtls-rotation tag, although it loads an expiring certificate (which also keeps that certificate from retirement)',
@@ -20,7 +24,9 @@ export const DEMO_EXPECTED_OUTCOMES: Record<string, string> = {
 /**
  * The demo world: one subscription, a vault `kv-demo` whose certificates were renewed by a new CA
  * (contoso-ca-2025) while the apps still load versions from the old one (contoso-ca-2024), three partner APIs,
- * and six apps that each show one outcome (DEMO_EXPECTED_OUTCOMES; sandbox/README.md explains the design).
+ * and apps that each show one outcome (DEMO_EXPECTED_OUTCOMES; sandbox/README.md explains the design). The apps
+ * the rotator was written with run the app-side kit (health shape 'kit'); catalog, shipping, notify and pricing
+ * answer the way ASP.NET Core, Spring Boot and hand-written liveness routes do.
  */
 export function demoScenario(): Scenario {
   const sub = DEMO_SUBSCRIPTION_ID;
@@ -36,6 +42,13 @@ export function demoScenario(): Scenario {
     CLIENT_CERT_THUMBPRINT: `{{thumbprint:kv-demo/${name}-client/0}}`,
     ...extra,
   });
+  // [app, health shape, the health path its framework or team usually gives it]
+  const foreign: Array<[string, HealthShape, string]> = [
+    ['catalog', 'aspnet-text', '/healthz'],
+    ['shipping', 'spring', '/actuator/health'],
+    ['notify', 'plain-ok', '/health'],
+    ['pricing', 'no-content', '/status'],
+  ];
   const renewed = (name: string, daysLeft: number) => ({
     name: `${name}-client`,
     versions: [
@@ -59,6 +72,10 @@ export function demoScenario(): Scenario {
           renewed('payments', 12),
           renewed('billing', 8),
           renewed('reports', 15),
+          renewed('catalog', 9),
+          renewed('shipping', 11),
+          renewed('notify', 13),
+          renewed('pricing', 14),
           {
             name: 'inventory-client',
             versions: [{ issuer: 'contoso-ca-2025', commonName: 'inventory.contoso.example', notBeforeDays: -20, notAfterDays: 345 }],
@@ -84,6 +101,7 @@ export function demoScenario(): Scenario {
               { name: 'orders-client-2024', fromVault: { vault: 'kv-demo', certificate: 'orders-client', version: 0 } },
               { name: 'payments-client-2024', fromVault: { vault: 'kv-demo', certificate: 'payments-client', version: 0 } },
               { name: 'billing-client-2024', fromVault: { vault: 'kv-demo', certificate: 'billing-client', version: 0 } },
+              ...foreign.map(([name]) => ({ name: `${name}-client-2024`, fromVault: { vault: 'kv-demo', certificate: `${name}-client`, version: 0 } })),
             ],
             sites: [
               {
@@ -127,6 +145,15 @@ export function demoScenario(): Scenario {
                   CLIENT_CERT_THUMBPRINT: '0BADC0DE0BADC0DE0BADC0DE0BADC0DE0BADC0DE',
                 },
               },
+              // Apps written without this rotator in mind: their health paths answer in their framework's shape.
+              ...foreign.map(([name, health, healthPath]) => ({
+                name,
+                downstream: 'partner-api',
+                health,
+                healthPath,
+                tags: tags(name, { [`${DEMO_TAG}-probe`]: '{{downstream:partner-api}}', [`${DEMO_TAG}-health`]: healthPath }),
+                settings: pinned(name),
+              })),
               {
                 name: 'legacy-portal',
                 downstream: 'partner-api',

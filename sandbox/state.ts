@@ -5,13 +5,15 @@
 import type { AppRef } from '../src/core/ports.js';
 import type { LoadedCertificate, SimulatedApp } from './apps.js';
 import type { Material, SecretForm } from './materials.js';
-import type { SecretContentType, SecretDefect } from './scenario.js';
+import type { HealthShape, SecretContentType, SecretDefect } from './scenario.js';
 
 export interface AppBehaviour {
   downstream?: string;
   healthPath: string;
   restartMs: number;
   hangRestart: boolean;
+  health?: HealthShape;
+  warmupMs?: number;
 }
 
 export interface AppState {

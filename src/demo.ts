@@ -1,7 +1,8 @@
 // `npm start`: the whole thing on one machine. Azurite, the sandbox with the demo scenario, and the local Functions
 // host running the real function app on 127.0.0.1:7071 (a free port if that one is busy). The nightly scan runs at
 // once, the queue fan-out rotates each due app, a summary table follows, and the HTTP API stays up with two curl
-// lines to try. `--once` exits after the summary: 0 only when every outcome the scenario expects happened.
+// lines to try. A second nightly run follows at once: an app whose rotation was rolled back must not be rotated (and
+// restarted) again. `--once` exits after that: 0 only when every outcome the scenario expects happened.
 // Everything listens on and talks to 127.0.0.1 only.
 import { randomBytes } from 'node:crypto';
 import { startLocalHost, type LocalHost } from './host/index.js';
@@ -22,7 +23,26 @@ export const DEMO_EXPECTATIONS: Record<string, 'committed' | 'aborted' | 'rolled
   billing: 'rolledBack',
   reports: 'committed',
   inventory: 'committed',
+  // Health paths written without this rotator in mind (ASP.NET Core, Spring Boot, a plain OK, a 204).
+  catalog: 'committed',
+  shipping: 'committed',
+  notify: 'committed',
+  pricing: 'committed',
   'legacy-portal': 'untouched',
+};
+
+/**
+ * How strongly each committed rotation must have been verified (docs/operations.md, "Verification contract"): the
+ * apps that run the kit report the certificate they presented; the others only answer a healthy status.
+ */
+export const DEMO_VERIFICATION: Record<string, 'thumbprint' | 'status'> = {
+  orders: 'thumbprint',
+  'orders/staging': 'thumbprint',
+  inventory: 'thumbprint',
+  catalog: 'status',
+  shipping: 'status',
+  notify: 'status',
+  pricing: 'status',
 };
 
 const once = process.argv.includes('--once');
@@ -88,10 +108,33 @@ async function main(): Promise<number> {
     const finished = await waitForRotations(api, dueApps, 180_000);
     const rows = summaryRows(inventoryBefore, finished);
     const legacyUntouched = JSON.stringify(sandbox.control.appSettings(legacy)) === legacyBefore;
-    rows.push({ app: 'legacy-portal', binding: '(no mtls-rotation tag)', change: '', days: '', outcome: legacyUntouched ? 'untouched' : 'CHANGED', reason: 'not opted in' });
+    rows.push({ app: 'legacy-portal', binding: '(no mtls-rotation tag)', change: '', days: '', outcome: legacyUntouched ? 'untouched' : 'CHANGED', verified: '', reason: 'not opted in' });
     printTable(rows);
 
     const problems = checkExpectations(rows);
+
+    say('', 'Second nightly run, at once: a version that failed on an app is not rolled out to it again:');
+    const apps = appRefs(sandbox);
+    const restartsBefore = apps.map((ref) => sandbox!.control.restarts(ref));
+    await host.invokeTimer('nightlyScan');
+    const secondScan = (await (await fetch(`${host.apiUrl}/health`)).json()) as { lastScan?: { dueApps?: number } };
+    const secondDue = secondScan.lastScan?.dueApps ?? 0;
+    const after = await waitForRotations(api, finished.length + secondDue, 180_000);
+    const again = after.filter((r) => !finished.some((f) => f.id === r.id));
+    say(`  ${secondDue} app(s) queued${again.length > 0 ? `: ${again.map((r) => `${nameOf(r.app)} ${r.outcome ?? 'open'}`).join(', ')}` : ''}`);
+    apps.forEach((ref, i) => {
+      const restarts = sandbox!.control.restarts(ref) - restartsBefore[i]!;
+      if (restarts > 0) problems.push(`${nameOf(ref)}: restarted ${restarts} time(s) by the second run`);
+    });
+    for (const app of Object.keys(DEMO_EXPECTATIONS).filter((a) => DEMO_EXPECTATIONS[a] === 'rolledBack')) {
+      const history = (await api('GET', `/rotations?app=${encodeURIComponent(app)}`)) as { nextAttempt?: { reason: string; at?: string; rotationId: string } | null };
+      const retried = again.filter((r) => nameOf(r.app) === app);
+      if (retried.length > 0) problems.push(`${app}: rotated again by the second run (${retried.map((r) => r.id).join(', ')})`);
+      const next = history.nextAttempt;
+      if (!next) problems.push(`${app}: nothing holds its rolled-back version back`);
+      else say(`  ${app}: not retried: ${next.reason}${next.at ? ` until ${next.at}` : ' (a newer Key Vault version or force clears it)'}, rotation ${next.rotationId}`);
+    }
+
     if (problems.length === 0) say('', 'Every outcome the demo scenario expects happened.');
     else say('', `Unexpected: ${problems.join('; ')}`);
 
@@ -160,6 +203,8 @@ interface Row {
   change: string;
   days: string;
   outcome: string;
+  /** Committed rows: how strongly the rotation was verified (thumbprint / status / none). */
+  verified: string;
   reason: string;
 }
 
@@ -180,6 +225,7 @@ function summaryRows(inventory: InventoryEntry[], records: RotationRecord[]): Ro
         change: change ? `${short(change.oldThumbprint)} → ${short(change.newThumbprint)}` : `${short(entry.thumbprint)}`,
         days: entry.daysRemaining !== undefined ? String(Math.floor(entry.daysRemaining)) : '-',
         outcome: record?.outcome ?? (entry.due ? 'pending' : 'up to date'),
+        verified: record?.outcome === 'committed' ? (record.verification ?? '?') : '',
         reason: (record?.reason ?? entry.reason ?? '').slice(0, 70),
       });
     }
@@ -192,7 +238,7 @@ function short(thumbprint: string | undefined): string {
 }
 
 function printTable(rows: Row[]): void {
-  const header: Row = { app: 'app', binding: 'binding', change: 'old → new thumbprint', days: 'days left', outcome: 'outcome', reason: 'reason' };
+  const header: Row = { app: 'app', binding: 'binding', change: 'old → new thumbprint', days: 'days left', outcome: 'outcome', verified: 'verified', reason: 'reason' };
   const keys = Object.keys(header) as Array<keyof Row>;
   const width = Object.fromEntries(keys.map((k) => [k, Math.max(...[header, ...rows].map((r) => r[k].length))])) as Record<keyof Row, number>;
   const line = (r: Row) => keys.map((k) => (k === 'reason' ? r[k] : r[k].padEnd(width[k]))).join('  ');
@@ -207,7 +253,25 @@ function checkExpectations(rows: Row[]): string[] {
     if (outcomes.length === 0) problems.push(`${app}: not in the summary`);
     else if (outcomes.some((o) => o !== expected)) problems.push(`${app}: expected ${expected}, got ${outcomes.join(', ')}`);
   }
+  for (const [app, expected] of Object.entries(DEMO_VERIFICATION)) {
+    const verified = rows.filter((r) => r.app === app && r.outcome === 'committed').map((r) => r.verified);
+    if (verified.some((v) => v !== expected)) problems.push(`${app}: expected verification ${expected}, got ${verified.join(', ')}`);
+  }
   return problems;
+}
+
+/** Every site and slot of the demo world, for counting restarts. */
+function appRefs(sandbox: Sandbox): AppRef[] {
+  const refs: AppRef[] = [];
+  for (const sub of sandbox.scenario.subscriptions) {
+    for (const rg of sub.resourceGroups) {
+      for (const site of rg.sites ?? []) {
+        refs.push({ subscriptionId: sub.id, resourceGroup: rg.name, site: site.name });
+        for (const slot of site.slots ?? []) refs.push({ subscriptionId: sub.id, resourceGroup: rg.name, site: site.name, slot: slot.name });
+      }
+    }
+  }
+  return refs;
 }
 
 function findApp(sandbox: Sandbox, name: string): AppRef {

@@ -31,8 +31,14 @@ describe('npm start -- --once', () => {
     expect(row('payments')).toMatch(/aborted\s+PreflightFailed/);
     expect(row('billing')).toMatch(/rolledBack\s+VerificationFailed/);
     expect(row('reports')).toMatch(/committed/);
-    expect(row('inventory')).toMatch(/0BADC0DE → [0-9A-F]{8}.*committed\s+DanglingThumbprint/);
+    expect(row('inventory')).toMatch(/0BADC0DE → [0-9A-F]{8}.*committed\s+thumbprint\s+DanglingThumbprint/);
     expect(row('legacy-portal')).toMatch(/untouched/);
+    // Apps whose health paths follow no contract of ours commit, verified on status; the kit's apps on thumbprint.
+    expect(row('orders')).toMatch(/committed\s+thumbprint/);
+    for (const app of ['catalog', 'shipping', 'notify', 'pricing']) expect(row(app), app).toMatch(/[0-9A-F]{8} → [0-9A-F]{8}\s+\d+\s+committed\s+status/);
+    // The second run does not roll billing's failed version out again.
+    expect(output).toMatch(/^  billing: not retried: CandidateRejected \(a newer Key Vault version or force clears it\)/m);
+    expect(output).not.toMatch(/restarted \d+ time\(s\) by the second run|rotated again by the second run/);
     expect(output).toContain('Every outcome the demo scenario expects happened.');
     // Secrets stay secret: no PEM or PFX material in what the demo prints.
     expect(output).not.toMatch(/BEGIN (RSA |EC )?PRIVATE KEY|BEGIN CERTIFICATE/);

@@ -166,6 +166,11 @@ export interface ProbeResult {
   durationMs: number;
   /** A passing via-app probe: `thumbprint` when the app reported the expected certificate, `status` for a bare 2xx. */
   verification?: 'thumbprint' | 'status';
+  /**
+   * A failing via-app probe whose body is the app's own unhealthy verdict (`Unhealthy`, JSON status DOWN / fail …),
+   * whatever the status code: the app was up and answering, unlike a front end's 503 while it restarts.
+   */
+  unhealthy?: boolean;
 }
 
 export interface ViaAppOptions {

@@ -20,7 +20,7 @@ export interface HealthExpectation {
   requireReport?: boolean;
 }
 
-export type HealthVerdict = Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint'> & {
+export type HealthVerdict = Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'unhealthy'> & {
   /** On a pass: `thumbprint` when the app reported the expected certificate, otherwise `status`. */
   strength?: 'thumbprint' | 'status';
 };
@@ -74,15 +74,19 @@ export function judgeHealthAnswer(answer: HealthAnswer, expectation: HealthExpec
   }
   if (status < 200 || status >= 300) {
     const reason = stringAt(json, 'reason') ?? stringAt(json, 'status');
+    // ASP.NET Core, Spring Boot and the app-side kit answer 503 with their verdict: still retried as a 503, but the
+    // rollback uses it to tell "the candidate was unhealthy" from "the app never came back" (rollbackRotation.ts).
+    const verdict = unhealthySaying(answer.body, json) !== undefined ? { unhealthy: true } : {};
     return {
       ok: false,
       transient: TRANSIENT_HEALTH_STATUSES.has(status),
+      ...verdict,
       ...observed,
       detail: `app answered ${status}${reason ? `: ${short(reason)}` : ''}`,
     };
   }
   const unhealthy = unhealthySaying(answer.body, json);
-  if (unhealthy) return { ok: false, transient: false, ...observed, detail: `app answered ${status} but says ${unhealthy}` };
+  if (unhealthy) return { ok: false, transient: false, unhealthy: true, ...observed, detail: `app answered ${status} but says ${unhealthy}` };
 
   const expected = expectation.thumbprint ? normaliseThumbprint(expectation.thumbprint) : undefined;
   if (expected !== undefined) {

@@ -106,7 +106,7 @@ export class HttpsProber implements Prober {
     kind: ProbeResult['kind'],
     url: string,
     tlsOptions: { cert?: string; key?: string },
-    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'verification'>,
+    judge: (answer: HttpAnswer) => Pick<ProbeResult, 'ok' | 'transient' | 'detail' | 'observedThumbprint' | 'verification' | 'unhealthy'>,
     /** The admitted address a direct probe connects to (the via-app probe goes to the app's own host from ARM). */
     pinned?: AdmittedTarget,
   ): Promise<ProbeResult> {

@@ -100,7 +100,7 @@ describe('the HTTP API through the local runner', () => {
     const res = await call('GET', '/certificates');
     expect(res.status).toBe(200);
     const names = new Set((res.json.certificates as Array<{ name: string }>).map((c) => c.name));
-    expect([...names].sort()).toEqual(['billing', 'inventory', 'orders', 'orders/staging', 'payments', 'reports']);
+    expect([...names].sort()).toEqual(['billing', 'catalog', 'inventory', 'notify', 'orders', 'orders/staging', 'payments', 'pricing', 'reports', 'shipping']);
     const orders = res.json.certificates.find((c: { name: string }) => c.name === 'orders');
     expect(orders).toMatchObject({ due: true, daysRemaining: expect.any(Number) });
   });

@@ -76,7 +76,8 @@ describe('no restart loops (sandbox + Azurite)', () => {
     const run1 = await rotator().rotateApp('breaks', { trigger: 'timer' });
     expect(run1.outcome).toBe('rolledBack');
     expect(run1.record).toMatchObject({ failureKind: 'definite', verification: 'thumbprint' });
-    expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 502/);
+    // The simulated app runs the app-side kit: 503 {"status":"fail"} when its partner refuses the certificate.
+    expect(run1.reason).toMatch(/^VerificationFailed: .*HTTP 503/);
     expect(restartsOf(first.changes(app))).toBe(2);
     // A person browsing the table sees both at a glance, beside the outcome.
     const table = await makeDeps(sb, config, { clock }).store.client();

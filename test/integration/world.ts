@@ -1,7 +1,7 @@
 // Shared by the integration tests: a config for a sandbox + Azurite, a clock that can jump ahead, and the request
 // log read as "what did the engine change".
 import type { Sandbox, Scenario } from '../../sandbox/index.js';
-import type { CertificateVersionSpec } from '../../sandbox/scenario.js';
+import type { CertificateVersionSpec, HealthShape } from '../../sandbox/scenario.js';
 import type { RequestLogEntry } from '../../sandbox/observe.js';
 import { createDependencies, type Dependencies } from '../../src/composition.js';
 import { loadConfig, type Config } from '../../src/core/index.js';
@@ -101,6 +101,12 @@ export interface IndependentApp {
   /** Untagged apps in the same webspace that load the same old certificate. */
   neighbours?: string[];
   settings?: Record<string, string>;
+  /** What its health path answers (sandbox/README.md, "Health shapes"); default the kit. */
+  health?: HealthShape;
+  /** slow-start: its warm-up after every start. */
+  warmupMs?: number;
+  /** Tags beside the standard ones (e.g. mtls-rotation-health-expect). */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -147,12 +153,15 @@ export function independentApps(apps: IndependentApp[]): Scenario {
                   name: app.name,
                   downstream: app.calls ?? 'partner',
                   restartMs: 20,
+                  ...(app.health !== undefined ? { health: app.health } : {}),
+                  ...(app.warmupMs !== undefined ? { warmupMs: app.warmupMs } : {}),
                   tags: {
                     'mtls-rotation': 'enabled',
                     'mtls-rotation-source': `{{source:${VAULT}/${app.name}-client}}`,
                     'mtls-rotation-health': '/healthz/outbound-mtls',
                     'mtls-rotation-probe': '{{downstream:partner}}',
                     'mtls-rotation-settings': 'CLIENT_CERT_THUMBPRINT',
+                    ...app.tags,
                   },
                   settings: app.settings ?? { WEBSITE_LOAD_CERTIFICATES: pinned, CLIENT_CERT_THUMBPRINT: pinned, OTHER: 'kept' },
                 },

@@ -84,7 +84,8 @@ describe('control over HTTPS', () => {
     const health = `${sb.appUrl({ subscriptionId: SUB, resourceGroup: 'rg', site: 'app' })}/healthz/outbound-mtls`;
     expect((await rawRequest(sb, health, { token: null })).status).toBe(200);
     expect((await rawRequest(sb, ctl('downstreams/partner/trust'), { method: 'PUT', body: { cas: ['new'] } })).status).toBe(204);
-    expect((await rawRequest(sb, health, { token: null })).status).toBe(502);
+    // The kit's answer when the partner refuses the certificate (docs/app-kit.md).
+    expect((await rawRequest(sb, health, { token: null })).status).toBe(503);
     const seen = (await rawRequest(sb, ctl('downstreams/partner/seen'))).json as { value: Array<{ authorized: boolean }> };
     expect(seen.value.map((s) => s.authorized)).toEqual([true, false]);
   });

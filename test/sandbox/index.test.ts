@@ -103,12 +103,12 @@ describe('simulated apps driven through ARM', () => {
     expect([seen?.thumbprint, seen?.authorized]).toEqual([v1, true]);
   });
 
-  it('answers 502 when the downstream distrusts the issuer of the certificate it presents', async () => {
+  it('answers 503 when the downstream distrusts the issuer of the certificate it presents', async () => {
     sb.control.setDownstreamTrust('partner', ['old']);
     try {
       const res = await rawRequest(sb, `${sb.appUrl(app)}${HEALTH}`, { token: null });
-      expect(res.status).toBe(502);
-      expect((res.json as { ok: boolean; presentedThumbprint: string }).presentedThumbprint).toBe(v1);
+      expect(res.status).toBe(503);
+      expect(res.json).toMatchObject({ status: 'fail', presentedThumbprint: v1, partner: { status: 403 } });
       expect(sb.control.downstreamSeen('partner').at(-1)?.authorized).toBe(false);
     } finally {
       sb.control.setDownstreamTrust('partner', ['old', 'new']);
@@ -185,6 +185,8 @@ describe('scenario checks', () => {
     ['a validity that ends before it starts', (s) => (s.vaults![0]!.certificates![0]!.versions[0]!.notAfterDays = -40), /notAfterDays/],
     ['a vault in a resource group that does not exist', (s) => (s.vaults![0]!.resourceGroup = 'rg-missing'), /rg-missing/],
     ['an undeclared downstream', (s) => (s.subscriptions[0]!.resourceGroups[0]!.sites![0]!.downstream = 'ghost'), /downstream 'ghost'/],
+    ['a health shape the sandbox does not model', (s) => (s.subscriptions[0]!.resourceGroups[0]!.sites![0]!.health = 'graphql' as never), /site 's' .*health 'graphql' is not one of kit, aspnet-text/],
+    ['a negative warm-up', (s) => (s.subscriptions[0]!.resourceGroups[0]!.sites![0]!.warmupMs = -1), /warmupMs must be from 0 to 600000, got -1/],
     ['an unknown placeholder', (s) => (s.subscriptions[0]!.resourceGroups[0]!.sites![0]!.tags = { t: '{{vault:kv-nope}}' }), /kv-nope/],
     ['a thumbprint reference to a version that does not exist', (s) => (s.subscriptions[0]!.resourceGroups[0]!.sites![0]!.settings = { T: '{{thumbprint:kv-x/c/5}}' }), /no version 5/],
   ])('refuses %s with a ScenarioError that names it', async (_label, mutate, message) => {

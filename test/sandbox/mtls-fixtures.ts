@@ -28,6 +28,7 @@ export function makeFixtures(): MtlsFixtures {
 
 export interface GetResult {
   status: number;
+  headers: import('node:http').IncomingHttpHeaders;
   text: string;
   json: Record<string, unknown>;
 }
@@ -57,7 +58,7 @@ export function httpsGet(
         } catch {
           // leave empty: the assertion on `text` or `status` will say what came back
         }
-        resolve({ status: res.statusCode ?? 0, text, json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       });
     });
     req.end();

@@ -82,11 +82,26 @@ describe('demo scenario', () => {
     expect(sb.control.downstreamSeen('ledger-strict').at(-1)?.thumbprint).toBe(v('billing', 0));
   });
 
+  it.each<[string, string, number, unknown]>([
+    ['catalog answers like ASP.NET Core MapHealthChecks', '/healthz', 200, 'Healthy'],
+    ['shipping answers like Spring Boot actuator', '/actuator/health', 200, { status: 'UP' }],
+    ['notify answers a plain OK', '/health', 200, 'OK'],
+    ['pricing answers 204 with no body', '/status', 204, undefined],
+  ])('%s on its own health path, which its tags name', async (_name, path, status, body) => {
+    const site = _name.split(' ')[0]!;
+    expect(sb.control.appSettings(ref(site)).WEBSITE_LOAD_CERTIFICATES).toBe(v(site, 0));
+    expect((await webClient(sb, DEMO_SUBSCRIPTION_ID).webApps.get('rg-apps', site)).tags?.['mtls-rotation-health']).toBe(path);
+    const answer = await rawRequest(sb, `${sb.appUrl(ref(site))}${path}`, { token: null });
+    expect([answer.status, answer.json]).toEqual([status, body]);
+  });
+
   it('inventory pins a thumbprint no certificate of its webspace has, so its health check fails', async () => {
     const pinned = sb.control.appSettings(ref('inventory')).WEBSITE_LOAD_CERTIFICATES!;
     expect(sb.control.certificates(DEMO_SUBSCRIPTION_ID).map((c) => c.thumbprint)).not.toContain(pinned);
     expect(sb.control.loadedThumbprints(ref('inventory'))).toEqual([]);
-    expect((await health('inventory')).status).toBe(502);
+    const answer = await health('inventory');
+    expect(answer.status).toBe(503);
+    expect(String((answer.json as { reason?: string }).reason)).toMatch(/named by CLIENT_CERT_THUMBPRINT is not loaded/);
   });
 
   it("reports runs in '*' mode on a certificate imported from the vault (linked)", async () => {

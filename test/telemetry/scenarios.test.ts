@@ -246,10 +246,11 @@ describe('scan telemetry', () => {
       due: scan.plan.dueBindings,
       dangling: 1,
     });
-    // 9 opted-in sites + the staging slot; legacy-portal is untagged.
-    expect(first?.measurements.appsScanned).toBe(10);
-    // orders, orders/staging, payments, billing, reports, inventory, audit, ledger; stale has no renewal, held's is disabled.
-    expect(first?.measurements.due).toBe(8);
+    // 13 opted-in sites (the demo's catalog, shipping, notify and pricing among them) + the staging slot; legacy-portal is untagged.
+    expect(first?.measurements.appsScanned).toBe(14);
+    // orders, orders/staging, payments, billing, reports, inventory, catalog, shipping, notify, pricing, audit, ledger;
+    // stale has no renewal, held's is disabled.
+    expect(first?.measurements.due).toBe(12);
     expect(first?.properties).toMatchObject({ subscriptions: '1', failedSubscriptions: '0' });
   });
 
@@ -419,7 +420,9 @@ describe('verification strength and failure kind on the outcome events', () => {
   it.each([
     ['orders committed, the app reporting the new thumbprint', 'RotationCommitted', 'orders', 'thumbprint', undefined],
     ['billing rolled back: its partner refused the new issuer (definite), the old state re-verified by thumbprint', 'RotationRolledBack', 'billing', 'thumbprint', 'definite'],
-    ['audit failed: neither state passes, nothing verified', 'RotationFailed', 'audit', 'none', 'definite'],
+    // Its partner refuses both certificates, so the kit answers 503 {"status":"fail"} on both: the app is unwell whatever
+    // it presents, the candidate is not proven bad (docs/operations.md, retry rules), so it backs off.
+    ['audit failed: neither state passes, nothing verified, not held against the candidate', 'RotationFailed', 'audit', 'none', 'transient'],
   ])('%s', (_sentence, event, app, verification, failureKind) => {
     const item = one(event, app);
     expect(item.properties.verification).toBe(verification);

@@ -48,10 +48,16 @@ export async function rollbackRotation(ctx: RotationContext): Promise<void> {
     await finish(ctx, 'rolledBack', reason);
     return;
   }
+  // Taken before the rollback's own probes join the record: did the app itself call the candidate's state unhealthy?
+  const candidateSaidUnhealthy = ctx.record.probes.some((p) => p.kind === 'via-app' && p.unhealthy === true);
   if (ctx.config.probeWarmupSeconds > 0) await ctx.deps.clock.sleep(ctx.config.probeWarmupSeconds * 1000);
   const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, { stopOnRefusal: false });
   recordProbes(ctx, outcome.results);
   if (outcome.ok) {
+    // A 503 counts as "the app never came back" (transient), but an app that answered its own unhealthy verdict
+    // (503 Unhealthy / DOWN / {"status":"fail"}) on the candidate and passes on the old certificate did come back:
+    // the candidate is what failed, so it is rejected rather than retried after a backoff.
+    if (ctx.record.failureKind === 'transient' && candidateSaidUnhealthy) ctx.record.failureKind = 'definite';
     ctx.record.verification = strengthOf(outcome, targets, expectationCoversEveryBinding(ctx.record, 'old'));
     await finish(ctx, 'rolledBack', reason);
   } else {
