@@ -40,6 +40,8 @@ interface Listener {
 }
 
 const DEFAULT_CONNECTION = 'AzureWebJobsStorage';
+/** The properties by which the Functions host recognises an identity-based storage connection `<name>__<property>`. */
+const IDENTITY_CONNECTION_PROPERTIES = ['accountName', 'queueServiceUri', 'serviceUri', 'credential', 'clientId'] as const;
 
 export class QueueListeners {
   readonly #listeners: Listener[] = [];
@@ -223,8 +225,14 @@ function connectionString(registration: Registration, settings: Readonly<Record<
   // The host also looks for the name with an `AzureWebJobs` prefix.
   const value = settings[name] ?? settings[`AzureWebJobs${name}`];
   if (value === undefined || value === '') {
-    if (settings[`${name}__queueServiceUri`] !== undefined || settings[`${name}__serviceUri`] !== undefined) {
-      throw new LocalHostConfigError(`${where}: identity-based connection '${name}' is not supported by the local host; set '${name}' to a connection string (Azurite: UseDevelopmentStorage=true)`);
+    // The template writes the identity-based form as `__accountName` (+ `__credential`, `__clientId`): say that it is
+    // this form the local host lacks, not that storage is missing.
+    const identityBased = IDENTITY_CONNECTION_PROPERTIES.filter((p) => settings[`${name}__${p}`] !== undefined && settings[`${name}__${p}`] !== '');
+    if (identityBased.length > 0) {
+      throw new LocalHostConfigError(
+        `${where}: identity-based connection '${name}' (${identityBased.map((p) => `${name}__${p}`).join(', ')}) is not supported by the local host; ` +
+          `set '${name}' to a connection string (Azurite: UseDevelopmentStorage=true)`,
+      );
     }
     throw new LocalHostConfigError(`${where}: connection setting '${name}' is not set (a storage connection string; Azurite: UseDevelopmentStorage=true)`);
   }
