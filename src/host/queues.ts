@@ -170,16 +170,25 @@ export class QueueListeners {
     }, (this.options.leaseSeconds * 1000) / 2);
     renew.unref();
 
-    this.log(`executing '${registration.name}' (queue '${listener.queueName}', message ${message.messageId}, dequeue count ${message.dequeueCount}, id ${context.invocationId})`);
     let failure: unknown;
     let failed = false;
-    try {
-      await registration.handler(parseMessage(text), context);
-    } catch (err) {
-      failed = true;
-      failure = err;
-    } finally {
+    // The queue extension decodes base64 (its default messageEncoding) before any function runs: a message that is not
+    // base64 never reaches the function on Azure, fails every attempt and ends in the poison queue. So here too.
+    const undecodable = !isBase64MessageText(message.messageText);
+    if (undecodable) {
       clearInterval(renew);
+      failed = true;
+      failure = new Error('the message is not base64 (the queue extension\'s messageEncoding); the function was not run');
+    } else {
+      this.log(`executing '${registration.name}' (queue '${listener.queueName}', message ${message.messageId}, dequeue count ${message.dequeueCount}, id ${context.invocationId})`);
+      try {
+        await registration.handler(parseMessage(text), context);
+      } catch (err) {
+        failed = true;
+        failure = err;
+      } finally {
+        clearInterval(renew);
+      }
     }
     try {
       if (!failed) {
@@ -187,7 +196,10 @@ export class QueueListeners {
         this.log(`executed '${registration.name}' (succeeded, id ${context.invocationId})`);
         return;
       }
-      this.log(`executed '${registration.name}' (failed, attempt ${message.dequeueCount} of ${this.options.maxDequeueCount}, id ${context.invocationId}): ${describeThrown(failure)}`);
+      this.log(
+        `${undecodable ? `not executed '${registration.name}' (message ${message.messageId}` : `executed '${registration.name}' (failed`}, ` +
+          `attempt ${message.dequeueCount} of ${this.options.maxDequeueCount}, id ${context.invocationId}): ${describeThrown(failure)}`,
+      );
       if (message.dequeueCount >= this.options.maxDequeueCount) {
         await listener.poison.createIfNotExists();
         // The original text, still encoded, as the host copies it: a poison handler decodes it the same way.
@@ -237,6 +249,12 @@ function connectionString(registration: Registration, settings: Readonly<Record<
     throw new LocalHostConfigError(`${where}: connection setting '${name}' is not set (a storage connection string; Azurite: UseDevelopmentStorage=true)`);
   }
   return value;
+}
+
+/** Whether `raw` is base64, the only form the queue extension hands to a function with its default messageEncoding. */
+export function isBase64MessageText(raw: string): boolean {
+  const compact = raw.trim();
+  return compact.length > 0 && compact.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(compact);
 }
 
 /** Base64 text is decoded (the extension's default); anything else, e.g. written by a tool without encoding, is read as is. */
