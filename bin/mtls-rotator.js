@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `mtls-rotator` command: the built CLI (dist/src/cli.js, after `npm run build`), or the TypeScript source
+// The `mtls-rotator` command: the compiled CLI (dist/src/cli.js, after `npm run compile`), or the TypeScript source
 // through tsx when nothing is built (a checkout with dev dependencies).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,7 +19,7 @@ if (existsSync(built)) {
   try {
     loader = import.meta.resolve('tsx');
   } catch {
-    process.stderr.write('mtls-rotator: dist/src/cli.js is missing and tsx is not installed: run `npm run build` first\n');
+    process.stderr.write('mtls-rotator: dist/src/cli.js is missing and tsx is not installed: run `npm run compile` first\n');
     process.exit(1);
   }
   const child = spawn(process.execPath, ['--import', loader, join(root, 'src', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -19,6 +19,16 @@ describe('Node versions', () => {
     expect(ci).toMatch(/EXPECT_NODE_MAJOR=22 "\$node22" node_modules\/vitest\/vitest\.mjs run/);
   });
 
+  it('the template deploys the Node major that engines declares and CI tests, and the README and docs say so', () => {
+    const engines = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    const minimum = /^>=\s*(\d+)$/.exec(engines)?.[1];
+    const template = JSON.parse(readFileSync(join(root, 'infra', 'azuredeploy.json'), 'utf8')) as { resources: Array<{ type: string; properties: any }> };
+    const site = template.resources.find((r) => r.type === 'Microsoft.Web/sites');
+    expect(site?.properties.functionAppConfig.runtime).toEqual({ name: 'node', version: minimum });
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`\`engines\` says Node ≥ ${minimum}`);
+    expect(readFileSync(join(root, 'docs', 'operations.md'), 'utf8')).toContain(`Linux, Node ${minimum} |`);
+  });
+
   it.runIf(process.env.EXPECT_NODE_MAJOR !== undefined)('runs on the Node major CI asked for, in this worker and in child processes', () => {
     const expected = Number(process.env.EXPECT_NODE_MAJOR);
     expect(major(process.version)).toBe(expected);

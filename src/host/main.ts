@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     },
   });
   const dir = path.resolve(values.dir ?? (runningFromSource ? 'src/functions' : 'dist/src/functions'));
-  if (!existsSync(dir)) throw new Error(`functions directory ${dir} does not exist (run 'npm run build' for dist, or pass --dir)`);
+  if (!existsSync(dir)) throw new Error(`functions directory ${dir} does not exist (run 'npm run compile' for dist/src, or pass --dir)`);
   const ext = runningFromSource ? /\.ts$/ : /\.js$/;
   const modules = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile() && ext.test(e.name) && !e.name.endsWith('.d.ts') && !e.name.endsWith('.test.ts'))

@@ -40,6 +40,8 @@ interface Listener {
 }
 
 const DEFAULT_CONNECTION = 'AzureWebJobsStorage';
+/** The properties by which the Functions host recognises an identity-based storage connection `<name>__<property>`. */
+const IDENTITY_CONNECTION_PROPERTIES = ['accountName', 'queueServiceUri', 'serviceUri', 'credential', 'clientId'] as const;
 
 export class QueueListeners {
   readonly #listeners: Listener[] = [];
@@ -168,16 +170,25 @@ export class QueueListeners {
     }, (this.options.leaseSeconds * 1000) / 2);
     renew.unref();
 
-    this.log(`executing '${registration.name}' (queue '${listener.queueName}', message ${message.messageId}, dequeue count ${message.dequeueCount}, id ${context.invocationId})`);
     let failure: unknown;
     let failed = false;
-    try {
-      await registration.handler(parseMessage(text), context);
-    } catch (err) {
-      failed = true;
-      failure = err;
-    } finally {
+    // The queue extension decodes base64 (its default messageEncoding) before any function runs: a message that is not
+    // base64 never reaches the function on Azure, fails every attempt and ends in the poison queue. So here too.
+    const undecodable = !isBase64MessageText(message.messageText);
+    if (undecodable) {
       clearInterval(renew);
+      failed = true;
+      failure = new Error('the message is not base64 (the queue extension\'s messageEncoding); the function was not run');
+    } else {
+      this.log(`executing '${registration.name}' (queue '${listener.queueName}', message ${message.messageId}, dequeue count ${message.dequeueCount}, id ${context.invocationId})`);
+      try {
+        await registration.handler(parseMessage(text), context);
+      } catch (err) {
+        failed = true;
+        failure = err;
+      } finally {
+        clearInterval(renew);
+      }
     }
     try {
       if (!failed) {
@@ -185,7 +196,10 @@ export class QueueListeners {
         this.log(`executed '${registration.name}' (succeeded, id ${context.invocationId})`);
         return;
       }
-      this.log(`executed '${registration.name}' (failed, attempt ${message.dequeueCount} of ${this.options.maxDequeueCount}, id ${context.invocationId}): ${describeThrown(failure)}`);
+      this.log(
+        `${undecodable ? `not executed '${registration.name}' (message ${message.messageId}` : `executed '${registration.name}' (failed`}, ` +
+          `attempt ${message.dequeueCount} of ${this.options.maxDequeueCount}, id ${context.invocationId}): ${describeThrown(failure)}`,
+      );
       if (message.dequeueCount >= this.options.maxDequeueCount) {
         await listener.poison.createIfNotExists();
         // The original text, still encoded, as the host copies it: a poison handler decodes it the same way.
@@ -223,12 +237,24 @@ function connectionString(registration: Registration, settings: Readonly<Record<
   // The host also looks for the name with an `AzureWebJobs` prefix.
   const value = settings[name] ?? settings[`AzureWebJobs${name}`];
   if (value === undefined || value === '') {
-    if (settings[`${name}__queueServiceUri`] !== undefined || settings[`${name}__serviceUri`] !== undefined) {
-      throw new LocalHostConfigError(`${where}: identity-based connection '${name}' is not supported by the local host; set '${name}' to a connection string (Azurite: UseDevelopmentStorage=true)`);
+    // The template writes the identity-based form as `__accountName` (+ `__credential`, `__clientId`): say that it is
+    // this form the local host lacks, not that storage is missing.
+    const identityBased = IDENTITY_CONNECTION_PROPERTIES.filter((p) => settings[`${name}__${p}`] !== undefined && settings[`${name}__${p}`] !== '');
+    if (identityBased.length > 0) {
+      throw new LocalHostConfigError(
+        `${where}: identity-based connection '${name}' (${identityBased.map((p) => `${name}__${p}`).join(', ')}) is not supported by the local host; ` +
+          `set '${name}' to a connection string (Azurite: UseDevelopmentStorage=true)`,
+      );
     }
     throw new LocalHostConfigError(`${where}: connection setting '${name}' is not set (a storage connection string; Azurite: UseDevelopmentStorage=true)`);
   }
   return value;
+}
+
+/** Whether `raw` is base64, the only form the queue extension hands to a function with its default messageEncoding. */
+export function isBase64MessageText(raw: string): boolean {
+  const compact = raw.trim();
+  return compact.length > 0 && compact.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(compact);
 }
 
 /** Base64 text is decoded (the extension's default); anything else, e.g. written by a tool without encoding, is read as is. */

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../src/core/config.js';
+import { loadConfig, SETTINGS } from '../../src/core/config.js';
 import { captureRegistrations, startLocalHost, type Registration } from '../../src/host/index.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { evaluate, type EvalContext } from '../infra/arm.js';
@@ -95,6 +95,36 @@ describe('the settings the bindings name', () => {
     expect(connections.filter((c) => !connectionResolves(settings, c.setting)).map((c) => c.where)).toEqual([]);
   });
 
+  // The site has a user-assigned identity only, so an identity-based connection without `__credential` and
+  // `__clientId` finds no identity on Azure; and the rotator's own table and queue clients (src/composition.ts) must
+  // reach the very queue service the host's trigger polls.
+  const templateSources = settingsSources.filter(([source]) => source.startsWith('the template'));
+  it.each(templateSources)("%s: the queue trigger's connection is the site's user-assigned identity, and the rotator reads the same queue service", (_source, settings) => {
+    const site = (template.resources as any[]).find((r) => r.type === 'Microsoft.Web/sites');
+    expect(site.identity.type).toBe('UserAssigned');
+    const identityResource = (expression: string): string | undefined => /resourceId\('Microsoft\.ManagedIdentity\/userAssignedIdentities', [^)]*\)/.exec(expression)?.[0];
+    const siteIdentity = identityResource(Object.keys(site.identity.userAssignedIdentities)[0]!);
+    expect(siteIdentity).toBeDefined();
+    expect(identityResource(template.variables.appSettings.AzureWebJobsStorage__clientId)).toBe(siteIdentity);
+
+    for (const { setting } of connections) {
+      expect(settings[setting], `${setting}: the storage account refuses shared keys, so no connection string`).toBeUndefined();
+      expect(settings[`${setting}__credential`]).toBe('managedidentity');
+      expect(settings[`${setting}__clientId`]).toBe(settings.AZURE_CLIENT_ID);
+      const account = settings[`${setting}__accountName`];
+      expect(account).toMatch(/^[a-z0-9]{3,24}$/);
+      // What the Functions host derives from `__accountName` for a queue trigger (and Table storage for the rotator).
+      expect(loadConfig(settings).storage).toEqual({
+        kind: 'identity',
+        accountName: account,
+        queueServiceUri: `https://${account}.queue.core.windows.net`,
+        tableServiceUri: `https://${account}.table.core.windows.net`,
+        credential: 'managedidentity',
+        clientId: settings.AZURE_CLIENT_ID,
+      });
+    }
+  });
+
   it.each(references.map((r) => [r.setting, r]))('the template sets %s, to the code default', (name) => {
     const spec = SETTINGS.find((s) => s.name === name);
     expect(spec, `${name} must be a setting of src/core/config.ts`).toBeDefined();
@@ -138,6 +168,23 @@ describe('the local host resolves %NAME% like the Functions host, with no fallba
       expect(host.queueNames).toEqual({ rotateApp: 'rotation-requests' });
     } finally {
       await host.stop();
+    }
+  });
+
+  // The local host polls queues with connection strings only (docs/local-runner.md, "Not supported"); given the
+  // template's identity-based storage as it is, it must say so rather than report storage as missing.
+  it("refuses the template's identity-based storage connection by name, saying to use a connection string", async () => {
+    const settings = templateSettings({ ...defaults, alertEmail: 'ops@example.com' });
+    const names = Object.keys(settings).filter((k) => k.startsWith('AzureWebJobsStorage__')).sort();
+    expect(names).toEqual(['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__credential']);
+    const saved = Object.fromEntries(['AzureWebJobsStorage', ...names].map((k) => [k, process.env[k]]));
+    for (const k of Object.keys(saved)) delete process.env[k];
+    try {
+      await expect(localHostWith({ ...settings, APPLICATIONINSIGHTS_CONNECTION_STRING: '' })).rejects.toThrow(
+        /queue function 'rotateApp': identity-based connection 'AzureWebJobsStorage' \(AzureWebJobsStorage__accountName, AzureWebJobsStorage__credential, AzureWebJobsStorage__clientId\) is not supported by the local host; set 'AzureWebJobsStorage' to a connection string/,
+      );
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
     }
   });
 

@@ -205,4 +205,20 @@ describe('storage queue', () => {
     expect(props.approximateMessagesCount).toBe(0);
     expect(lines.some((l) => l.includes(`moved to '${queueName}-poison' after 5 failed attempts`))).toBe(true);
   });
+
+  // The queue extension decodes base64 (its default messageEncoding) before any function runs; plain JSON dropped
+  // into the queue by hand never reaches a function on Azure, so it must not here either.
+  it('never runs the function for a message that is not base64, and moves it to <queue>-poison after 5 attempts', async () => {
+    const plain = JSON.stringify({ hello: 'plain', id: 'not-base64-1' });
+    await queue.sendMessage(plain);
+    const poisoned = await waitFor('the poison queue to receive the plain message', async () => {
+      if (!(await poison.exists())) return undefined;
+      const peeked = await poison.peekMessages({ numberOfMessages: 32 });
+      return peeked.peekedMessageItems.some((m) => m.messageText === plain) ? true : undefined;
+    });
+    expect(poisoned).toBe(true);
+    expect(events.filter((e) => e.fn === 'work' && (e.input as { id?: string }).id === 'not-base64-1')).toEqual([]);
+    const refusals = lines.filter((l) => l.startsWith("not executed 'work'") && l.includes('not base64'));
+    expect(refusals.map((l) => /attempt (\d) of 5/.exec(l)?.[1])).toEqual(['1', '2', '3', '4', '5']);
+  });
 });

@@ -418,6 +418,12 @@ describe('infra/azuredeploy.json: alert rules', () => {
     }
   });
 
+  it('docs/operations.md states how many rules the template deploys', () => {
+    const words = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+    const stated = /Action group \(email\) \+ (\w+) scheduled query rules/.exec(operations)?.[1];
+    expect(stated).toBe(words[alertRules.length]);
+  });
+
   it('every rule has a runbook section in docs/operations.md', () => {
     for (const rule of alertRules) {
       const anchor = /docs\/operations\.md#([a-z0-9-]+)/.exec(rule.description)?.[1];
