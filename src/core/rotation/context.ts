@@ -25,6 +25,11 @@ export interface RotationContext {
   candidates: Map<string, ReadCandidate>;
   /** Shared by the rotations of one batch (rotateDue): each Key Vault version is read and checked once. */
   candidateReads?: CandidateReads;
+  /**
+   * The owned settings as the scan this rotation was planned on read them (ownedSettingsSeenBy): the switch plans
+   * its change on them. Absent on a resumed rotation, which reads the settings itself.
+   */
+  settingsSeen?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -83,11 +83,32 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
     return;
   }
 
-  let settings = await gateway.readAppSettings(ref);
+  // The scan this rotation was planned on read the owned settings moments ago (the queue's re-scan, or the batch's
+  // scan): the change is planned on that read instead of listing the settings once more, since every
+  // `POST …/appsettings/list` is a write in ARM's subscription quota. Nothing another writer does can be lost by it:
+  // - the previous values are still recorded before the write: what the scan read;
+  // - the write is still a read-modify-write on a read made right before it (below), of only the owned keys, and
+  //   only of keys whose current value is still the recorded previous one (compareRecorded);
+  // - a key someone changed after the scan is a conflict on that fresh read: the change is then planned again on
+  //   settings read now, as a rotation without a scan does, so an edit made before the switch is built upon;
+  //   one made after the change was recorded aborts the switch (or rolls back what was written), as before.
+  // Used once: a step that runs again (a conflict, a resumed rotation) reads the settings itself.
+  const seen = ctx.settingsSeen;
+  delete ctx.settingsSeen;
+  let plannedOnScan = false;
   if (!ctx.record.writtenSettings || !ctx.record.previousSettings) {
-    const change = computeSwitch(settings, ctx.record.bindings, ctx.tags.settings);
+    // Only a scan read that yields a change is used: "nothing to write" (already switched, or settings no longer
+    // holding the old thumbprints) ends the rotation, and is decided on a read made now.
+    let basis: Record<string, string>;
+    if (seen !== undefined && Object.keys(computeSwitch(seen, ctx.record.bindings, ctx.tags.settings).written).length > 0) {
+      basis = { ...seen };
+      plannedOnScan = true;
+    } else {
+      basis = await gateway.readAppSettings(ref);
+    }
+    const change = computeSwitch(basis, ctx.record.bindings, ctx.tags.settings);
     if (Object.keys(change.written).length === 0) {
-      if (holdsNewThumbprints(settings, ctx.record.bindings)) {
+      if (holdsNewThumbprints(basis, ctx.record.bindings)) {
         addStep(ctx, 'switched', 'settings already hold the new thumbprints: nothing to write');
         await save(ctx);
         await crash(ctx, 'afterSwitchRecorded');
@@ -98,18 +119,29 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
     }
     ctx.record.previousSettings = change.previous;
     ctx.record.writtenSettings = change.written;
-    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}`);
+    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}${plannedOnScan ? '' : ' (settings read again)'}`);
     await save(ctx);
     await crash(ctx, 'afterPreviousRecorded');
-    // Read-modify-write: the write starts from the dictionary as it is now, not as it was.
-    settings = await gateway.readAppSettings(ref);
   }
+  // Read-modify-write: the write starts from the dictionary as it is now, not as it was.
+  const settings = await gateway.readAppSettings(ref);
 
   const change: SettingsChange = {
     previous: ctx.record.previousSettings as Record<string, string | null>,
     written: ctx.record.writtenSettings as Record<string, string | null>,
   };
   const state = compareRecorded(settings, change);
+  if (state.conflicts.length > 0 && plannedOnScan && state.written.length === 0) {
+    // Changed since the scan, and nothing written yet: plan again on settings read now (see above). Until the new
+    // change is saved, the stored record keeps the old one, which a resume would find in conflict and abort on.
+    ctx.deps.logger.info(`rotation ${ctx.record.id}: ${state.conflicts.join(', ')} changed since the scan; planning the switch again`, {
+      rotationId: ctx.record.id,
+      appId: ctx.record.appId,
+    });
+    delete ctx.record.previousSettings;
+    delete ctx.record.writtenSettings;
+    return switchThumbprint(ctx);
+  }
   if (state.conflicts.length > 0) {
     if (state.written.length > 0) {
       addStep(ctx, 'rollingBack', `settings changed by someone else during the switch: ${state.conflicts.join(', ')}`);
