@@ -1,5 +1,6 @@
 // Switch: point the app at the new thumbprints. The previous values of every setting it changes are
-// recorded BEFORE the write (the rollback's source of truth), then the settings are read again and
+// recorded BEFORE the write (the rollback's source of truth; planned on the scan's read of the owned settings when
+// the rotation has one, see switchThumbprint), then the settings are read again and
 // written back whole (PUT replaces the dictionary) with only those keys changed: every other value,
 // Key Vault references included, goes back byte for byte.
 import { PreconditionError } from '../errors.js';
@@ -72,7 +73,7 @@ export function applyValues(settings: Record<string, string>, values: Record<str
   return next;
 }
 
-export async function switchThumbprint(ctx: RotationContext): Promise<void> {
+export async function switchThumbprint(ctx: RotationContext, replanOn?: Record<string, string>): Promise<void> {
   const { gateway } = ctx.deps;
   const ref = ctx.record.app;
   if (ctx.record.mode === 'wildcard') {
@@ -90,17 +91,25 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
   // - the write is still a read-modify-write on a read made right before it (below), of only the owned keys, and
   //   only of keys whose current value is still the recorded previous one (compareRecorded);
   // - a key someone changed after the scan is a conflict on that fresh read: the change is then planned again on
-  //   settings read now, as a rotation without a scan does, so an edit made before the switch is built upon;
+  //   that read, as a rotation without a scan does on its own first read, and the settings are read once more
+  //   before the write; so an edit made before the switch is built upon;
   //   one made after the change was recorded aborts the switch (or rolls back what was written), as before.
   // Used once: a step that runs again (a conflict, a resumed rotation) reads the settings itself.
   const seen = ctx.settingsSeen;
   delete ctx.settingsSeen;
   let plannedOnScan = false;
+  if (replanOn !== undefined) {
+    // The read that found the conflict, moments ago, is the new basis: it is as fresh as a read made here would be.
+    delete ctx.record.previousSettings;
+    delete ctx.record.writtenSettings;
+  }
   if (!ctx.record.writtenSettings || !ctx.record.previousSettings) {
     // Only a scan read that yields a change is used: "nothing to write" (already switched, or settings no longer
     // holding the old thumbprints) ends the rotation, and is decided on a read made now.
     let basis: Record<string, string>;
-    if (seen !== undefined && Object.keys(computeSwitch(seen, ctx.record.bindings, ctx.tags.settings).written).length > 0) {
+    if (replanOn !== undefined) {
+      basis = replanOn;
+    } else if (seen !== undefined && Object.keys(computeSwitch(seen, ctx.record.bindings, ctx.tags.settings).written).length > 0) {
       basis = { ...seen };
       plannedOnScan = true;
     } else {
@@ -119,7 +128,7 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
     }
     ctx.record.previousSettings = change.previous;
     ctx.record.writtenSettings = change.written;
-    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}${plannedOnScan ? '' : ' (settings read again)'}`);
+    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}${replanOn !== undefined ? ' (planned again: changed since the scan)' : ''}`);
     await save(ctx);
     await crash(ctx, 'afterPreviousRecorded');
   }
@@ -132,15 +141,13 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
   };
   const state = compareRecorded(settings, change);
   if (state.conflicts.length > 0 && plannedOnScan && state.written.length === 0) {
-    // Changed since the scan, and nothing written yet: plan again on settings read now (see above). Until the new
+    // Changed since the scan, and nothing written yet: plan again on this read (see above). Until the new
     // change is saved, the stored record keeps the old one, which a resume would find in conflict and abort on.
     ctx.deps.logger.info(`rotation ${ctx.record.id}: ${state.conflicts.join(', ')} changed since the scan; planning the switch again`, {
       rotationId: ctx.record.id,
       appId: ctx.record.appId,
     });
-    delete ctx.record.previousSettings;
-    delete ctx.record.writtenSettings;
-    return switchThumbprint(ctx);
+    return switchThumbprint(ctx, settings);
   }
   if (state.conflicts.length > 0) {
     if (state.written.length > 0) {
