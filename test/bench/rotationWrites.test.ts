@@ -22,6 +22,8 @@ function scenario() {
     { name: 'wild', settings: { WEBSITE_LOAD_CERTIFICATES: '*' } },
     { name: 'slotted' },
     { name: 'edited' },
+    { name: 'late' },
+    { name: 'twice' },
   ]);
   const groups = world.subscriptions[0]!.resourceGroups;
   const site = (name: string) => groups.find((g) => g.name === `rg-${name}`)!.sites![0]!;
@@ -60,8 +62,9 @@ function writesByOperation(entries: RequestLogEntry[]): Record<string, number> {
 
 interface Row {
   ref: AppRef;
-  /** Something an operator does between the queue's re-scan and the switch. */
-  meanwhile?: { at: CrashBoundary; edit: (settings: Record<string, string>) => Record<string, string> };
+  /** What an operator does after the queue's re-scan: at the n-th crossing (default 1st) of a boundary. */
+  meanwhile?: Array<{ at: CrashBoundary; nth?: number; edit: (settings: Record<string, string>) => Record<string, string> }>;
+  outcome?: 'committed' | 'aborted';
   writes: Record<string, number>;
   settingsAfter?: Record<string, string | ((thumbprints: { old: string; new: string }) => string)>;
 }
@@ -70,6 +73,9 @@ const LIST = 'WebApps_ListApplicationSettings';
 const UPLOAD = 'Certificates_CreateOrUpdate';
 const PUT = 'WebApps_UpdateApplicationSettings';
 const RESTART = 'WebApps_Restart';
+
+/** Re-types the owned CLIENT_CERT_THUMBPRINT (lower case, padded: the same thumbprint, another value) and edits OTHER. */
+const retype = (s: Record<string, string>) => ({ ...s, CLIENT_CERT_THUMBPRINT: `  ${s.CLIENT_CERT_THUMBPRINT!.toLowerCase()}  `, OTHER: 'edited by the operator' });
 
 const rows: Array<[string, Row]> = [
   [
@@ -96,21 +102,44 @@ const rows: Array<[string, Row]> = [
     'an operator edits an owned setting and another one after the re-scan: the switch reads once more and plans again, both edits are built upon (6)',
     {
       ref: appRef('edited'),
-      meanwhile: {
-        at: 'afterPreflight',
-        edit: (s) => ({ ...s, CLIENT_CERT_THUMBPRINT: `  ${s.CLIENT_CERT_THUMBPRINT!.toLowerCase()}  `, OTHER: 'edited by the operator' }),
-      },
+      meanwhile: [{ at: 'afterPreflight', edit: retype }],
       writes: { [LIST]: 3, [UPLOAD]: 1, [PUT]: 1, [RESTART]: 1 },
       settingsAfter: { WEBSITE_LOAD_CERTIFICATES: (t) => t.new, CLIENT_CERT_THUMBPRINT: (t) => `  ${t.new}  `, OTHER: 'edited by the operator' },
+    },
+  ],
+  [
+    "the same edits after the change planned on the scan's read was recorded: planned again the same way (6)",
+    {
+      ref: appRef('late'),
+      meanwhile: [{ at: 'afterPreviousRecorded', edit: retype }],
+      writes: { [LIST]: 3, [UPLOAD]: 1, [PUT]: 1, [RESTART]: 1 },
+      settingsAfter: { WEBSITE_LOAD_CERTIFICATES: (t) => t.new, CLIENT_CERT_THUMBPRINT: (t) => `  ${t.new}  `, OTHER: 'edited by the operator' },
+    },
+  ],
+  [
+    'an operator who edits the owned setting again after the replanned change was recorded: the switch aborts, no settings write, their values stay (4)',
+    {
+      ref: appRef('twice'),
+      meanwhile: [
+        { at: 'afterPreflight', edit: retype },
+        { at: 'afterPreviousRecorded', nth: 2, edit: (s) => ({ ...s, CLIENT_CERT_THUMBPRINT: 'set by hand' }) },
+      ],
+      outcome: 'aborted',
+      writes: { [LIST]: 3, [UPLOAD]: 1 },
+      settingsAfter: { WEBSITE_LOAD_CERTIFICATES: (t) => t.old, CLIENT_CERT_THUMBPRINT: 'set by hand', OTHER: 'edited by the operator' },
     },
   ],
 ];
 
 describe('ARM writes of one queued rotation (as the queue handler runs it: rotateApp by resource id)', () => {
   it.each(rows)('%s', async (_name, row) => {
+    const crossed = new Map<CrashBoundary, number>();
     const faultHook = row.meanwhile
       ? (boundary: CrashBoundary) => {
-          if (boundary === row.meanwhile!.at) sb.control.setAppSettings(row.ref, row.meanwhile!.edit(sb.control.appSettings(row.ref)));
+          crossed.set(boundary, (crossed.get(boundary) ?? 0) + 1);
+          for (const step of row.meanwhile!) {
+            if (step.at === boundary && (step.nth ?? 1) === crossed.get(boundary)) sb.control.setAppSettings(row.ref, step.edit(sb.control.appSettings(row.ref)));
+          }
         }
       : undefined;
     const deps = makeDeps(sb, config, faultHook ? { faultHook } : {});
@@ -120,7 +149,7 @@ describe('ARM writes of one queued rotation (as the queue handler runs it: rotat
 
     const result = await rotator.rotateApp(appIdOf(row.ref), { trigger: 'queue' });
 
-    expect(result.outcome, `${result.reason} ${JSON.stringify(result.record?.steps)}`).toBe('committed');
+    expect(result.outcome, `${result.reason} ${JSON.stringify(result.record?.steps)}`).toBe(row.outcome ?? 'committed');
     expect(writesByOperation(w.all())).toEqual(row.writes);
     // Every write is this app's (no other app's request slipped into the count).
     expect(w.all().filter((e) => e.surface === 'arm' && e.class === 'write' && !e.path.toLowerCase().includes(`/resourcegroups/${row.ref.resourceGroup}/`))).toEqual([]);

@@ -90,10 +90,11 @@ export async function switchThumbprint(ctx: RotationContext, replanOn?: Record<s
   // - the previous values are still recorded before the write: what the scan read;
   // - the write is still a read-modify-write on a read made right before it (below), of only the owned keys, and
   //   only of keys whose current value is still the recorded previous one (compareRecorded);
-  // - a key someone changed after the scan is a conflict on that fresh read: the change is then planned again on
-  //   that read, as a rotation without a scan does on its own first read, and the settings are read once more
-  //   before the write; so an edit made before the switch is built upon;
-  //   one made after the change was recorded aborts the switch (or rolls back what was written), as before.
+  // - a key someone changed after the scan (up to that read) is a conflict on it: the change is then planned again
+  //   on that read, as a rotation without a scan plans on its own first read, recorded, and the settings are read
+  //   once more before the write, so an edit made before the switch is built upon, never overwritten; a conflict
+  //   on that last read (a key changed again meanwhile) aborts the switch, or rolls back what was written, as a
+  //   conflict always did.
   // Used once: a step that runs again (a conflict, a resumed rotation) reads the settings itself.
   const seen = ctx.settingsSeen;
   delete ctx.settingsSeen;
