@@ -84,8 +84,9 @@ if (wanted('deployed')) {
     target: `≤ ${round(r.target)} = max(1.5, quota floor / one app)`,
     met: r.allOverOne <= r.target,
   });
-  // Every ARM write of a rotation comes before its restart (4 settings reads, the upload, the settings write, the
-  // restart), so the last app's restart and warm-up follow the quota floor: no fan-out can end before floor + one app.
+  // Every ARM write of a rotation comes before its restart (3 settings reads: the nightly scan's, the queue's re-scan
+  // and the one before the write; the upload, the settings write, the restart: test/bench/rotationWrites.test.ts), so
+  // the last app's restart and warm-up follow the quota floor: no fan-out can end before floor + one app.
   const leastPossible = (all.quotaFloorSeconds + one.seconds) / one.seconds;
   report({ name: 'deployed fan-out least possible wall / 1 app: (quota floor + one app) / one app', value: round(leastPossible), target: 'comparison', met: null });
   report({ name: `deployed fan-out peak rotations in flight (bound MAX_PARALLEL_ROTATIONS = ${r.bound})`, value: r.peakInFlight, target: `≤ ${r.bound}`, met: r.peakInFlight <= r.bound });

@@ -13,7 +13,7 @@ import { appNameOf } from './identity.js';
 import { planApp, type AppPlan, type DueBinding } from './plan.js';
 import type { FailureKind, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from './records.js';
 import { holdBackFailedCandidates } from './holdBack.js';
-import { scanApp, type ScannedApp } from './scan.js';
+import { ownedSettingsSeenBy, scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
 import {
@@ -177,6 +177,7 @@ export async function rotateScannedApp(
       appId: record.appId,
       bindings: record.bindings.map((b) => `${b.oldThumbprint ?? '-'} -> ${b.newThumbprint} (${b.reason})`),
     });
+    const settingsSeen = ownedSettingsSeenBy(current);
     const ctx: RotationContext = {
       deps,
       config,
@@ -188,6 +189,7 @@ export async function rotateScannedApp(
       candidates: new Map(),
       ...(options.candidateReads ? { candidateReads: options.candidateReads } : {}),
       scannedVersions: new Map(currentPlan.due.map((d) => [d.candidate.id.trim().toLowerCase(), d.candidate])),
+      ...(settingsSeen ? { settingsSeen } : {}),
     };
     await crash(ctx, 'afterLease');
     return await driveToResult(ctx, { plan: currentPlan });

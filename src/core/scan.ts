@@ -498,7 +498,28 @@ async function inspectApp(ctx: ScanContext, site: SiteInfo, certificates: Certif
   for (const binding of app.bindings) {
     binding.evaluation = sharedEvaluation(ctx, evaluateBinding(binding, ctx.policies, ctx.deps.clock.now(), { force: ctx.force, candidatePolicy }));
   }
+  if (app.mode === 'explicit' && app.bindings.some((b) => b.evaluation.due)) keepOwnedSettings(app, settings, config.settings);
   return app;
+}
+
+/**
+ * The settings a rotation of the app would change (WEBSITE_LOAD_CERTIFICATES and its `<p>-settings` keys, under the
+ * app's own spelling), as this scan read them: the switch plans its write on them instead of listing the settings
+ * once more (a `POST …/appsettings/list` is a write in ARM's quota). Kept for apps with a due binding only, and beside
+ * the app rather than on it, so a plan, a response or a log line never carries setting values.
+ */
+const ownedSettingsSeen = new WeakMap<ScannedApp, Readonly<AppSettings>>();
+
+function keepOwnedSettings(app: ScannedApp, settings: AppSettings, extraSettings: readonly string[]): void {
+  const names = new Set([LOAD_CERTIFICATES_SETTING, ...extraSettings].map((n) => n.toLowerCase()));
+  const owned: AppSettings = {};
+  for (const [key, value] of Object.entries(settings)) if (names.has(key.toLowerCase())) owned[key] = value;
+  ownedSettingsSeen.set(app, Object.freeze(owned));
+}
+
+/** What the scan behind `app` read of the settings a rotation owns; undefined when it kept nothing (see above). */
+export function ownedSettingsSeenBy(app: ScannedApp): Readonly<AppSettings> | undefined {
+  return ownedSettingsSeen.get(app);
 }
 
 /** App settings names are case-insensitive on Windows and in ARM; match exactly first. */

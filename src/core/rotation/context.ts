@@ -9,7 +9,7 @@ import type { RotatorDeps } from '../deps.js';
 import { LeaseLostError, NotFoundError } from '../errors.js';
 import type { Dimensions, TelemetryEventName } from '../events.js';
 import type { AppRef, ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
-import type { KeyVaultCertificateVersion } from '../ports.js';
+import type { AppSettings, KeyVaultCertificateVersion } from '../ports.js';
 import type { BindingChange, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
 import { tagNames, type AppTagConfig } from '../tags.js';
 import { DAY_MS } from './time.js';
@@ -31,6 +31,11 @@ export interface RotationContext {
    * ask Key Vault for the same version's metadata again (a version's certificate never changes).
    */
   scannedVersions?: Map<string, KeyVaultCertificateVersion>;
+  /**
+   * The owned settings as the scan this rotation was planned on read them (ownedSettingsSeenBy): the switch plans
+   * its change on them. Absent on a resumed rotation, which reads the settings itself.
+   */
+  settingsSeen?: Readonly<AppSettings>;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Switch: point the app at the new thumbprints. The previous values of every setting it changes are
-// recorded BEFORE the write (the rollback's source of truth), then the settings are read again and
+// recorded BEFORE the write (the rollback's source of truth; planned on the scan's read of the owned settings when
+// the rotation has one, see switchThumbprint), then the settings are read again and
 // written back whole (PUT replaces the dictionary) with only those keys changed: every other value,
 // Key Vault references included, goes back byte for byte.
 import { PreconditionError } from '../errors.js';
@@ -77,7 +78,7 @@ export function applyValues(settings: AppSettings, values: Record<string, string
   return next;
 }
 
-export async function switchThumbprint(ctx: RotationContext): Promise<void> {
+export async function switchThumbprint(ctx: RotationContext, replanOn?: AppSettings): Promise<void> {
   const { gateway } = ctx.deps;
   const ref = ctx.record.app;
   if (ctx.record.mode === 'wildcard') {
@@ -88,11 +89,41 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
     return;
   }
 
-  let settings = await gateway.readAppSettings(ref);
+  // The scan this rotation was planned on read the owned settings moments ago (the queue's re-scan, or the batch's
+  // scan): the change is planned on that read instead of listing the settings once more, since every
+  // `POST …/appsettings/list` is a write in ARM's subscription quota. Nothing another writer does can be lost by it:
+  // - the previous values are still recorded before the write: what the scan read;
+  // - the write is still a read-modify-write on a read made right before it (below), of only the owned keys, and
+  //   only of keys whose current value is still the recorded previous one (compareRecorded);
+  // - a key someone changed after the scan (up to that read) is a conflict on it: the change is then planned again
+  //   on that read, as a rotation without a scan plans on its own first read, recorded, and the settings are read
+  //   once more before the write, so an edit made before the switch is built upon, never overwritten; a conflict
+  //   on that last read (a key changed again meanwhile) aborts the switch, or rolls back what was written, as a
+  //   conflict always did.
+  // Used once: a step that runs again (a conflict, a resumed rotation) reads the settings itself.
+  const seen = ctx.settingsSeen;
+  delete ctx.settingsSeen;
+  let plannedOnScan = false;
+  if (replanOn !== undefined) {
+    // The read that found the conflict, moments ago, is the new basis: it is as fresh as a read made here would be.
+    delete ctx.record.previousSettings;
+    delete ctx.record.writtenSettings;
+  }
   if (!ctx.record.writtenSettings || !ctx.record.previousSettings) {
-    const change = computeSwitch(settings, ctx.record.bindings, ctx.tags.settings);
+    // Only a scan read that yields a change is used: "nothing to write" (already switched, or settings no longer
+    // holding the old thumbprints) ends the rotation, and is decided on a read made now.
+    let basis: AppSettings;
+    if (replanOn !== undefined) {
+      basis = replanOn;
+    } else if (seen !== undefined && Object.keys(computeSwitch(seen, ctx.record.bindings, ctx.tags.settings).written).length > 0) {
+      basis = { ...seen };
+      plannedOnScan = true;
+    } else {
+      basis = await gateway.readAppSettings(ref);
+    }
+    const change = computeSwitch(basis, ctx.record.bindings, ctx.tags.settings);
     if (Object.keys(change.written).length === 0) {
-      if (holdsNewThumbprints(settings, ctx.record.bindings)) {
+      if (holdsNewThumbprints(basis, ctx.record.bindings)) {
         addStep(ctx, 'switched', 'settings already hold the new thumbprints: nothing to write');
         await save(ctx);
         await crash(ctx, 'afterSwitchRecorded');
@@ -103,18 +134,27 @@ export async function switchThumbprint(ctx: RotationContext): Promise<void> {
     }
     ctx.record.previousSettings = change.previous;
     ctx.record.writtenSettings = change.written;
-    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}`);
+    addStep(ctx, 'previousRecorded', `will change ${Object.keys(change.written).join(', ')}${replanOn !== undefined ? ' (planned again: changed since the scan)' : ''}`);
     await save(ctx);
     await crash(ctx, 'afterPreviousRecorded');
-    // Read-modify-write: the write starts from the dictionary as it is now, not as it was.
-    settings = await gateway.readAppSettings(ref);
   }
+  // Read-modify-write: the write starts from the dictionary as it is now, not as it was.
+  const settings = await gateway.readAppSettings(ref);
 
   const change: SettingsChange = {
     previous: ctx.record.previousSettings as Record<string, string | null>,
     written: ctx.record.writtenSettings as Record<string, string | null>,
   };
   const state = compareRecorded(settings, change);
+  if (state.conflicts.length > 0 && plannedOnScan && state.written.length === 0) {
+    // Changed since the scan, and nothing written yet: plan again on this read (see above). Until the new
+    // change is saved, the stored record keeps the old one, which a resume would find in conflict and abort on.
+    ctx.deps.logger.info(`rotation ${ctx.record.id}: ${state.conflicts.join(', ')} changed since the scan; planning the switch again`, {
+      rotationId: ctx.record.id,
+      appId: ctx.record.appId,
+    });
+    return switchThumbprint(ctx, settings);
+  }
   if (state.conflicts.length > 0) {
     if (state.written.length > 0) {
       addStep(ctx, 'rollingBack', `settings changed by someone else during the switch: ${state.conflicts.join(', ')}`);
