@@ -1,5 +1,6 @@
 // The ports `src/core` talks to. `src/azure` implements them over the real SDK clients; the sandbox
 // serves those clients over HTTPS. Nothing here imports an Azure SDK or @azure/functions.
+import type { CertificateFacts } from '../crypto/x509.js';
 
 /** An App Service app or one of its deployment slots. */
 export interface AppRef {
@@ -115,21 +116,8 @@ export interface KeyVaultCertificateVersion {
   facts?: CertificateFacts;
 }
 
-/** Public facts of a certificate that the candidate policy judges (issue 11). */
-export interface CertificateFacts {
-  /** 'rsa', 'ec', 'ed25519', ... (node's asymmetricKeyType). */
-  keyType: string;
-  /** RSA modulus length. */
-  keyBits?: number;
-  /** EC named curve (OpenSSL name, e.g. prime256v1). */
-  curve?: string;
-  /** basicConstraints CA:TRUE. */
-  ca: boolean;
-  /** Extended key usage OIDs; undefined when the certificate has no EKU extension (any use). */
-  extendedKeyUsages?: string[];
-  notBefore: Date;
-  notAfter: Date;
-}
+/** Public facts of a certificate that the candidate policy judges; what crypto reads from a certificate. */
+export type { CertificateFacts };
 
 /** The certificate's secret as Key Vault returns it (PFX base64 with empty password, or PEM). Never logged. */
 export interface CertificateSecret {

@@ -139,16 +139,24 @@ function commonNameOf(name: string): string | undefined {
   return line?.slice(3);
 }
 
-/** What the candidate policy judges (key strength, CA flag, EKU, validity), read by OpenSSL from the certificate. */
-export function certificateFacts(certPem: string): {
+/** Public facts of a certificate that the candidate policy judges. */
+export interface CertificateFacts {
+  /** 'rsa', 'ec', 'ed25519', ... (node's asymmetricKeyType). */
   keyType: string;
+  /** RSA modulus length. */
   keyBits?: number;
+  /** EC named curve (OpenSSL name, e.g. prime256v1). */
   curve?: string;
+  /** basicConstraints CA:TRUE. */
   ca: boolean;
+  /** Extended key usage OIDs; undefined when the certificate has no EKU extension (any use). */
   extendedKeyUsages?: string[];
   notBefore: Date;
   notAfter: Date;
-} {
+}
+
+/** What the candidate policy judges (key strength, CA flag, EKU, validity), read by OpenSSL from the certificate. */
+export function certificateFacts(certPem: string): CertificateFacts {
   const x509 = parseX509(pemToDer(certPem));
   const key = x509.publicKey;
   const details = key.asymmetricKeyDetails ?? {};
