@@ -53,6 +53,9 @@ describe('fault storm', () => {
     let quiet = false;
     const runFailures: string[] = [];
     while (rounds < MAX_ROUNDS && !quiet) {
+      // Each round is the next night's run: a rotation the storm rolled back for a transient failure backs off
+      // (1 h, 2 h, 4 h, ... at most 32 h) rather than being retried at once, and a night later it is due again.
+      if (rounds > 0) clock.advance(24 * 3600 * 1000);
       rounds += 1;
       const owner = `round-${rounds}`;
       const run = engine(sb, config, { clock, capture, owner: `${owner}-timer`, attemptTimeoutMs: 1000 });
