@@ -14,7 +14,6 @@
 // - 429s: the sandbox's own count of throttled requests; lost: apps without a committed rotation at the end;
 // - quota floor: the least time ARM's buckets allow for the reads and writes the sandbox actually received.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +25,7 @@ import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { quotaFloorSeconds, type Counters, type ThrottlingOptions } from '../sandbox/index.js';
 import { buildBenchChild, cpuSecondsOf, startBenchChild, type RunningChild } from './child.js';
 import { sandboxSettings } from './common.js';
-import { FANOUT_TIMING, type FanoutTiming } from './fanout.js';
+import { control, FANOUT_TIMING, type FanoutTiming, type SandboxReady } from './fanout.js';
 import { round } from './scan.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,29 +43,6 @@ export interface DeployedOptions {
 }
 
 export const DEPLOYED_DEFAULTS: DeployedOptions = { apps: 100, workers: 4, bound: 40, timing: FANOUT_TIMING };
-
-interface SandboxReady {
-  armEndpoint: string;
-  caPem: string;
-  token: string;
-  subscriptionIds: string[];
-}
-
-function control<T>(sb: SandboxReady, method: string, path: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${sb.armEndpoint}/_sandbox/${path}`, { method, ca: sb.caPem, headers: { authorization: `Bearer ${sb.token}` } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) return reject(new Error(`sandbox ${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        resolve((text ? JSON.parse(text) : undefined) as T);
-      });
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
 
 /** Counts the rows of one partition as they come and go; keeps the peak. */
 function watchPartition(table: TableClient, partition: string, everyMs: number) {

@@ -30,7 +30,7 @@ export interface FanoutTiming {
 export const FANOUT_TIMING: FanoutTiming = { restartMs: 15_000, probeWarmupSeconds: 16 };
 export const SHORT_RESTART_TIMING: FanoutTiming = { restartMs: 2_000, probeWarmupSeconds: 3 };
 
-interface SandboxReady {
+export interface SandboxReady {
   armEndpoint: string;
   caPem: string;
   token: string;
@@ -38,7 +38,7 @@ interface SandboxReady {
 }
 
 /** The sandbox's control API over HTTPS (sandbox/README.md, "/_sandbox"). */
-function control<T>(sb: SandboxReady, method: string, path: string): Promise<T> {
+export function control<T>(sb: SandboxReady, method: string, path: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request(`${sb.armEndpoint}/_sandbox/${path}`, { method, ca: sb.caPem, headers: { authorization: `Bearer ${sb.token}` } }, (res) => {
       let text = '';
