@@ -144,6 +144,8 @@ async function load(): Promise<void> {
 
 async function act(run: () => Promise<ApiAnswer>, after?: (answer: ApiAnswer) => void): Promise<void> {
   state.busy = true;
+  // The previous answer goes, so it cannot be read as this one's.
+  delete state.answer;
   render();
   try {
     const answer = await run();
