@@ -61,9 +61,10 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     chunkNames: 'chunks/[name]-[hash]',
     external: [...RUNTIME_EXTERNALS, ...WORKER_PROVIDED],
     // src/telemetry/appInsights.ts loads the vendored SDK (below) instead of node_modules.
-    // The dashboard's script, style sheet and icon are compiled in (src/functions/dashboard/assets.ts): the package
+    define: { __MTLS_ROTATOR_BUNDLE__: 'true' },
+    // The dashboard's script, style sheet and icon are compiled in, as src/functions/dashboard/embedded.ts: the package
     // needs no build step or asset files at deploy time.
-    define: { __MTLS_ROTATOR_BUNDLE__: 'true', __MTLS_ROTATOR_DASHBOARD_ASSETS__: JSON.stringify(dashboard.assets) },
+    plugins: [embedDashboard(dashboard.assets)],
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
     sourcemap: 'linked',
@@ -89,13 +90,25 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     );
   }
   // Project files the bundle was built from (relative to the project), for checks such as "no sandbox code ships".
-  // The dashboard's assets enter through a define (esbuild lists it as "<define:…>"): their own sources stand for it.
+  // The dashboard's assets enter as the contents of embedded.ts: their own sources are inputs too.
   const inputs = Object.keys(result.metafile.inputs)
-    .filter((file) => !file.startsWith('<define:'))
     .map((file) => relative(root, join(process.cwd(), file)).split('\\').join('/'))
     .concat(dashboard.inputs)
     .filter((f) => !f.split('/').includes('node_modules'));
   return { outfile, bytes, entryBytes, chunks, vendor, inputs };
+}
+
+/** Replaces src/functions/dashboard/embedded.ts (undefined from sources) with the built dashboard assets. */
+function embedDashboard(assets) {
+  return {
+    name: 'embed-dashboard-assets',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]functions[\\/]dashboard[\\/]embedded\.ts$/ }, () => ({
+        contents: `export const EMBEDDED_ASSETS = ${JSON.stringify(assets)};\n`,
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 /** The Application Insights SDK, its OpenTelemetry resources and the exporter's ConfigurationManager, in one file. */

@@ -22,7 +22,8 @@ const available = existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
 if (!available && !inCi) console.warn(`test/dashboard/browser.test.ts: ${CHROMIUM} is missing (apt-get install chromium); the browser test is skipped`);
 
-// The committed screenshot (docs/dashboard.png) is rewritten only on request, so a test run leaves the tree clean.
+// The committed screenshots (docs/dashboard.png, docs/dashboard-timeline.png) are rewritten only on request
+// (UPDATE_DASHBOARD_SCREENSHOT=1), so a test run leaves the tree clean.
 const SCREENSHOT = process.env.UPDATE_DASHBOARD_SCREENSHOT === '1' ? join(import.meta.dirname, '..', '..', 'docs', 'dashboard.png') : undefined;
 
 const KEY = 'dashboard-browser-key';
@@ -177,7 +178,12 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
     expect(await detail.locator('table.probes tbody tr').count()).toBe(billing.probes.length);
     expect(await detail.locator('table.probes tr.probe-failed').count()).toBeGreaterThan(0);
     expect(await detail.locator('dl.facts').innerText()).toContain(billing.reason!);
-    if (SCREENSHOT !== undefined) await page.screenshot({ path: SCREENSHOT });
+    if (SCREENSHOT !== undefined) {
+      await page.locator(`#history tr[data-rotation="${billing.id}"]`).scrollIntoViewIfNeeded();
+      await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-timeline.png') });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: SCREENSHOT });
+    }
   });
 
   it('runs a dry run after a confirmation and shows the plan and the API answer', async () => {
@@ -266,8 +272,12 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
     ['a phone (390 × 844)', 390, 844],
   ])('is readable at %s: nothing wider than the window', async (_sentence, width, height) => {
     await page.setViewportSize({ width, height });
+    if (SCREENSHOT !== undefined && width < 500) await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-phone.png') });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+    // The certificates table needs no sideways scrolling of its own either.
+    const tableOverflow = await page.locator('#certificates .scroll').evaluate((el) => el.scrollWidth - el.clientWidth);
+    expect(tableOverflow).toBeLessThanOrEqual(0);
     // Every app name is on screen in its row, not cut off.
     const box = await page.locator('#certificates tbody tr').first().locator('strong').boundingBox();
     expect(box!.x + box!.width).toBeLessThanOrEqual(width);

@@ -334,13 +334,13 @@ function certificateRow(row: CertificateRow): HTMLElement {
   return h(
     'tr',
     { 'data-app': row.app, 'data-band': row.band },
-    cell('App', h('strong', {}, row.app), h('span', { class: 'muted small' }, ` ${row.resourceGroup} · ${e.subscriptionId.slice(0, 8)}…`)),
+    cell('App', h('strong', {}, row.app), h('div', { class: 'muted small', title: e.subscriptionId }, `${row.resourceGroup} · ${e.subscriptionId.slice(0, 8)}…`)),
     cell('Days left', h('span', { class: `band band-${row.band}`, title: BAND_LABELS[row.band] }, days, h('span', { class: 'sr' }, ` (${BAND_LABELS[row.band]})`)), { class: 'days' }),
     cell('Binding', e.mode === 'wildcard' ? `* ${e.certificateName ?? ''}` : (e.certificateName ?? '(no certificate resource)')),
     cell('Loaded', thumb(e.thumbprint)),
-    cell('Latest', thumb(e.latestThumbprint), e.latestVersion ? h('span', { class: 'muted small' }, ` v ${e.latestVersion.slice(0, 8)}`) : null),
+    cell('Latest', thumb(e.latestThumbprint), e.latestVersion ? h('div', { class: 'muted small', title: e.latestVersion }, `version ${e.latestVersion.slice(0, 8)}`) : null),
     cell('Reason', e.reason, e.refusal ? h('span', { class: 'muted small' }, ` refused: ${e.refusal}`) : null, e.problem ? h('span', { class: 'error small' }, ` ${e.problem}`) : null, { class: 'reason' }),
-    cell('Source', e.source ? h('span', { class: 'small', title: e.source }, sourceName(e.source)) : '—'),
+    cell('Source', e.source ? sourceCell(e.source) : '—'),
     cell('Last outcome', row.lastOutcome ?? 'never rotated', { class: `outcome outcome-${row.lastOutcome ?? 'none'}` }),
     cell('Verified', row.verification ?? '—', { class: 'verification' }),
     cell('Next attempt', next ? `${next.reason}${next.at ? ` until ${formatTime(next.at)}` : ''}` : 'next run', { class: 'next-attempt', title: next?.message }),
@@ -359,11 +359,13 @@ function thumb(thumbprint: string | undefined): Child {
   return thumbprint ? h('code', { title: thumbprint }, shortThumbprint(thumbprint)) : '—';
 }
 
-function sourceName(source: string): string {
-  // https://<vault>.vault.azure.net/certificates/<name>: the vault and the name are what an operator recognises.
+function sourceCell(source: string): Child {
+  // https://<vault>.vault.azure.net/certificates/<name>: the certificate's name, and the vault under it.
   try {
     const url = new URL(source);
-    return `${url.host.split('.')[0]}/${url.pathname.split('/').filter(Boolean).slice(1).join('/')}`;
+    const name = url.pathname.split('/').filter(Boolean).slice(1).join('/');
+    const vault = url.hostname.includes('.vault.') ? url.hostname.split('.')[0] : url.host;
+    return [h('span', { title: source }, name), h('div', { class: 'muted small' }, vault)];
   } catch {
     return source;
   }

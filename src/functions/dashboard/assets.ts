@@ -1,25 +1,24 @@
 // The dashboard's browser assets (script, style sheet, icon). In the deployed bundle they are compiled in by
-// scripts/bundle.mjs (`npm run build`), so nothing is built or read from disk at run time; from sources (tsx, vitest,
-// `npm run compile`) they are built by scripts/dashboard.mjs with esbuild, a devDependency, on the first request.
-declare const __MTLS_ROTATOR_BUNDLE__: boolean | undefined;
-declare const __MTLS_ROTATOR_DASHBOARD_ASSETS__: Record<string, string>;
-
+// scripts/bundle.mjs (`npm run build`, as ./embedded.ts), so nothing is built or read from disk at run time; from
+// sources (tsx, vitest, `npm run compile`) they are built by scripts/dashboard.mjs with esbuild, a devDependency, on
+// the first request.
 export type DashboardAssets = Readonly<Record<string, string>>;
 
 let loading: Promise<DashboardAssets> | undefined;
 
 export function dashboardAssets(): Promise<DashboardAssets> {
   // A failed build is not kept: the next request tries again and reports it again.
-  loading ??= (typeof __MTLS_ROTATOR_BUNDLE__ !== 'undefined' && __MTLS_ROTATOR_BUNDLE__ ? Promise.resolve(embedded()) : fromSources()).catch((error: unknown) => {
+  loading ??= load().catch((error: unknown) => {
     loading = undefined;
     throw error;
   });
   return loading;
 }
 
-// Its own function so that esbuild's define inlines the assets once.
-function embedded(): DashboardAssets {
-  return __MTLS_ROTATOR_DASHBOARD_ASSETS__;
+async function load(): Promise<DashboardAssets> {
+  // Imported only here, so the assets' chunk loads with the first dashboard request and never on a cold start.
+  const { EMBEDDED_ASSETS } = await import('./embedded.js');
+  return EMBEDDED_ASSETS ?? fromSources();
 }
 
 async function fromSources(): Promise<DashboardAssets> {
