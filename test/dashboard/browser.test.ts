@@ -27,7 +27,6 @@ if (!available && !inCi) console.warn(`test/dashboard/browser.test.ts: ${CHROMIU
 const SCREENSHOT = process.env.UPDATE_DASHBOARD_SCREENSHOT === '1' ? join(import.meta.dirname, '..', '..', 'docs', 'dashboard.png') : undefined;
 
 const KEY = 'dashboard-browser-key';
-const azurite = useAzurite();
 const lines: string[] = [];
 let sb: Sandbox;
 let host: LocalHost;
@@ -45,6 +44,8 @@ describe.runIf(!available && inCi)('the dashboard in chromium, in CI', () => {
 });
 
 describe.skipIf(!available)('the dashboard in chromium, against the demo scenario', () => {
+  // Inside the describe: a skipped browser test starts no Azurite.
+  const azurite = useAzurite();
   beforeAll(async () => {
     sb = await startSandbox(demoScenario());
     configureServices({ tlsCa: sb.caPem });
@@ -132,6 +133,17 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
       expect(await row.locator('td.outcome').innerText()).toBe(outcome);
       if (verification !== undefined) expect(await row.locator('td.verification').innerText()).toBe(verification);
     }
+  });
+
+  it('is keyboard navigable: Tab reaches the skip link first, which leads to the certificates and their filters', async () => {
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the certificates');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('filter-subscription');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('filter-resourceGroup');
   });
 
   it('does not list the app that never opted in', async () => {
