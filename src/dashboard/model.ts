@@ -259,11 +259,20 @@ export function timeline(record: Pick<RotationRecord, 'steps' | 'startedAt'>): T
 }
 
 /**
- * Whether the page offers "roll back this rotation": a committed rotation that is not itself a rollback and whose
- * old certificate has not been retired. The API decides; this only keeps the button off records it always refuses.
+ * Whether the page offers "roll back this rotation": a committed rotation that is not itself a rollback, whose old
+ * certificate has not been retired, that has not been rolled back already, and that is the app's latest (the API
+ * refuses an older one: "roll that one back instead"). The API decides; this only keeps the button off records it
+ * would refuse or answer with an earlier rollback. `history`: the records the page has, any app, any order.
  */
-export function offersRollback(record: Pick<RotationRecord, 'outcome' | 'rollbackOf' | 'retiredAt' | 'dryRun'>): boolean {
-  return record.outcome === 'committed' && record.rollbackOf === undefined && record.retiredAt === undefined && record.dryRun !== true;
+export function offersRollback(
+  record: Pick<RotationRecord, 'id' | 'appId' | 'startedAt' | 'outcome' | 'rollbackOf' | 'retiredAt' | 'dryRun'>,
+  history: ReadonlyArray<Pick<RotationRecord, 'id' | 'appId' | 'startedAt' | 'outcome' | 'rollbackOf'>> = [],
+): boolean {
+  if (record.outcome !== 'committed' || record.rollbackOf !== undefined || record.retiredAt !== undefined || record.dryRun === true) return false;
+  const appId = record.appId.toLowerCase();
+  return !history.some(
+    (r) => r.id !== record.id && (r.rollbackOf === record.id || (r.appId.toLowerCase() === appId && r.startedAt > record.startedAt && r.outcome !== 'aborted')),
+  );
 }
 
 /** "+1.2 s", "+3 min 4 s": the offset of a step from the start of its rotation. */

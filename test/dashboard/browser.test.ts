@@ -247,6 +247,8 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
     await row.waitFor();
     expect(await row.innerText()).toContain(`rollback of ${orders.id}`);
     expect(await row.locator('td.outcome').innerText()).toBe('rolledBack');
+    // The rotation rolled back offers no second rollback.
+    expect(await page.locator(`#history tr[data-rotation="${orders.id}"] button.rollback`).count()).toBe(0);
     // And on the app itself (the sandbox, not the engine's word): orders loads its previous certificate again.
     const settings = sb.control.appSettings(orders.app);
     expect(settings.CLIENT_CERT_THUMBPRINT).toBe(previousThumbprint);
@@ -302,6 +304,13 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
     expect(refused).toEqual([]);
     expect(await violations()).toEqual([]);
     expect(cspReports).toEqual([]);
+  });
+
+  it('holds no secret: no private key, certificate or PKCS#12 material anywhere in the page, answers included', async () => {
+    const html = await page.content();
+    expect(html).toContain('rolledBack');
+    // PEM armour, or the base64 of a DER structure (a PFX or a certificate starts MII…).
+    expect(html).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|\bMII[A-Za-z0-9+/]{60}/);
   });
 
   it('enforces the CSP: an injected inline script does not run and a fetch to another origin is refused before it is sent', async () => {

@@ -207,6 +207,18 @@ describe('a record in the history', () => {
     ]);
   });
 
+  it.each<[string, RotationRecord[], boolean]>([
+    ['alone in its history, it can be rolled back', [], true],
+    ['once rolled back, the button goes (the API would answer with that rollback)', [record('r-back', 'orders', { rollbackOf: 'r-x', outcome: 'rolledBack', startedAt: '2026-01-02T00:00:00.000Z' })], false],
+    ['a newer rotation of the same app takes the button (the API says: roll that one back instead)', [record('r-next', 'orders', { startedAt: '2026-01-05T00:00:00.000Z' })], false],
+    ['a newer rotation that was aborted changed nothing: the button stays', [record('r-next', 'orders', { startedAt: '2026-01-05T00:00:00.000Z', outcome: 'aborted' })], true],
+    ["another app's newer rotation does not matter", [record('r-other', 'billing', { startedAt: '2026-01-05T00:00:00.000Z' })], true],
+    ['an older rotation of the same app does not matter', [record('r-old', 'orders', { startedAt: '2025-06-01T00:00:00.000Z' })], true],
+  ])('a committed rotation in its history: %s', (_sentence, history, offered) => {
+    const committed = record('r-x', 'orders');
+    expect(offersRollback(committed, [committed, ...history])).toBe(offered);
+  });
+
   it.each<[string, Partial<RotationRecord>, boolean]>([
     ['a committed rotation can be rolled back', {}, true],
     ['a rollback of a committed rotation is not rolled back again from here', { rollbackOf: 'r-1' }, false],

@@ -449,7 +449,7 @@ function renderHistory(): HTMLElement {
               },
               open ? 'Hide timeline' : 'Timeline',
             ),
-            offersRollback(record)
+            offersRollback(record, records)
               ? h('button', { type: 'button', class: 'rollback', disabled: state.busy, onClick: () => void rollBack(record) }, 'Roll back this rotation')
               : null,
           ),
