@@ -191,7 +191,7 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
     expect(await detail.locator('table.probes tr.probe-failed').count()).toBeGreaterThan(0);
     expect(await detail.locator('dl.facts').innerText()).toContain(billing.reason!);
     if (SCREENSHOT !== undefined) {
-      await page.locator(`#history tr[data-rotation="${billing.id}"]`).scrollIntoViewIfNeeded();
+      await page.locator(`#history tr[data-rotation="${billing.id}"]`).evaluate((row) => row.scrollIntoView({ block: 'start' }));
       await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-timeline.png') });
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: SCREENSHOT });
