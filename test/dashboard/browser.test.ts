@@ -275,10 +275,13 @@ describe.skipIf(!available)('the dashboard in chromium, against the demo scenari
     const dark = await background();
     expect(dark).not.toBe(light);
     expect(luminance(dark)).toBeLessThan(luminance(light));
+    expect(await page.getAttribute('#theme', 'aria-pressed')).toBe('true');
     await page.click('#theme');
     expect(await background()).toBe(light);
+    expect(await page.getAttribute('#theme', 'aria-pressed')).toBe('false');
     await page.click('#theme');
     expect(await background()).toBe(dark);
+    expect(await page.getAttribute('#theme', 'aria-pressed')).toBe('true');
   });
 
   it.each([

@@ -574,10 +574,8 @@ function applyTheme(theme: string | null): void {
   else delete root.dataset.theme;
   const dark = theme === 'dark' || (theme !== 'light' && matchMedia('(prefers-color-scheme: dark)').matches);
   const button = document.getElementById('theme');
-  if (button) {
-    button.textContent = dark ? 'Light theme' : 'Dark theme';
-    button.setAttribute('aria-pressed', dark ? 'true' : 'false');
-  }
+  // A toggle keeps its name; aria-pressed says whether it is on.
+  button?.setAttribute('aria-pressed', dark ? 'true' : 'false');
 }
 
 function storedTheme(): string | null {
