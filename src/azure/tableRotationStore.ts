@@ -16,7 +16,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
-import { MAX_RECORD_JSON_CHARS, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
+import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
 import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 
 export interface TableRotationStoreOptions {
@@ -97,13 +97,6 @@ export function appPartition(appId: string): string {
 
 export function recordRowKey(record: Pick<RotationRecord, 'startedAt' | 'id'>): string {
   return `${invertedTime(record.startedAt)}-${encodeKey(record.id)}`;
-}
-
-/** What listOpen returns: no outcome yet, committed and inside its verification window, or retirement pending. */
-export function isOpenRecord(record: RotationRecord, now: Date): boolean {
-  if (!record.outcome) return true;
-  if (record.retireAfter !== undefined && !record.retiredAt) return true;
-  return record.outcome === 'committed' && record.verifyUntil !== undefined && Date.parse(record.verifyUntil) > now.getTime();
 }
 
 export function splitChunks(text: string, size = CHUNK_CHARS): string[] {
@@ -498,19 +491,10 @@ export function leaseExpired(entity: Record<string, unknown> & { timestamp?: str
   return written + heldFor <= serviceNow;
 }
 
-/** A finished record is the audit log: only retiredAt (and updatedAt) may change; id and appId never do. */
+/** The audit-log rule of records.ts, as this store's error. */
 function checkUpdate(stored: RotationRecord, record: RotationRecord): void {
-  if (stored.outcome !== undefined) {
-    const changed = changedFields(stored, record).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
-    if (changed.length > 0) {
-      throw new PreconditionError(
-        `rotation record ${record.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`,
-      );
-    }
-  }
-  if (record.appId !== stored.appId || record.id !== stored.id) {
-    throw new PreconditionError(`rotation record ${record.id}: id and appId never change`);
-  }
+  const refusal = refusedUpdate(stored, record);
+  if (refusal !== undefined) throw new PreconditionError(refusal);
 }
 
 /** An OData string literal: single quotes doubled (what the SDK's `odata` tag does, without loading the SDK). */
@@ -616,12 +600,4 @@ function recordOf(entity: Record<string, unknown>, context: AzureErrorContext): 
   } catch (error) {
     throw new PreconditionError(`${context.operation} (${context.resource}): the stored record is not valid JSON`, { cause: error });
   }
-}
-
-/** Top-level fields whose JSON differs (JSON drops undefined, as the stored copy did). */
-function changedFields(before: RotationRecord, after: RotationRecord): string[] {
-  const a = JSON.parse(JSON.stringify(before)) as Record<string, unknown>;
-  const b = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
 }

@@ -157,3 +157,55 @@ export interface RotationStore {
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
 }
+
+// ---- predicates: what "open", "in flight" and "in its window" mean, written once for every store and use case
+
+/** A rotation still running or left mid-way: it owns its app until it is finished or rolled back. */
+export function isInFlight(record: Pick<RotationRecord, 'outcome'>): boolean {
+  return !record.outcome;
+}
+
+/** A committed rotation the probe timer still re-verifies (and rolls back on a persistent failure). */
+export function isInVerificationWindow(record: Pick<RotationRecord, 'outcome' | 'verifyUntil'>, now: Date): boolean {
+  return record.outcome === 'committed' && record.verifyUntil !== undefined && Date.parse(record.verifyUntil) > now.getTime();
+}
+
+/** A finished rotation whose replaced (or staged) certificates have not been retired yet. */
+export function isRetirementPending(record: Pick<RotationRecord, 'retireAfter' | 'retiredAt'>): boolean {
+  return record.retireAfter !== undefined && !record.retiredAt;
+}
+
+/** A finished rotation whose grace period is over: its replaced (or staged) certificates may be deleted now. */
+export function isRetirementDue(record: RotationRecord, now: Date): boolean {
+  return (
+    !!record.outcome &&
+    record.outcome !== 'skipped' &&
+    isRetirementPending(record) &&
+    Date.parse(record.retireAfter as string) <= now.getTime()
+  );
+}
+
+/** What `RotationStore.listOpen` returns: a record that may still need work from the probe timer. */
+export function isOpenRecord(record: RotationRecord, now: Date): boolean {
+  return isInFlight(record) || isRetirementPending(record) || isInVerificationWindow(record, now);
+}
+
+/**
+ * Why replacing `stored` by `next` is refused, or undefined when it is allowed. A finished record is the audit log:
+ * only `retiredAt` (and `updatedAt`) may change; id and appId never change.
+ */
+export function refusedUpdate(stored: RotationRecord, next: RotationRecord): string | undefined {
+  if (next.appId !== stored.appId || next.id !== stored.id) return `rotation record ${next.id}: id and appId never change`;
+  if (stored.outcome === undefined) return undefined;
+  const changed = changedFields(stored, next).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
+  if (changed.length === 0) return undefined;
+  return `rotation record ${next.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`;
+}
+
+/** Top-level fields whose JSON differs (JSON drops undefined, as a stored copy does). */
+function changedFields(before: RotationRecord, after: RotationRecord): string[] {
+  const a = JSON.parse(JSON.stringify(before)) as Record<string, unknown>;
+  const b = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+}

@@ -7,7 +7,7 @@ import { mapLimit } from './concurrency.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { parseAppTags } from './tags.js';
-import type { RotationRecord } from './records.js';
+import { isInFlight, isInVerificationWindow, type RotationRecord } from './records.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { resumeRecord, rollbackRecord, type RotationResult } from './rotate.js';
 import { dimensionsOf } from './rotation/context.js';
@@ -32,10 +32,10 @@ export interface ResumeReport {
 export async function resumeOpenRotations(deps: RotatorDeps, config: Config): Promise<ResumeReport> {
   const open = await deps.store.listOpen();
   // One open record per app is the normal case; if there are more, the oldest goes first.
-  const inFlight = open.filter((r) => !r.outcome).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  const inFlight = open.filter(isInFlight).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   const resumed = await mapLimit(inFlight, config.maxParallelRotations, (record) => resumeRecord(deps, config, record));
-  const now = deps.clock.now().getTime();
-  const inWindow = open.filter((r) => r.outcome === 'committed' && r.verifyUntil && Date.parse(r.verifyUntil) > now);
+  const now = deps.clock.now();
+  const inWindow = open.filter((r) => isInVerificationWindow(r, now));
   const reverified = await mapLimit(inWindow, config.maxParallelRotations, (record) => reverifyCommitted(deps, config, record));
   const retired = await retireRecords(deps, config, open);
   return { resumed, reverified, retired };

@@ -11,7 +11,7 @@ import { collect } from './concurrency.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError } from './errors.js';
 import type { CertificateInfo } from './ports.js';
-import type { BindingChange, RotationRecord } from './records.js';
+import { isInFlight, isRetirementDue, type BindingChange, type RotationRecord } from './records.js';
 import { getTag, parseKeyVaultSourceUrl, sourceKeyOf, tagNames } from './tags.js';
 import { sameThumbprint } from './thumbprints.js';
 import { readWebspaceUsage, type AppUsage, type WebspaceUsage } from './usage.js';
@@ -51,12 +51,10 @@ interface Target {
 export async function retireRecords(deps: RotatorDeps, config: Config, records: readonly RotationRecord[]): Promise<RetireReport> {
   const report: RetireReport = { deleted: [], kept: [], recordsRetired: [], errors: [] };
   const now = deps.clock.now();
-  const due = records.filter(
-    (r) => r.outcome && r.outcome !== 'skipped' && r.retireAfter && !r.retiredAt && Date.parse(r.retireAfter) <= now.getTime(),
-  );
+  const due = records.filter((r) => isRetirementDue(r, now));
   if (due.length === 0) return report;
   const usageCache = new Map<string, Promise<WebspaceUsage>>();
-  const inProgress = (await deps.store.listOpen()).filter((r) => !r.outcome);
+  const inProgress = (await deps.store.listOpen()).filter(isInFlight);
 
   for (const record of due) {
     try {

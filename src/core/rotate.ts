@@ -11,7 +11,7 @@ import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
 import { planApp, type AppPlan, type DueBinding } from './plan.js';
-import type { FailureKind, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from './records.js';
+import { isInFlight, type FailureKind, type Lease, type RequestedBy, type RotationOutcome, type RotationRecord, type RotationStep } from './records.js';
 import { holdBackFailedCandidates } from './holdBack.js';
 import { ownedSettingsSeenBy, scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
@@ -129,7 +129,7 @@ export async function rotateScannedApp(
   if (plan.due.length === 0) {
     // A rotation stopped right after its settings write makes the app look up to date: it still has to be
     // finished (or rolled back) from its record, not reported as nothing to do.
-    const open = (await deps.store.listForApp(app.appId, 10)).find((r) => !r.outcome);
+    const open = (await deps.store.listForApp(app.appId, 10)).find(isInFlight);
     if (!open) return skipped(app, notDueReason(plan), { plan });
   }
 
@@ -137,7 +137,7 @@ export async function rotateScannedApp(
   if (!lease) {
     // Name the rotation that holds the app, so the alert leads to its record (none when the holder has not created
     // it yet, or is a manual rollback of a finished one).
-    const holder = (await deps.store.listForApp(app.appId, 10).catch(() => [])).find((r) => !r.outcome);
+    const holder = (await deps.store.listForApp(app.appId, 10).catch(() => [])).find(isInFlight);
     deps.telemetry.event('RotationConflict', {
       appId: app.appId,
       slot: app.ref.slot,
@@ -150,7 +150,7 @@ export async function rotateScannedApp(
   try {
     const history = await deps.store.listForApp(app.appId, 10);
     // A rotation left mid-way owns the app until it is finished or rolled back: finish it first.
-    const open = history.find((r) => !r.outcome);
+    const open = history.find(isInFlight);
     if (open) return await continueRecord(deps, config, open, lease);
 
     let current = app;

@@ -3,14 +3,13 @@ import { odata } from '@azure/data-tables';
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, PreconditionError } from '../../src/core/errors.js';
-import { MAX_RECORD_JSON_CHARS, type RotationRecord } from '../../src/core/records.js';
+import { isOpenRecord, MAX_RECORD_JSON_CHARS, type RotationRecord } from '../../src/core/records.js';
 import {
   CHUNK_CHARS,
   decodeKey,
   encodeKey,
   entitySizeBytes,
   MAX_ENTITY_BYTES,
-  isOpenRecord,
   odataString,
   partitionFilter,
   splitChunks,

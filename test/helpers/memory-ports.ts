@@ -13,7 +13,7 @@ import {
   writePfx,
   type IssuedCertificate,
 } from '../../src/crypto/index.js';
-import { ConflictError, NotFoundError } from '../../src/core/errors.js';
+import { ConflictError, NotFoundError, PreconditionError } from '../../src/core/errors.js';
 import type { Dimensions, Telemetry, TelemetryEventName, TelemetryMetricName } from '../../src/core/events.js';
 import { appIdOf, webspaceKey } from '../../src/core/identity.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -33,7 +33,7 @@ import type {
   UploadCertificateInput,
 } from '../../src/core/ports.js';
 import type { AppSettings } from '../../src/core/ports.js';
-import type { Lease, RotationRecord, RotationStore } from '../../src/core/records.js';
+import { isOpenRecord, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../../src/core/records.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import type { RotatorDeps } from '../../src/core/deps.js';
 import { createRotator, type Rotator } from '../../src/core/rotator.js';
@@ -524,12 +524,8 @@ export class MemoryRotationStore implements RotationStore {
   async update(record: RotationRecord): Promise<void> {
     const existing = this.records.get(record.id);
     if (!existing) throw new NotFoundError(`record ${record.id} does not exist`);
-    const before = JSON.parse(existing) as RotationRecord;
-    if (before.outcome) {
-      // The audit log: after the outcome only retiredAt may change.
-      const strip = (r: RotationRecord) => JSON.stringify({ ...r, retiredAt: undefined });
-      if (strip(before) !== strip(record)) throw new Error(`record ${record.id} has outcome ${before.outcome} and cannot be rewritten`);
-    }
+    const refusal = refusedUpdate(JSON.parse(existing) as RotationRecord, record);
+    if (refusal !== undefined) throw new PreconditionError(refusal);
     this.writes.push({ op: 'update', id: record.id });
     this.records.set(record.id, JSON.stringify(record));
   }
@@ -544,10 +540,8 @@ export class MemoryRotationStore implements RotationStore {
   }
 
   async listOpen(): Promise<RotationRecord[]> {
-    const now = this.clock.now().toISOString();
-    return (await this.listAll()).filter(
-      (r) => !r.outcome || (r.retireAfter && !r.retiredAt) || (r.outcome === 'committed' && r.verifyUntil && r.verifyUntil > now),
-    );
+    const now = this.clock.now();
+    return (await this.listAll()).filter((r) => isOpenRecord(r, now));
   }
 
   async listAll(limit = 10_000): Promise<RotationRecord[]> {

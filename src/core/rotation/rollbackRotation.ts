@@ -8,6 +8,7 @@ import { expectationCoversEveryBinding, viaAppTarget } from './verifyRotation.js
 import { readWebspaceUsage } from '../usage.js';
 import { sameThumbprint } from '../thumbprints.js';
 import { collect } from '../concurrency.js';
+import { isInFlight } from '../records.js';
 
 export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   const notes: string[] = [];
@@ -143,7 +144,7 @@ async function removeStagedForWildcard(ctx: RotationContext, notes: string[]): P
       return `${resource.name} is loaded explicitly by ${pinnedBy.map((a) => a.name).join(', ')}; it cannot be removed to roll back the * app`;
     }
     const others = (await store.listOpen()).filter(
-      (r) => r.id !== ctx.record.id && !r.outcome && r.bindings.some((b) => sameThumbprint(b.newThumbprint, binding.newThumbprint)),
+      (r) => r.id !== ctx.record.id && isInFlight(r) && r.bindings.some((b) => sameThumbprint(b.newThumbprint, binding.newThumbprint)),
     );
     if (others.length > 0) {
       return `${resource.name} is used by rotation(s) in progress: ${others.map((r) => r.id).join(', ')}`;
