@@ -17,7 +17,6 @@ import { ownedSettingsSeenBy, scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
 import {
-  addStep,
   crash,
   dimensionsOf,
   finish,
@@ -27,6 +26,7 @@ import {
   type CandidateReads,
   type RotationContext,
 } from './rotation/context.js';
+import { failOrRollBack } from './rotation/failOrRollBack.js';
 import { preflight } from './rotation/preflight.js';
 import { restartApp } from './rotation/restartApp.js';
 import { rollbackRotation } from './rotation/rollbackRotation.js';
@@ -84,8 +84,6 @@ export interface RotateOptions {
 
 /** Resume attempts after which a rotation stops retrying and rolls back (or fails). */
 export const MAX_ATTEMPTS = 5;
-
-const APP_UNCHANGED: readonly RotationStep[] = ['leased', 'staged', 'preflighted'];
 
 let defaultOwner: string | undefined;
 export function ownerOf(deps: RotatorDeps): string {
@@ -292,17 +290,7 @@ export async function drive(ctx: RotationContext): Promise<void> {
       const fault = toRotatorError(error, `${ctx.record.id} after step ${ctx.record.step}`);
       if (fault.retryable || fault instanceof LeaseLostError) throw fault;
       ctx.deps.telemetry.exception(fault, dimensionsOf(ctx.record));
-      const reason = `${fault.code}: ${fault.message}`.slice(0, 500);
-      if (APP_UNCHANGED.includes(ctx.record.step)) {
-        await finish(ctx, 'failed', reason);
-      } else if (ctx.record.step === 'rollingBack') {
-        await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
-      } else {
-        ctx.record.reason = reason;
-        addStep(ctx, 'rollingBack', reason);
-        await save(ctx);
-        await crash(ctx, 'afterRollbackStarted');
-      }
+      await failOrRollBack(ctx, { reason: `${fault.code}: ${fault.message}`.slice(0, 500), by: 'fault' });
       continue;
     }
     // Every step either moves the record on or ends it; anything else would loop forever.
@@ -361,19 +349,17 @@ async function continueRecord(deps: RotatorDeps, config: Config, stored: Rotatio
     // A rollback gets as many attempts again as the rotation had: giving up on it leaves the app unverified.
     const limit = record.step === 'rollingBack' ? 2 * MAX_ATTEMPTS : MAX_ATTEMPTS;
     if (record.attempts > limit) {
-      const reason = `TooManyAttempts: ${record.attempts - 1} attempts did not finish the rotation`;
-      if (APP_UNCHANGED.includes(record.step)) await finish(ctx, 'failed', reason);
-      else if (record.step === 'rollingBack') await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
-      else {
-        record.reason = reason;
-        // The app was changed and the rotation could not finish (the app never came back, steps kept timing out):
-        // the candidate is not proven bad, so it is retried later with backoff.
-        record.failureKind ??= 'transient';
-        addStep(ctx, 'rollingBack', reason);
-      }
+      await failOrRollBack(ctx, {
+        reason: `TooManyAttempts: ${record.attempts - 1} attempts did not finish the rotation`,
+        by: 'fault',
+        // The rotation could not finish (the app never came back, steps kept timing out): unless a probe already
+        // proved the candidate bad, it is retried later with backoff.
+        failureKind: record.failureKind ?? 'transient',
+      });
+    } else {
+      await save(ctx);
     }
     if (!record.outcome) {
-      await save(ctx);
       deps.logger.info(`resuming rotation ${record.id} of ${record.appId} at ${record.step} (attempt ${record.attempts})`, {
         rotationId: record.id,
         appId: record.appId,
@@ -443,16 +429,8 @@ export async function rollbackRecord(
       if (!('deps' in ctx)) return ctx;
       // Who stopped it is part of the audit trail, whichever way it ends.
       if (requestedBy) current.rollbackRequestedBy = { ...requestedBy };
-      if (APP_UNCHANGED.includes(current.step)) {
-        await finish(ctx, 'aborted', `${reason} (before the app was changed)`);
-        return resultOf(current);
-      }
-      if (current.step !== 'rollingBack') {
-        current.reason = reason;
-        current.failureKind = failureKind;
-        addStep(ctx, 'rollingBack', reason);
-        await save(ctx);
-      }
+      await failOrRollBack(ctx, { reason, by: 'operator', failureKind });
+      if (current.outcome) return resultOf(current);
       return await driveToResult(ctx);
     }
 
