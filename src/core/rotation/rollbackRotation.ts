@@ -3,7 +3,7 @@
 // rotation wrote: a key someone changed since is theirs now, left alone and reported as a conflict.
 import { addStep, crash, dimensionsOf, finish, recordProbes, save, type RotationContext } from './context.js';
 import { hasTargets, probeWithRetries, strengthOf, summarise, type ProbeTargets } from './probing.js';
-import { applyValues } from './switchThumbprint.js';
+import { applyValues, compareSettings } from './settingsChange.js';
 import { expectationCoversEveryBinding, viaAppTarget } from './verifyRotation.js';
 import { readWebspaceUsage } from '../usage.js';
 import { sameThumbprint } from '../thumbprints.js';
@@ -86,14 +86,8 @@ async function restoreSettings(ctx: RotationContext, notes: string[]): Promise<b
     return false;
   }
   const settings = await ctx.deps.gateway.readAppSettings(ctx.record.app);
-  const restore: string[] = [];
-  const conflicts: string[] = [];
-  for (const [key, value] of Object.entries(written)) {
-    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] as string) : null;
-    if (current === (previous[key] ?? null)) continue;
-    if (current === value) restore.push(key);
-    else conflicts.push(key);
-  }
+  // Only keys still holding what the rotation wrote go back; one someone changed since is theirs.
+  const { holdingWritten: restore, conflicts } = compareSettings(settings, { previous, written });
   if (conflicts.length > 0) {
     ctx.record.conflicts = [...new Set([...(ctx.record.conflicts ?? []), ...conflicts])];
     notes.push(`left alone (changed by someone since the switch): ${conflicts.join(', ')}`);
