@@ -141,7 +141,8 @@ export interface ClientCredential {
 }
 
 export interface ProbeResult {
-  kind: 'direct' | 'via-app';
+  /** The probe kind's name (src/core/rotation/probes): 'via-app', 'direct', … */
+  kind: string;
   target: string;
   ok: boolean;
   /** A failure that is worth retrying (timeout, 503 while restarting, connection refused). */

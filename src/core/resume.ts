@@ -10,9 +10,8 @@ import { parseAppTags } from './tags.js';
 import { isInFlight, isInVerificationWindow, type RotationRecord } from './records.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { resumeRecord, rollbackRecord, type RotationResult } from './rotate.js';
-import { dimensionsOf } from './rotation/context.js';
-import { failureKindOf, probeWithRetries, summarise } from './rotation/probing.js';
-import { viaAppTargetFor } from './rotation/verifyRotation.js';
+import { failureKindOf, planProbes, probeWithRetries, reportProbeFailures, summarise } from './rotation/probing.js';
+import type { ProbeContext } from './rotation/probes/index.js';
 
 export interface ReverifyResult {
   rotationId: string;
@@ -53,14 +52,13 @@ export async function reverifyCommitted(deps: RotatorDeps, config: Config, recor
     const site = await deps.gateway.getSite(record.app);
     if (!site) return { ...base, status: 'skipped', detail: 'the app no longer exists' };
     const tags = parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config)).config;
-    const viaApp = viaAppTargetFor(site, tags, record, 'new');
-    if (!viaApp) return { ...base, status: 'skipped', detail: 'no health path to probe' };
-    const outcome = await probeWithRetries(deps, config, { viaApp }, { stopOnRefusal: false });
+    const probe: ProbeContext = { phase: 'reverify', deps, config, site, tags, record, notes: [] };
+    const planned = await planProbes(probe);
+    if (planned.length === 0) return { ...base, status: 'skipped', detail: ['nothing to re-verify (no health path to probe)', ...probe.notes].join('; ') };
+    const outcome = await probeWithRetries(probe, planned, { stopOnRefusal: false });
     if (outcome.ok) return { ...base, status: 'ok', detail: `healthy after ${outcome.attempts} attempt(s)` };
     const evidence = summarise(outcome.failures);
-    for (const failure of outcome.failures) {
-      deps.telemetry.event('ProbeFailed', dimensionsOf(record, { reason: 'VerificationWindowFailed', probe: failure.kind, target: failure.target, status: failure.status }));
-    }
+    reportProbeFailures(probe, outcome.failures, { reason: 'VerificationWindowFailed' });
     const rollback = await rollbackRecord(deps, config, record, 'probe', `VerificationWindowFailed: ${evidence}`, { failureKind: failureKindOf(outcome.failures) });
     return { ...base, status: rollback.outcome === 'skipped' ? 'skipped' : 'rolledBack', detail: evidence, rollback };
   } catch (error) {
