@@ -136,16 +136,25 @@ export interface Lease {
   etag: string;
 }
 
+/**
+ * Where rotation records and leases live. Every implementation runs the contract suite
+ * (test/contracts/rotationStore.contract.ts), which is what the engine may rely on.
+ */
 export interface RotationStore {
-  /** Creates a new record; fails if the id exists. */
+  /** Creates a new record; a ConflictError if the id exists; a PreconditionError, writing nothing, past MAX_RECORD_JSON_CHARS. */
   create(record: RotationRecord): Promise<void>;
-  /** Replaces a record that has no outcome yet (records with an outcome are never rewritten, except for `retiredAt`). */
+  /**
+   * Replaces a stored record, judged against what is stored now (whoever wrote it): a PreconditionError when it does
+   * not exist, when `refusedUpdate` refuses it (a finished record changes only `retiredAt`), or past the size bound.
+   */
   update(record: RotationRecord): Promise<void>;
+  /** A copy of the record, or undefined. */
   get(id: string): Promise<RotationRecord | undefined>;
-  /** Newest first. */
+  /** Newest first (same start: by id), at most `limit` (default 50). */
   listForApp(appId: string, limit?: number): Promise<RotationRecord[]>;
-  /** Records without an outcome, or committed and still inside their verification window or due for retirement. */
+  /** The records `isOpenRecord` calls open on the store's clock, newest first. */
   listOpen(): Promise<RotationRecord[]>;
+  /** Every app's records, newest first (same start: by id), at most `limit` (default 100). */
   listAll(limit?: number): Promise<RotationRecord[]>;
 
   /** Takes the per-app lease, or returns undefined when someone else holds an unexpired one. */

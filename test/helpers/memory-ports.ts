@@ -13,7 +13,7 @@ import {
   writePfx,
   type IssuedCertificate,
 } from '../../src/crypto/index.js';
-import { ConflictError, NotFoundError, PreconditionError } from '../../src/core/errors.js';
+import { ConflictError, PreconditionError } from '../../src/core/errors.js';
 import type { Dimensions, Telemetry, TelemetryEventName, TelemetryMetricName } from '../../src/core/events.js';
 import { appIdOf, webspaceKey } from '../../src/core/identity.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -33,7 +33,7 @@ import type {
   UploadCertificateInput,
 } from '../../src/core/ports.js';
 import type { AppSettings } from '../../src/core/ports.js';
-import { isOpenRecord, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../../src/core/records.js';
+import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../../src/core/records.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import type { RotatorDeps } from '../../src/core/deps.js';
 import { createRotator, type Rotator } from '../../src/core/rotator.js';
@@ -505,6 +505,15 @@ function keyOf(source: KeyVaultSource): string {
 
 // ---------------------------------------------------------------- rotation store
 
+/** The record's JSON, refused (as the Table store refuses it) when it outgrows one table entity. */
+function boundedJson(record: RotationRecord): string {
+  const json = JSON.stringify(record);
+  if (json.length > MAX_RECORD_JSON_CHARS) {
+    throw new PreconditionError(`rotation record ${record.id}: ${json.length} characters exceed what one table entity holds (${MAX_RECORD_JSON_CHARS})`);
+  }
+  return json;
+}
+
 export class MemoryRotationStore implements RotationStore {
   private readonly records = new Map<string, string>();
   private readonly leases = new Map<string, Lease>();
@@ -516,18 +525,20 @@ export class MemoryRotationStore implements RotationStore {
   constructor(private readonly clock: FakeClock) {}
 
   async create(record: RotationRecord): Promise<void> {
+    const json = boundedJson(record);
     if (this.records.has(record.id)) throw new ConflictError(`record ${record.id} exists`);
     this.writes.push({ op: 'create', id: record.id });
-    this.records.set(record.id, JSON.stringify(record));
+    this.records.set(record.id, json);
   }
 
   async update(record: RotationRecord): Promise<void> {
+    const json = boundedJson(record);
     const existing = this.records.get(record.id);
-    if (!existing) throw new NotFoundError(`record ${record.id} does not exist`);
+    if (!existing) throw new PreconditionError(`rotation record ${record.id} does not exist (create it first)`);
     const refusal = refusedUpdate(JSON.parse(existing) as RotationRecord, record);
     if (refusal !== undefined) throw new PreconditionError(refusal);
     this.writes.push({ op: 'update', id: record.id });
-    this.records.set(record.id, JSON.stringify(record));
+    this.records.set(record.id, json);
   }
 
   async get(id: string): Promise<RotationRecord | undefined> {
@@ -535,19 +546,20 @@ export class MemoryRotationStore implements RotationStore {
     return value ? (JSON.parse(value) as RotationRecord) : undefined;
   }
 
-  async listForApp(appId: string, limit = 100): Promise<RotationRecord[]> {
-    return (await this.listAll()).filter((r) => r.appId === appId).slice(0, limit);
+  async listForApp(appId: string, limit = 50): Promise<RotationRecord[]> {
+    return (await this.listAll(Number.POSITIVE_INFINITY)).filter((r) => r.appId === appId).slice(0, limit);
   }
 
   async listOpen(): Promise<RotationRecord[]> {
     const now = this.clock.now();
-    return (await this.listAll()).filter((r) => isOpenRecord(r, now));
+    return (await this.listAll(Number.POSITIVE_INFINITY)).filter((r) => isOpenRecord(r, now));
   }
 
-  async listAll(limit = 10_000): Promise<RotationRecord[]> {
+  async listAll(limit = 100): Promise<RotationRecord[]> {
     return [...this.records.values()]
       .map((v) => JSON.parse(v) as RotationRecord)
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id))
+      // Newest first; records started in the same millisecond by id, as the Table store's row keys sort.
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, limit);
   }
 
