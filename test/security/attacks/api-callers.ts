@@ -6,7 +6,7 @@
 // different answer (a 500 above all) fails the attack even when nothing was authorized.
 import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../../sandbox/index.js';
 import { startAzurite, type Azurite } from '../../../sandbox/azurite.js';
-import { sandboxAppSettings } from '../../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../../../src/host/index.js';
 import { uniqueName } from '../../helpers/azurite.js';
