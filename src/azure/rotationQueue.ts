@@ -129,7 +129,7 @@ export class RotationQueue {
 
   /**
    * The queue and its poison queue, built on first use: @azure/storage-queue is several MB of RSS that a scan never
-   * needs, so it is imported only when the queue is first used (issue 7).
+   * needs, so it is imported only when the queue is first used.
    */
   clients(): Promise<{ queue: QueueClient; poison: QueueClient }> {
     this.loading ??= import('@azure/storage-queue').then(

@@ -128,7 +128,7 @@ export class TableRotationStore implements RotationStore {
   /**
    * id → what this store last wrote of a record: its ETag, the JSON and whether the open pointer exists. A rotation
    * saves its record after every step; while the row's ETag is still ours, the stored record is the one we wrote, so
-   * the read before each replace and the rewrite of an unchanged open pointer are skipped (issue 7: they were two
+   * the read before each replace and the rewrite of an unchanged open pointer are skipped (they were two
    * of every save's three table calls). A replace that finds another ETag falls back to reading the row.
    */
   private readonly written = new Map<string, { etag: string; json: string; open: boolean }>();
@@ -141,7 +141,7 @@ export class TableRotationStore implements RotationStore {
 
   /**
    * The SDK client, built on first use: @azure/data-tables is several MB of RSS that a scan (which writes no record)
-   * never needs, so it is imported only when the store is first used (issue 7).
+   * never needs, so it is imported only when the store is first used.
    */
   client(): Promise<TableClient> {
     this.loading ??= import('@azure/data-tables').then(

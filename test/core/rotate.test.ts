@@ -328,7 +328,7 @@ describe('rotating one app', () => {
   });
 });
 
-describe('a candidate secret that breaks a trust boundary (issue 11)', () => {
+describe('a candidate secret that breaks a trust boundary', () => {
   it.each<[string, () => { contentType: string; value: string }, string]>([
     ['a PFX asking for 10,000,000 iterations', () => ({ contentType: 'application/x-pkcs12', value: tripleDesPfxWithKeyIterations(pool.get('new2'), 10_000_000).toString('base64') }), 'TooManyIterations'],
     ['a secret far larger than any Key Vault secret', () => ({ contentType: 'application/x-pkcs12', value: 'A'.repeat(300_000) }), 'SecretTooLarge'],

@@ -760,7 +760,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     AZURE_SUBSCRIPTION_IDS: SUB,
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     PROBE_ATTEMPTS: '3',
-    // The in-memory world's operator grants its one vault to both of its subscriptions (issue 11: default deny).
+    // The in-memory world's operator grants its one vault to both of its subscriptions (sources are denied unless granted).
     SOURCE_POLICY: `/subscriptions/${SUB} => kv1.vault.azure.net/*; /subscriptions/${SUB2} => kv1.vault.azure.net/*`,
     ...overrides,
   });

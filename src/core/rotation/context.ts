@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import type { RotatorDeps } from '../deps.js';
 import { LeaseLostError, NotFoundError } from '../errors.js';
 import type { Dimensions, TelemetryEventName } from '../events.js';
-import type { AppRef, ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
+import type { ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
 import type { AppSettings, KeyVaultCertificateVersion } from '../ports.js';
 import type { BindingChange, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
 import { tagNames, type AppTagConfig } from '../tags.js';
@@ -207,8 +207,4 @@ export function credentials(ctx: RotationContext): ClientCredential[] {
     .map((b) => ctx.candidates.get(b.newThumbprint))
     .filter((c): c is ReadCandidate => !!c)
     .map(credentialOf);
-}
-
-export function appRefOf(ctx: RotationContext): AppRef {
-  return ctx.record.app;
 }

@@ -1,4 +1,4 @@
-// Attacks on the HTTP API's client-certificate authentication (issue 11, attack 5), through the real HTTP path: the
+// Attacks on the HTTP API's client-certificate authentication, through the real HTTP path: the
 // function app under the local host, over real HTTP, against the sandbox's demo world and Azurite, with
 // CLIENT_CERT_AUTH=required. Every attacker sends the most damaging call there is, a forced rotation of `orders`
 // (it runs inline), so a bypass would show up as ARM writes in the sandbox's request log. `succeeded` = the request
