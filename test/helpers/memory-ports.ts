@@ -13,7 +13,7 @@ import {
   writePfx,
   type IssuedCertificate,
 } from '../../src/crypto/index.js';
-import { ConflictError, PreconditionError } from '../../src/core/errors.js';
+import { ConflictError, NotFoundError, PreconditionError } from '../../src/core/errors.js';
 import type { Dimensions, Telemetry, TelemetryEventName, TelemetryMetricName } from '../../src/core/events.js';
 import { appIdOf, webspaceKey } from '../../src/core/identity.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -274,7 +274,7 @@ export class FakeAppService implements AppServiceGateway {
     const appId = appIdOf(ref);
     this.enter('readAppSettings', appId);
     const settings = this.settings.get(appId);
-    if (!settings) throw Object.assign(new Error(`site ${appId} not found`), { statusCode: 404 });
+    if (!settings) throw new NotFoundError(`read app settings of ${appId}: the site does not exist (HTTP 404)`);
     return { ...settings };
   }
 
@@ -295,8 +295,13 @@ export class FakeAppService implements AppServiceGateway {
   async uploadCertificate(input: UploadCertificateInput): Promise<CertificateInfo> {
     this.enter('uploadCertificate', `${input.resourceGroup}/${input.name}`);
     this.secretsSeen.push(input.password, Buffer.from(input.pfx).toString('base64').slice(0, 64));
-    // App Service opens the PFX with the password: a wrong wrap fails here as it would there.
-    const bundle = readPfx(input.pfx, input.password);
+    // App Service opens the PFX with the password: a wrong wrap fails here as it would there (400, a precondition).
+    let bundle: ReturnType<typeof readPfx>;
+    try {
+      bundle = readPfx(input.pfx, input.password);
+    } catch (error) {
+      throw new PreconditionError(`upload certificate ${input.resourceGroup}/${input.name}: 400 BadRequest: The specified PFX password is incorrect`, { cause: error });
+    }
     const existing = this.find(input.subscriptionId, input.resourceGroup, input.name);
     if (existing) {
       if (existing.info.thumbprint !== bundle.thumbprint) {
@@ -320,7 +325,7 @@ export class FakeAppService implements AppServiceGateway {
   async resolveVaultUri(keyVaultResourceId: string): Promise<string> {
     this.enter('resolveVaultUri', keyVaultResourceId);
     const uri = this.vaults.get(keyVaultResourceId.toLowerCase());
-    if (!uri) throw Object.assign(new Error(`vault ${keyVaultResourceId} not found`), { statusCode: 404 });
+    if (!uri) throw new NotFoundError(`resolve vault ${keyVaultResourceId}: the vault does not exist (HTTP 404)`);
     return uri;
   }
 
