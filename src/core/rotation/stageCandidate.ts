@@ -8,7 +8,7 @@ import { PreconditionError } from '../errors.js';
 import type { CertificateInfo } from '../ports.js';
 import { sameThumbprint } from '../thumbprints.js';
 import { getTag, sourceUrlOf } from '../tags.js';
-import { TRUST_REFUSALS } from '../candidateChecks.js';
+import { TRUST_REFUSALS } from '../refusals.js';
 import { addStep, crash, dimensionsOf, finish, loadCandidates, parseCertificateId, save, type RotationContext } from './context.js';
 
 /** `<kv-name>-<first 8 of thumbprint>`, lowercase; the full thumbprint when the short name is taken. */
