@@ -1,7 +1,8 @@
 // The engine's public surface, for the CLI, the Functions and the integration tests.
 export { createRotator, LAST_SCAN_STATE } from './rotator.js';
 export type { Rotator, RotatorDeps, ScanReport, PlanFilter, RotateAppOptions, RotateDueOptions, RotateDueReport, InventoryEntry, NextAttempt } from './rotator.js';
-export { loadConfig, SETTINGS, defaultSettings, checkNcrontab } from './config.js';
+export { loadConfig, SETTINGS, defaultSettings } from './config.js';
+export { checkNcrontab } from './schedule/ncrontab.js';
 export type { Config, SettingSpec, SettingName, SettingKind } from './config.js';
 export type { RotationResult, SkipReason } from './rotate.js';
 export { MAX_ATTEMPTS } from './rotate.js';
