@@ -42,7 +42,7 @@ const FORMAT_REFUSALS: Record<string, CandidateRefusalReason> = {
  * certificate the version describes, and the leaf's own dates pass the validity checks.
  */
 export async function readCandidate(
-  keyVault: CertificateSource,
+  sources: CertificateSource,
   version: KeyVaultCertificateVersion,
   loaded: LoadedCertificate | undefined,
   now: Date,
@@ -52,7 +52,7 @@ export async function readCandidate(
   if (metadata) return metadata;
   let secret;
   try {
-    secret = await keyVault.getSecret(version.source, version.version);
+    secret = await sources.getSecret(version.source, version.version);
   } catch (error) {
     if (error instanceof SecretTooLargeError) {
       return { refusal: 'SecretTooLarge', message: `the secret of version ${version.version} was refused unread: ${error.message}` };

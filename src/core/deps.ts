@@ -7,7 +7,8 @@ import type { RotationStore } from './records.js';
 
 export interface RotatorDeps {
   gateway: AppServiceGateway;
-  keyVault: CertificateSource;
+  /** The certificate sources (a SourceRegistry, or one adapter). */
+  sources: CertificateSource;
   store: RotationStore;
   prober: Prober;
   telemetry: Telemetry;

@@ -208,10 +208,8 @@ function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigge
   const bindings = due.map((d) => {
     const binding: RotationRecord['bindings'][number] = {
       newThumbprint: d.candidate.thumbprint.toUpperCase(),
-      keyVaultCertificateId: d.candidate.id,
-      keyVaultVersion: d.candidate.version,
+      source: { ...deps.sources.refOf(d.candidate.source), version: d.candidate.version },
       reason: d.forced ? `Forced (${d.reason})` : d.reason,
-      sourceUrl: d.sourceUrl,
     };
     if (d.oldThumbprint) binding.oldThumbprint = d.oldThumbprint;
     if (d.oldCertificateName) binding.oldCertificateResourceName = d.oldCertificateName;

@@ -77,8 +77,8 @@ export interface InventoryEntry {
 export interface NextAttempt {
   appId: string;
   reason: HeldBack['reason'];
-  /** The Key Vault certificate version held back. */
-  keyVaultCertificateId: string;
+  /** The id of the version held back (for Key Vault, its certificate version id). */
+  versionId: string;
   rotationId: string;
   /** BackingOff: the earliest time it is tried again; absent for CandidateRejected (a newer version or force). */
   at?: string;
@@ -295,7 +295,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
         const next: NextAttempt = {
           appId,
           reason: found.held.reason,
-          keyVaultCertificateId: found.versionId,
+          versionId: found.versionId,
           rotationId: found.held.rotationId,
           message: found.held.message,
         };

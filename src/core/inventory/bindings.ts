@@ -221,7 +221,7 @@ async function applyAuthorizedLatest(ctx: InventoryContext, app: InventoryApp, b
 async function latestOf(ctx: InventoryContext, source: KeyVaultSource): Promise<KeyVaultCertificateVersion | undefined> {
   return ctx.latest.get(sourceKeyOf(source), async () => {
     try {
-      return await ctx.deps.keyVault.getLatest(source);
+      return await ctx.deps.sources.getLatest(source);
     } catch (error) {
       throw toRotatorError(error, `Key Vault certificate ${sourceUrlOf(source)} cannot be read`);
     }

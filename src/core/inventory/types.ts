@@ -91,7 +91,7 @@ export interface InventoryResult<A extends InventoryApp = InventoryApp> {
 
 export interface ScanDeps {
   gateway: AppServiceGateway;
-  keyVault: CertificateSource;
+  sources: CertificateSource;
   clock: Clock;
   logger: Logger;
 }
