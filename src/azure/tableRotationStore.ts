@@ -16,6 +16,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
+import { upgradeStoredBinding } from '../core/sources/sourceRef.js';
 import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
 import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 
@@ -595,9 +596,14 @@ function recordColumns(record: RotationRecord, context: AzureErrorContext): Reco
 
 function recordOf(entity: Record<string, unknown>, context: AzureErrorContext): RotationRecord {
   const text = joinChunks(entity, 'Record', context);
+  let stored: RotationRecord;
   try {
-    return JSON.parse(text) as RotationRecord;
+    stored = JSON.parse(text) as RotationRecord;
   } catch (error) {
     throw new PreconditionError(`${context.operation} (${context.resource}): the stored record is not valid JSON`, { cause: error });
   }
+  // Rows written before source references name Key Vault fields; they are read in today's shape and rewritten so
+  // only when an open record is next saved.
+  if (Array.isArray(stored.bindings)) stored.bindings = stored.bindings.map((binding) => upgradeStoredBinding(binding));
+  return stored;
 }

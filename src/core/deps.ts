@@ -8,7 +8,8 @@ import type { ProbeKind } from './rotation/probes/probeKind.js';
 
 export interface RotatorDeps {
   gateway: AppServiceGateway;
-  keyVault: CertificateSource;
+  /** The certificate sources (a SourceRegistry, or one adapter). */
+  sources: CertificateSource;
   store: RotationStore;
   prober: Prober;
   telemetry: Telemetry;

@@ -1,5 +1,5 @@
 // The rotation record (one row per rotation, the audit log) and the store port that keeps it.
-import type { AppRef, ProbeResult } from './ports.js';
+import type { AppRef, ProbeResult, SourceVersionRef } from './ports.js';
 
 /** Steps in the order a rotation passes them; a record's `step` is the last one completed. */
 export const ROTATION_STEPS = [
@@ -40,16 +40,14 @@ export interface BindingChange {
   /** Uppercase hex; undefined for a `*` app where the binding is "newest of this source". */
   oldThumbprint?: string;
   newThumbprint: string;
-  keyVaultCertificateId: string;
-  keyVaultVersion: string;
+  /** The candidate's version at its source (kind, uri, version); records stored before it are upgraded on read. */
+  source: SourceVersionRef;
   /** Name of the Microsoft.Web/certificates resource that holds the new certificate. */
   certificateResourceName?: string;
   oldCertificateResourceName?: string;
   reason: string;
   /** True when this rotation uploaded `certificateResourceName` (recorded before the upload, as intent). */
   uploaded?: boolean;
-  /** `https://<vault>/certificates/<name>` of the binding (also derivable from keyVaultCertificateId). */
-  sourceUrl?: string;
 }
 
 /**

@@ -10,9 +10,9 @@ import { probeTargetPolicyOf } from './config.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
-import { planApp, type AppPlan, type DueBinding } from './plan.js';
+import { planApp, type AppPlan, type DueBinding } from './decision/plan.js';
 import { isInFlight, type FailureKind, type Lease, type RequestedBy, type RotationOutcome, type RotationRecord, type RotationStep } from './records.js';
-import { holdBackFailedCandidates } from './holdBack.js';
+import { holdBackFailedCandidates } from './decision/holdBack.js';
 import { ownedSettingsSeenBy, scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
@@ -206,10 +206,8 @@ function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigge
   const bindings = due.map((d) => {
     const binding: RotationRecord['bindings'][number] = {
       newThumbprint: d.candidate.thumbprint.toUpperCase(),
-      keyVaultCertificateId: d.candidate.id,
-      keyVaultVersion: d.candidate.version,
+      source: { ...deps.sources.refOf(d.candidate.source), version: d.candidate.version },
       reason: d.forced ? `Forced (${d.reason})` : d.reason,
-      sourceUrl: d.sourceUrl,
     };
     if (d.oldThumbprint) binding.oldThumbprint = d.oldThumbprint;
     if (d.oldCertificateName) binding.oldCertificateResourceName = d.oldCertificateName;

@@ -4,6 +4,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { PreconditionError } from '../../src/core/errors.js';
 import { MAX_RECORD_JSON_CHARS, type RotationRecord } from '../../src/core/records.js';
+import { upgradeStoredBinding } from '../../src/core/sources/sourceRef.js';
 import {
   CHUNK_CHARS,
   decodeKey,
@@ -56,8 +57,7 @@ function record(id: string, startedAt: string, overrides: Partial<RotationRecord
       {
         oldThumbprint: 'A'.repeat(40),
         newThumbprint: 'B'.repeat(40),
-        keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/client/0123',
-        keyVaultVersion: '0123',
+        source: { kind: 'keyvault', uri: 'https://kv.vault.azure.net/certificates/client', version: '0123' },
         reason: 'NearingExpiry',
       },
     ],
@@ -191,6 +191,50 @@ describe('TableRotationStore on Azurite', () => {
     expect(requests.filter((q) => q.startsWith('DELETE ') && q.includes("PartitionKey='open'"))).toHaveLength(1);
     expect(await store.listOpen()).toEqual([]);
     expect((await store.get('steps'))?.outcome).toBe('rolledBack');
+  });
+
+  it('reads a row stored before source references (Key Vault fields) as a source reference, and saves it in the new shape', async () => {
+    const { store, tableName } = newStore();
+    const r = record('legacy', '2030-01-01T00:00:00.000Z');
+    await store.create(r);
+    // Rewrite the row as an older release stored it: the binding names Key Vault's fields, not a source reference.
+    const { source: _source, ...binding } = r.bindings[0]!;
+    const legacyJson = JSON.stringify({
+      ...r,
+      bindings: [{ ...binding, keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/client/0123', keyVaultVersion: '0123', sourceUrl: 'https://kv.vault.azure.net/certificates/client' }],
+    });
+    const client = await store.client();
+    const rowsOf = async () => {
+      const rows: Array<Record<string, unknown>> = [];
+      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`Id eq ${'legacy'} and Kind eq ${'rotation'}` } })) rows.push(row);
+      return rows;
+    };
+    const rows = await rowsOf();
+    expect(rows).toHaveLength(1);
+    await client.updateEntity({ partitionKey: String(rows[0]!.partitionKey), rowKey: String(rows[0]!.rowKey), RecordChunks: 1, Record0: legacyJson }, 'Merge');
+
+    const fresh = new TableRotationStore({ connectionString: azurite().connectionString, tableName, clock: new FakeClock() });
+    const expected = { kind: 'keyvault', uri: 'https://kv.vault.azure.net/certificates/client', version: '0123' };
+    const read = await fresh.get('legacy');
+    expect(read?.bindings).toEqual([{ ...binding, source: expected }]);
+    expect((await fresh.listForApp(APP)).find((x) => x.id === 'legacy')?.bindings[0]?.source).toEqual(expected);
+    expect((await fresh.listOpen()).find((x) => x.id === 'legacy')?.bindings[0]?.source).toEqual(expected);
+
+    // The next save of the open record writes today's shape.
+    await fresh.update({ ...read!, step: 'staged' });
+    const [after] = await rowsOf();
+    const stored = JSON.parse(String(after!.Record0)) as { bindings: Array<Record<string, unknown>> };
+    expect(stored.bindings[0]).toMatchObject({ source: expected });
+    expect(stored.bindings[0]).not.toHaveProperty('keyVaultCertificateId');
+  });
+
+  it.each([
+    ['an id and a version', { keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/c/v1', keyVaultVersion: 'v1' }, 'https://kv.vault.azure.net/certificates/c', 'v1'],
+    ['an id with a trailing slash and no version field', { keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/c/v2/' }, 'https://kv.vault.azure.net/certificates/c', 'v2'],
+    ['a source URL beside the id', { keyVaultCertificateId: 'https://KV.vault.azure.net/certificates/c/v3', keyVaultVersion: 'v3', sourceUrl: 'https://kv.vault.azure.net/certificates/c' }, 'https://kv.vault.azure.net/certificates/c', 'v3'],
+  ])('upgrades a stored Key Vault binding with %s', (_sentence, legacy, uri, version) => {
+    const upgraded = upgradeStoredBinding({ newThumbprint: 'B'.repeat(40), reason: 'Expired', ...legacy } as never) as Record<string, unknown>;
+    expect(upgraded).toEqual({ newThumbprint: 'B'.repeat(40), reason: 'Expired', source: { kind: 'keyvault', uri, version } });
   });
 
 });

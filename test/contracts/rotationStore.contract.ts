@@ -30,8 +30,7 @@ export function record(id: string, startedAt: string, overrides: Partial<Rotatio
       {
         oldThumbprint: 'A'.repeat(40),
         newThumbprint: 'B'.repeat(40),
-        keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/client/0123',
-        keyVaultVersion: '0123',
+        source: { kind: 'keyvault', uri: 'https://kv.vault.azure.net/certificates/client', version: '0123' },
         reason: 'NearingExpiry',
       },
     ],

@@ -22,7 +22,7 @@ import type {
   AppServiceGateway,
   CertificateInfo,
   CertificateSecret,
-  CertificateSource,
+  CertificateSourceAdapter,
   ClientCredential,
   Clock,
   KeyVaultCertificateVersion,
@@ -33,6 +33,8 @@ import type {
   UploadCertificateInput,
 } from '../../src/core/ports.js';
 import type { AppSettings } from '../../src/core/ports.js';
+import { keyVaultRefOf, parseKeyVaultRef } from '../../src/core/sources/keyVaultRef.js';
+import { KEY_VAULT } from '../../src/core/sources/sourceRef.js';
 import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../../src/core/records.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import type { RotatorDeps } from '../../src/core/deps.js';
@@ -423,7 +425,10 @@ interface StoredVersion {
   secret: CertificateSecret | (() => never);
 }
 
-export class FakeKeyVault implements CertificateSource {
+export class FakeKeyVault implements CertificateSourceAdapter {
+  readonly kind = KEY_VAULT;
+  readonly parseRef = parseKeyVaultRef;
+  readonly refOf = keyVaultRefOf;
   private readonly certificates = new Map<string, StoredVersion[]>();
   readonly log: Array<{ op: string; target: string }> = [];
   private sequence = 0;
@@ -797,7 +802,7 @@ export function createWorld(options: { certs?: CertificateFactory; config?: Reco
   const telemetry = new RecordingTelemetry();
   const logger = new RecordingLogger();
   const config = testConfig(options.config);
-  const deps: RotatorDeps = { gateway: appService, keyVault, store, prober, telemetry, clock, logger, owner: 'rotator-a', ...options.deps };
+  const deps: RotatorDeps = { gateway: appService, sources: keyVault, store, prober, telemetry, clock, logger, owner: 'rotator-a', ...options.deps };
   return {
     clock,
     certs,
