@@ -5,18 +5,9 @@
 import type { ProbeResult } from '../ports.js';
 import type { FailureKind } from '../records.js';
 import type { Dimensions } from '../events.js';
-import { crash, credentials, dimensionsOf, loadCandidates, type RotationContext } from './context.js';
+import { credentials, dimensionsOf, loadCandidates, type RotationContext } from './context.js';
 import { PROBE_KINDS } from './probes/index.js';
-import { guarded, type ProbeContext, type ProbeKind, type ProbePhase, type ProbeTarget } from './probes/probeKind.js';
-
-export interface ProbeOutcome {
-  ok: boolean;
-  /** Every result, in order (public data only). */
-  results: ProbeResult[];
-  /** The last failing attempt's failures. */
-  failures: ProbeResult[];
-  attempts: number;
-}
+import { guarded, type ProbeContext, type ProbeKind, type ProbeOutcome, type ProbePhase, type ProbeTarget } from './probes/probeKind.js';
 
 /** One target of one kind, planned for a phase. */
 export interface PlannedProbe {
@@ -45,8 +36,7 @@ export async function probeWithRetries(
   planned: readonly PlannedProbe[],
   options: {
     stopOnRefusal: boolean;
-    midBoundary?: boolean;
-    /** Runs between attempts (a long verification renews the lease here). */
+    /** Runs between attempts (verify: the `midVerify` crash boundary, and the lease renewed for a long verification). */
     between?: () => Promise<void>;
   },
 ): Promise<ProbeOutcome> {
@@ -65,7 +55,6 @@ export async function probeWithRetries(
     if (failures.length === 0) return { ok: true, results, failures, attempts: attempt };
     if (options.stopOnRefusal && failures.some((f) => !f.transient)) break;
     if (attempt >= config.probeAttempts) break;
-    if (options.midBoundary) await crash({ deps }, 'midVerify');
     await options.between?.();
     const delay = Math.min(config.probeBackoffSeconds * 1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
     if (delay > 0) await deps.clock.sleep(delay);

@@ -20,8 +20,10 @@ export async function verifyRotation(ctx: RotationContext): Promise<void> {
   await renew(ctx);
   const outcome = await probeWithRetries(probe, planned, {
     stopOnRefusal: false,
-    midBoundary: true,
-    between: () => renew(ctx),
+    between: async () => {
+      await crash(ctx, 'midVerify');
+      await renew(ctx);
+    },
   });
   recordProbes(ctx, outcome.results);
   if (outcome.ok) {

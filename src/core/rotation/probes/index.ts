@@ -11,4 +11,4 @@ export const PROBE_KINDS: readonly ProbeKind[] = [
   directProbe,
 ];
 
-export type { ProbeContext, ProbeKind, ProbePhase, ProbeTarget } from './probeKind.js';
+export type { ProbeContext, ProbeDeps, ProbeKind, ProbeOutcome, ProbePhase, ProbeTarget } from './probeKind.js';

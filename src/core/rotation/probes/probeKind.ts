@@ -3,9 +3,10 @@
 // runs them through one retry loop (../probing.ts): a kind says what it checks and how, never when or how often.
 import type { CandidateRefusal } from '../../candidate.js';
 import type { Config } from '../../config.js';
-import type { RotatorDeps } from '../../deps.js';
 import { describeError } from '../../errors.js';
-import type { ClientCredential, ProbeResult, SiteInfo } from '../../ports.js';
+import type { Telemetry } from '../../events.js';
+import type { Logger } from '../../logger.js';
+import type { AppServiceGateway, ClientCredential, Clock, ProbeResult, Prober, SiteInfo } from '../../ports.js';
 import type { RotationRecord } from '../../records.js';
 import type { AppTagConfig } from '../../tags.js';
 
@@ -16,9 +17,20 @@ import type { AppTagConfig } from '../../tags.js';
  */
 export type ProbePhase = 'preflight' | 'verify' | 'rollback' | 'reverify';
 
+/** What a probe kind may use of the engine's dependencies (RotatorDeps has them all). */
+export interface ProbeDeps {
+  prober: Prober;
+  gateway: AppServiceGateway;
+  clock: Clock;
+  telemetry: Telemetry;
+  logger: Logger;
+  /** The kinds every phase runs; defaults to the list in ./index.ts. */
+  probeKinds?: readonly ProbeKind[];
+}
+
 export interface ProbeContext {
   phase: ProbePhase;
-  deps: RotatorDeps;
+  deps: ProbeDeps;
   config: Config;
   site: SiteInfo;
   tags: AppTagConfig;
@@ -30,6 +42,15 @@ export interface ProbeContext {
   candidateCredentials?: () => Promise<ClientCredential[] | CandidateRefusal>;
   /** Why a kind had nothing to probe in this phase, for the step's detail. */
   notes: string[];
+}
+
+export interface ProbeOutcome {
+  ok: boolean;
+  /** Every result, in order (public data only). */
+  results: ProbeResult[];
+  /** The last failing attempt's failures. */
+  failures: ProbeResult[];
+  attempts: number;
 }
 
 export interface ProbeTarget {

@@ -5,8 +5,7 @@ import type { SiteInfo } from '../../ports.js';
 import type { RotationRecord, VerificationStrength } from '../../records.js';
 import type { AppTagConfig } from '../../tags.js';
 import { sameThumbprint } from '../../thumbprints.js';
-import type { ProbeOutcome } from '../probing.js';
-import { guarded, type ProbeKind, type ProbeTarget } from './probeKind.js';
+import { guarded, type ProbeKind, type ProbeOutcome, type ProbeTarget } from './probeKind.js';
 
 export const VIA_APP = 'via-app';
 
