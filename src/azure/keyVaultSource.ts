@@ -36,7 +36,7 @@ export interface KeyVaultSourceOptions {
 
 interface VaultClients {
   certificates: CertificateClient;
-  /** Built on the first secret read: a scan reads no secret, so it never loads @azure/keyvault-secrets (issue 7). */
+  /** Built on the first secret read: a scan reads no secret, so it never loads @azure/keyvault-secrets. */
   secrets(): Promise<SecretClient>;
 }
 

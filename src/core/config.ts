@@ -1,4 +1,4 @@
-// Settings of the service (CONTRACTS.md §C): one metadata table (used by infra tests and docs) and a
+// Settings of the service (docs/operations.md, "Settings"): one metadata table (used by infra tests and docs) and a
 // pure loadConfig(env) that validates every setting once, at start-up, with its range and default,
 // and reports every problem at once, each naming its setting.
 import { checkNcrontab } from './schedule/ncrontab.js';

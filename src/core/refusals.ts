@@ -12,7 +12,7 @@ export const CANDIDATE_REFUSALS = [
   'Corrupt', // bad base64, broken PFX/PEM
   'Unreadable', // Key Vault refused the secret (403) or it vanished
   'ThumbprintMismatch', // the secret holds another certificate than the version's x5t says
-  // Issue 11, the trust boundaries:
+  // The trust boundaries (src/core/trust.ts): what the app owner controls may only select among granted sources.
   'SourceNotAuthorized', // no operator policy entry and no vault-owner tag grants this source to the app, or not a vault host
   'WeakKey', // RSA under 2048 bits, an EC curve weaker than P-256, or another key type
   'CertificateAuthority', // basicConstraints CA:TRUE: a CA key has no business in an app
@@ -23,7 +23,7 @@ export const CANDIDATE_REFUSALS = [
 ] as const;
 export type CandidateRefusalReason = (typeof CANDIDATE_REFUSALS)[number];
 
-/** Refusals at a trust boundary (issue 11): each raises the TrustRefused event and its alert. */
+/** Refusals at a trust boundary: each raises the TrustRefused event and its alert. */
 export const TRUST_REFUSALS: readonly CandidateRefusalReason[] = [
   'SourceNotAuthorized',
   'WeakKey',
