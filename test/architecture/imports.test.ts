@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { specifiersOf } from './imports.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SRC = join(ROOT, 'src');
@@ -17,18 +18,15 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-// Static imports and re-exports (`import … from`, `export … from`, `import '…'`) and dynamic `import('…')`.
-const SPECIFIER = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
-
-/** The relative imports of a file, as paths of files of the graph (`.js` suffixes mapped back to `.ts`). */
+/**
+ * The relative imports of a file, as paths of files of the graph (`.js` suffixes mapped back to `.ts`), read by the
+ * TypeScript pre-processor as the boundaries test reads them (./imports.ts): static imports, re-exports, type-only and
+ * dynamic imports, never a comment or a string that only looks like one.
+ */
 export function importsOf(file: string, text: string): string[] {
-  const found: string[] = [];
-  for (const match of text.matchAll(SPECIFIER)) {
-    const specifier = match[1] ?? match[2];
-    if (!specifier || !specifier.startsWith('.')) continue;
-    found.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
-  }
-  return found;
+  return specifiersOf(text)
+    .filter((specifier) => specifier.startsWith('.'))
+    .map((specifier) => resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
 }
 
 export function importGraph(files: readonly string[], read: (file: string) => string): Map<string, string[]> {
@@ -116,6 +114,7 @@ describe('the circle finder', () => {
     ['a multi-line import', "import {\n  x,\n  y,\n} from './f.js';", ['/s/f.ts']],
     ['a dynamic import', "const m = await import('./g.js');", ['/s/g.ts']],
     ['a package import is not a module of src/', "import { x } from 'node:fs';", []],
+    ['no import in a comment or a string', "// import { x } from './h.js';\nconst s = \"export { y } from './i.js'\";", []],
   ])('finds %s', (_sentence, text, expected) => {
     expect(importsOf('/s/a.ts', text)).toEqual(expected);
   });

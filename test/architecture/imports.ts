@@ -16,9 +16,13 @@ export interface ImportEdge {
   packageName?: string;
 }
 
+/** Every module specifier a source imports, re-exports or loads (`import()`, `require()`), as written. */
+export function specifiersOf(source: string): string[] {
+  return ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
+}
+
 export function importsOf(from: string, source: string, root = '/'): ImportEdge[] {
-  const info = ts.preProcessFile(source, true, true);
-  return info.importedFiles.map(({ fileName: specifier }) => {
+  return specifiersOf(source).map((specifier) => {
     if (specifier.startsWith('.')) {
       const absolute = resolve(join(root, dirname(from)), specifier);
       return { from, specifier, path: relative(root, absolute).split(sep).join('/') };
