@@ -16,6 +16,7 @@ import {
   splitChunks,
   TableRotationStore,
 } from '../../src/azure/tableRotationStore.js';
+import { APP, record, SLOT } from '../contracts/rotationStore.contract.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
 import { ageLeases } from '../helpers/leases.js';
 
@@ -40,35 +41,6 @@ function newStore(clock = new FakeClock()) {
       await ageLeases({ storageConnectionString: azurite().connectionString, rotationTable: tableName }, ms);
     },
     tableName,
-  };
-}
-
-const APP = '/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg-one/providers/microsoft.web/sites/app-one';
-const SLOT = `${APP}/slots/staging`;
-
-function record(id: string, startedAt: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
-    id,
-    appId: APP,
-    app: { subscriptionId: '00000000-0000-4000-8000-000000000001', resourceGroup: 'rg-one', site: 'app-one' },
-    mode: 'explicit',
-    trigger: 'timer',
-    bindings: [
-      {
-        oldThumbprint: 'A'.repeat(40),
-        newThumbprint: 'B'.repeat(40),
-        source: { kind: 'keyvault', uri: 'https://kv.vault.azure.net/certificates/client', version: '0123' },
-        reason: 'NearingExpiry',
-      },
-    ],
-    previousSettings: { WEBSITE_LOAD_CERTIFICATES: 'A'.repeat(40), CONN: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)' },
-    step: 'leased',
-    steps: [{ step: 'leased', at: startedAt }],
-    attempts: 1,
-    probes: [],
-    startedAt,
-    updatedAt: startedAt,
-    ...overrides,
   };
 }
 
