@@ -12,6 +12,8 @@ export const VIA_APP = 'via-app';
 export interface ViaAppTarget extends ProbeTarget {
   url: string;
   expectedThumbprint?: string;
+  /** The certificate of the other side (the old one when verifying the new, and back): still seeing it is no verdict. */
+  otherThumbprint?: string;
   /** `<p>-health-expect=thumbprint`: a 2xx without a thumbprint report fails. */
   requireReport?: boolean;
 }
@@ -21,8 +23,10 @@ export function viaAppTargetFor(site: SiteInfo, tags: AppTagConfig, record: Rota
   if (!tags.healthPath) return undefined;
   const url = `https://${site.defaultHostName}${tags.healthPath}`;
   const expected = which === 'new' ? record.probeExpectation?.newThumbprint : record.probeExpectation?.oldThumbprint;
+  const other = which === 'new' ? record.probeExpectation?.oldThumbprint : record.probeExpectation?.newThumbprint;
   // The rollback's re-verification follows the same contract: an app that answers a bare 2xx passes it too.
   const target: ViaAppTarget = expected ? { key: url, url, expectedThumbprint: expected } : { key: url, url };
+  if (expected && other && !sameThumbprint(expected, other)) target.otherThumbprint = other;
   if (tags.healthExpect === 'thumbprint') target.requireReport = true;
   return target;
 }
@@ -54,7 +58,7 @@ export const viaAppProbe: ProbeKind<ViaAppTarget> = {
     const target = viaAppTargetFor(ctx.site, ctx.tags, ctx.record, ctx.phase === 'rollback' ? 'old' : 'new');
     return target ? [target] : [];
   },
-  async run(ctx, { url, expectedThumbprint, requireReport }) {
+  async run(ctx, { url, expectedThumbprint, otherThumbprint, requireReport }) {
     const result = await guarded(ctx, VIA_APP, url, () =>
       requireReport ? ctx.deps.prober.viaApp(url, expectedThumbprint, { requireReport }) : ctx.deps.prober.viaApp(url, expectedThumbprint),
     );
@@ -69,6 +73,13 @@ export const viaAppProbe: ProbeKind<ViaAppTarget> = {
       result.ok = false;
       result.transient = false;
       result.detail = `app answered ${result.status ?? '2xx'} without reporting the certificate it presented (a thumbprint report is required)`;
+    }
+    // An app still presenting the certificate it was switched away from has not picked the switch up (the restart did
+    // not reach every instance, or has not finished): that says nothing against the expected certificate, so it is
+    // retried within the window and, if it lasts, counted as transient (a backoff), never as the certificate's refusal.
+    if (!result.ok && otherThumbprint && result.observedThumbprint && sameThumbprint(result.observedThumbprint, otherThumbprint)) {
+      result.transient = true;
+      result.detail = `app still presents ${result.observedThumbprint}, the certificate it was switched away from (expected ${expectedThumbprint}): the restart has not taken effect`;
     }
     if (result.ok) {
       result.verification = expectedThumbprint && result.observedThumbprint && sameThumbprint(result.observedThumbprint, expectedThumbprint) ? 'thumbprint' : 'status';
