@@ -93,7 +93,7 @@ describe('sorting by days left', () => {
 });
 
 describe('the table rows: what the history says about each app', () => {
-  const next: NextAttempt = { appId: entry('billing').appId, reason: 'CandidateRejected', keyVaultCertificateId: 'kv', rotationId: 'r-bill', message: 'proved bad' };
+  const next: NextAttempt = { appId: entry('billing').appId, reason: 'CandidateRejected', versionId: 'kv', rotationId: 'r-bill', message: 'proved bad' };
   const rows = certificateRows(
     [entry('orders'), entry('billing'), entry('fresh')],
     [

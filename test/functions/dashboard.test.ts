@@ -3,7 +3,7 @@
 // only on the page's own asset URLs and escaped there, and a clear 404 for an asset it does not have. Serving the
 // page reads no Azure API, so the settings point at closed loopback ports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { DASHBOARD_CSP, dashboardPage } from '../../src/functions/dashboard/page.js';
 import { startLocalHost, type LocalHost } from '../../src/host/index.js';
