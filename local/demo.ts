@@ -146,6 +146,7 @@ async function main(): Promise<number> {
       `  curl -s -X POST -H "x-functions-key: ${functionsKey}" -d '{"dryRun":true}' ${host.apiUrl}/rotations`,
       `  curl -s -X POST -H "x-functions-key: ${functionsKey}" -d '{"app":"billing"}' ${host.apiUrl}/rotations`,
       `then: curl -s -H "x-functions-key: ${functionsKey}" "${host.apiUrl}/rotations?app=billing"  (and /certificates, /health)`,
+      `The operator dashboard: ${host.apiUrl}/dashboard?code=${functionsKey}`,
       '',
       'Press Ctrl-C to stop.',
     );

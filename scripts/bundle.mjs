@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDashboard } from './dashboard.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const defaultOutdir = join(root, 'dist', 'bundle');
@@ -44,6 +45,7 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
   // Chunk names carry a content hash: start empty so chunks of an earlier build do not pile up.
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
+  const dashboard = await buildDashboard();
   const result = await build({
     ...entry(),
     bundle: true,
@@ -60,6 +62,9 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     external: [...RUNTIME_EXTERNALS, ...WORKER_PROVIDED],
     // src/telemetry/appInsights.ts loads the vendored SDK (below) instead of node_modules.
     define: { __MTLS_ROTATOR_BUNDLE__: 'true' },
+    // The dashboard's script, style sheet and icon are compiled in, as src/functions/dashboard/embedded.ts: the package
+    // needs no build step or asset files at deploy time.
+    plugins: [embedDashboard(dashboard.assets)],
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
     sourcemap: 'linked',
@@ -85,8 +90,25 @@ export async function bundle({ quiet = false, outdir = defaultOutdir } = {}) {
     );
   }
   // Project files the bundle was built from (relative to the project), for checks such as "no sandbox code ships".
-  const inputs = Object.keys(result.metafile.inputs).map((file) => relative(root, join(process.cwd(), file)).split('\\').join('/')).filter((f) => !f.split('/').includes('node_modules'));
+  // The dashboard's assets enter as the contents of embedded.ts: their own sources are inputs too.
+  const inputs = Object.keys(result.metafile.inputs)
+    .map((file) => relative(root, join(process.cwd(), file)).split('\\').join('/'))
+    .concat(dashboard.inputs)
+    .filter((f) => !f.split('/').includes('node_modules'));
   return { outfile, bytes, entryBytes, chunks, vendor, inputs };
+}
+
+/** Replaces src/functions/dashboard/embedded.ts (undefined from sources) with the built dashboard assets. */
+function embedDashboard(assets) {
+  return {
+    name: 'embed-dashboard-assets',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]functions[\\/]dashboard[\\/]embedded\.ts$/ }, () => ({
+        contents: `export const EMBEDDED_ASSETS = ${JSON.stringify(assets)};\n`,
+        loader: 'js',
+      }));
+    },
+  };
 }
 
 /** The Application Insights SDK, its OpenTelemetry resources and the exporter's ConfigurationManager, in one file. */

@@ -86,7 +86,7 @@ describe('the deployment package', () => {
   });
 
   it('registers every function from the extracted package alone', () => {
-    expect(registrations.map((r) => r.name).sort()).toEqual(['certificates', 'health', 'nightlyScan', 'rollbackRotation', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
+    expect(registrations.map((r) => r.name).sort()).toEqual(['certificates', 'dashboard', 'health', 'nightlyScan', 'rollbackRotation', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
   });
 
   it('answers a call through its lazily loaded chunks, reaching Table storage, with telemetry from the vendored SDK, with nothing but what it ships', async () => {
@@ -115,5 +115,20 @@ describe('the deployment package', () => {
     expect(stopped).toBe(1);
     expect(manager.worker).toBeUndefined();
     delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  });
+
+  // Outside the project there is no esbuild and no src/: only assets compiled into the bundle can answer.
+  it.each([
+    ['the page', undefined, 'text/html', /<script type="module" src="\/api\/dashboard\/dashboard\.js"><\/script>/],
+    ['its script', 'dashboard.js', 'text/javascript', /x-functions-key/],
+    ['its style sheet', 'dashboard.css', 'text/css', /prefers-color-scheme: dark/],
+  ])('serves the dashboard: %s, compiled into the bundle, under the CSP', async (_what, asset, type, content) => {
+    const dashboard = registrations.find((r) => r.name === 'dashboard')!;
+    const request = new HttpRequest({ method: 'GET', url: `http://127.0.0.1/api/dashboard${asset ? `/${asset}` : ''}`, ...(asset ? { params: { asset } } : {}) });
+    const response = (await dashboard.handler(request, new InvocationContext({ functionName: 'dashboard' }))) as { status: number; body?: unknown; headers?: Record<string, string> };
+    expect(response.status).toBe(200);
+    expect(response.headers?.['content-type']).toContain(type);
+    expect(response.headers?.['content-security-policy']).toMatch(/^default-src 'none'/);
+    expect(String(response.body)).toMatch(content);
   });
 });
