@@ -610,6 +610,7 @@ function createControl(d: ControlDeps): SandboxControl {
       return a.app !== undefined ? a.app.loadedThumbprints() : d.world.loadCertificates(a).map((c) => c.thumbprint);
     },
     restarts: (ref) => d.world.requireApp(ref).restarts,
+    slotSettingNames: (ref) => [...(d.world.requireApp({ ...ref, slot: undefined }).slotConfigNames?.appSettingNames ?? [])],
 
     certificates(subscriptionId) {
       const s = d.world.subscription(subscriptionId);
