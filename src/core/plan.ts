@@ -6,6 +6,7 @@ import type { HeldBack } from './retryPolicy.js';
 import type { CertificateBinding, ScannedApp, ScanResult } from './scan.js';
 import { sourceUrlOf } from './tags.js';
 import { sameThumbprint } from './thumbprints.js';
+import type { SubscriptionDiscovery } from './subscriptions.js';
 
 export interface BindingEvaluation {
   decision: PolicyDecision;
@@ -134,6 +135,8 @@ export interface Plan {
   /** Apps with at least one due binding. */
   dueApps: number;
   dueBindings: number;
+  /** With subscription discovery: the subscriptions found (scanned) and skipped (Disabled, Deleted), with states. */
+  subscriptions?: SubscriptionDiscovery;
 }
 
 export function planApp(app: ScannedApp): AppPlan {
@@ -205,5 +208,6 @@ export function planOf(scan: ScanResult, now: Date): Plan {
     apps,
     dueApps: apps.filter((a) => a.action === 'rotate').length,
     dueBindings: apps.reduce((sum, a) => sum + a.due.length, 0),
+    ...(scan.discovery !== undefined ? { subscriptions: scan.discovery } : {}),
   };
 }

@@ -35,6 +35,7 @@ import {
   type AppTagConfig,
 } from './tags.js';
 import { parseLoadCertificates, sameThumbprint } from './thumbprints.js';
+import { subscriptionsInScope, type SubscriptionDirectory, type SubscriptionDiscovery } from './subscriptions.js';
 
 /** Settings reads in flight per subscription (the adapter paces against ARM's bucket on top of this). */
 export const SETTINGS_READ_CONCURRENCY = 4;
@@ -114,10 +115,14 @@ export interface ScanResult {
   subscriptions: SubscriptionScan[];
   apps: ScannedApp[];
   problems: ScanProblem[];
+  /** Set when AZURE_SUBSCRIPTION_IDS asked for discovery: which subscriptions were found and which were skipped. */
+  discovery?: SubscriptionDiscovery;
 }
 
 export interface ScanDeps {
   gateway: AppServiceGateway;
+  /** Lists the subscriptions when AZURE_SUBSCRIPTION_IDS asks for discovery. */
+  subscriptions?: SubscriptionDirectory;
   keyVault: CertificateSource;
   clock: Clock;
   logger: Logger;
@@ -189,7 +194,8 @@ export async function scanInventory(
 ): Promise<ScanResult> {
   const started = deps.clock.now();
   const ctx = newContext(deps, config, options.force);
-  const subscriptionIds = options.subscriptionIds ?? config.subscriptionIds;
+  const scope = options.subscriptionIds !== undefined ? { ids: options.subscriptionIds } : await subscriptionsInScope(deps, config);
+  const subscriptionIds = scope.ids;
   const results = await Promise.all(subscriptionIds.map((id) => scanSubscription(ctx, id)));
   const finished = deps.clock.now();
   return {
@@ -199,6 +205,7 @@ export async function scanInventory(
     subscriptions: results.map((r) => r.subscription),
     apps: results.flatMap((r) => r.apps),
     problems: results.flatMap((r) => r.problems),
+    ...(scope.discovery !== undefined ? { discovery: scope.discovery } : {}),
   };
 }
 
