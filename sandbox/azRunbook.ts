@@ -54,7 +54,7 @@ function runAz(az: string, argv: string[], env: NodeJS.ProcessEnv): Promise<AzRe
 }
 
 /** The PFX an operator would export: the vault's current version of the app's certificate, with a password. */
-async function exportPfx(sb: Sandbox, vault: string, certificate: string, password: string): Promise<Buffer> {
+export async function exportPfx(sb: Sandbox, vault: string, certificate: string, password: string): Promise<Buffer> {
   const body = await new Promise<string>((resolve, reject) => {
     const req = request(
       `${sb.vaultUrl(vault)}/secrets/${certificate}?api-version=7.5`,
