@@ -160,6 +160,8 @@ export async function rotateScannedApp(
     if (split !== undefined) {
       await releaseQuietly({ deps, lease });
       deps.logger.warn(`rotation of ${app.name} not started: ${split}`, { appId: app.appId });
+      // A conflict between the site's slot settings and the rotation; the reason names it for the operator.
+      deps.telemetry.event('RotationConflict', { appId: app.appId, slot: app.ref.slot, subscription: app.ref.subscriptionId, reason: 'SplitSlotSettings' });
       return skipped(app, 'SplitSlotSettings', { plan, problems: [split] });
     }
 

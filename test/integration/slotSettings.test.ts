@@ -46,7 +46,10 @@ describe('a slot rotation and the site slot settings', () => {
     const slot = { ...appRef(name), slot: 'staging' };
     const before = sb.control.appSettings(slot);
     const w = watch(sb);
-    const result = await createRotator(makeDeps(sb, config), config).rotateApp(`${name}/staging`, { trigger: 'cli' });
+    const events: Array<{ name: string; dimensions?: Record<string, unknown> }> = [];
+    const d = makeDeps(sb, config);
+    d.telemetry = { ...d.telemetry, event: (n, dimensions) => events.push({ name: n, dimensions }) };
+    const result = await createRotator(d, config).rotateApp(`${name}/staging`, { trigger: 'cli' });
     expect(result.outcome, result.reason).toBe(outcome);
     const renewed = sb.control.thumbprint(`${VAULT}/${name}-client/latest`);
     if (outcome === 'committed') {
@@ -57,6 +60,7 @@ describe('a slot rotation and the site slot settings', () => {
       expect(result.problems?.join(' ')).toMatch(/travel/);
       expect(w.changes()).toEqual([]);
       expect(sb.control.appSettings(slot)).toEqual(before);
+      expect(events.some((e) => e.name === 'RotationConflict' && e.dimensions?.reason === 'SplitSlotSettings' && e.dimensions?.slot === 'staging')).toBe(true);
     }
   }, 120_000);
 
