@@ -198,7 +198,9 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
     return;
   }
 
-  const rec = { subscriptionId: op.subscriptionId, operation: op.operation, class: op.cls };
+  // Tenant-level reads (Subscriptions_List, Tenants_List) belong to no subscription: their bucket is the tenant's.
+  const tenantLevel = op.provider === 'resources' && op.operation !== 'Subscriptions_Get';
+  const rec = { ...(tenantLevel ? {} : { subscriptionId: op.subscriptionId }), operation: op.operation, class: op.cls };
   const apiVersion = url.searchParams.get('api-version');
   const versions = op.provider === 'web' ? WEB_API_VERSIONS : op.provider === 'keyvault' ? KEYVAULT_ARM_API_VERSIONS : RESOURCES_API_VERSIONS;
   const quota = ctx.throttle.take(op.subscriptionId, op.cls);
