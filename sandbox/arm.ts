@@ -554,6 +554,7 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
   return unsupported();
 }
 
+// The code and message ARM answers, as users report them (e.g. microsoft/vscode-azureappservice#1646).
 function refuseWriteWhenDisabled(ctx: ArmContext, subscriptionId: string): void {
   const s = ctx.world.subscription(subscriptionId);
   if (s !== undefined && (s.state === 'Disabled' || s.state === 'Deleted')) {
