@@ -13,6 +13,8 @@
 // An unknown state is skipped too and listed with it: scanning a state the rotator does not understand could write
 // into a subscription that is being torn down.
 
+import { PreconditionError } from './errors.js';
+
 /** One entry of Subscriptions_List, as the adapter hands it over. */
 export interface ListedSubscription {
   subscriptionId: string;
@@ -35,8 +37,8 @@ export interface SubscriptionDiscovery {
 }
 
 /** Thrown when discovery is configured but no directory was composed (a wiring fault, not bad input). */
-export class SubscriptionDiscoveryUnavailableError extends Error {
-  override readonly name = 'SubscriptionDiscoveryUnavailableError';
+export class SubscriptionDiscoveryUnavailableError extends PreconditionError {
+  override readonly code: string = 'SubscriptionDiscoveryUnavailable';
 }
 
 export async function discoverSubscriptions(directory: SubscriptionDirectory): Promise<SubscriptionDiscovery> {
