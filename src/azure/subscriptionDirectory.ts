@@ -3,7 +3,7 @@
 // adapter error classes (a 429 or 5xx is transient; a 401/403 is a precondition the operator must fix).
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import type { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { ListedSubscription, SubscriptionDirectory } from '../core/subscriptions.js';
 import { callAzure } from './errors.js';
 import { attemptTimeoutPolicy } from './pipeline.js';
@@ -22,8 +22,10 @@ export class ArmSubscriptionDirectory implements SubscriptionDirectory {
 
   constructor(private readonly options: SubscriptionDirectoryOptions) {}
 
-  private sdk(): SubscriptionClient {
+  // Loaded on first use: only an installation with discovery on pays for the SDK (issue 7, lazy SDKs).
+  private async sdk(): Promise<SubscriptionClient> {
     if (this.client === undefined) {
+      const { SubscriptionClient } = await import('@azure/arm-resources-subscriptions');
       const endpoint = this.options.endpoint.replace(/\/+$/, '');
       this.client = new SubscriptionClient(this.options.credential, {
         endpoint,
@@ -40,7 +42,7 @@ export class ArmSubscriptionDirectory implements SubscriptionDirectory {
 
   async *list(): AsyncIterable<ListedSubscription> {
     const context = { operation: 'list subscriptions', resource: '/subscriptions' };
-    const pages = await callAzure(context, async () => this.sdk().subscriptions.list().byPage());
+    const pages = await callAzure(context, async () => (await this.sdk()).subscriptions.list().byPage());
     for (;;) {
       const page = await callAzure(context, () => pages.next());
       if (page.done) return;
