@@ -27,6 +27,8 @@ export interface RunbookStep {
   /** What the step is, in the runbook's words. */
   title: string;
   argv: string[];
+  /** The command is meant to fail (an ARM-shaped 404); its check reads az's error. */
+  expectFailure?: boolean;
   /** Undefined when the step did what it should; otherwise why not. */
   check(result: AzResult, json: unknown): string | undefined;
 }
@@ -275,11 +277,13 @@ export function runbookSteps(sb: Sandbox, pfxFile: string, password: string): Ru
     {
       title: 'a missing app is an ARM-shaped 404',
       argv: ['webapp', 'show', '--resource-group', RG, '--name', 'no-such-app', '--output', 'json'],
+      expectFailure: true,
       check: (r) => fails(r.code !== 0 && /ResourceNotFound|could not be found|was not found/i.test(r.stderr), `exit ${r.code}: ${r.stderr.trim()}`),
     },
     {
       title: 'a missing resource group is an ARM-shaped 404',
       argv: ['webapp', 'config', 'ssl', 'list', '--resource-group', 'rg-no-such-group', '--output', 'json'],
+      expectFailure: true,
       check: (r) => fails(r.code !== 0 && /ResourceGroupNotFound/.test(r.stderr), `exit ${r.code}: ${r.stderr.trim()}`),
     },
   ];
@@ -314,8 +318,7 @@ export async function runRunbook(
       }
       // Passwords never reach the output: the line shows the command with secrets masked.
       const shown = shellLine(['az', ...step.argv.map((a) => (a === password || a === sb.servicePrincipal.secret ? '***' : a))]);
-      const expectsFailure = /404/.test(step.title);
-      const why = !expectsFailure && result.code !== 0 ? `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` : step.check(result, json);
+      const why = step.expectFailure !== true && result.code !== 0 ? `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` : step.check(result, json);
       outcomes.push({ title: step.title, command: shown, ok: why === undefined, ...(why !== undefined ? { why } : {}) });
       print(`${why === undefined ? 'ok  ' : 'FAIL'} ${step.title}: ${shown}${why !== undefined ? `\n       ${why}` : ''}`);
     }
