@@ -9,7 +9,7 @@ if (!namespaceWorks) console.log("rehearsal: skipped: 'unshare -rn' with 'ip lin
 
 function rehearseOnce(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && exec "$0" --import tsx src/demo.ts --az --once', process.execPath], {
+    const child = spawn('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && exec "$0" --import tsx local/demo.ts --az --once', process.execPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type Scenario } from '../../sandbox/index.js';
 import { ArmSubscriptionDirectory } from '../../src/azure/subscriptionDirectory.js';
-import { planOf } from '../../src/core/plan.js';
+import { planOf } from '../../src/core/decision/plan.js';
 import { scanInventory } from '../../src/core/scan.js';
 import { discoverSubscriptions, type SubscriptionDiscovery } from '../../src/core/subscriptions.js';
 import { deps, sandboxConfig } from '../integration/world.js';
