@@ -284,7 +284,7 @@ function findApp(sandbox: Sandbox, name: string): AppRef {
   throw new Error(`the demo scenario has no app '${name}'`);
 }
 
-main().then(
+(process.argv.includes('--az') ? import('../sandbox/rehearsal.js').then((m) => m.rehearse()) : main()).then(
   (code) => process.exit(code),
   (err: unknown) => {
     console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CertificateFormatError, readKeyVaultSecret, readPfx, type CertificateBundle } from '../src/crypto/index.js';
-import { appSettingsJson, certificateJson, siteJson, vaultJson } from './arm-shapes.js';
+import { appSettingsJson, certificateJson, publishingProfileXml, siteConfigJson, siteJson, slotConfigNamesJson, vaultJson } from './arm-shapes.js';
 import { defaultFaultCode, type FaultRegistry } from './faults.js';
 import { bearerToken, HttpError, readJson, sendJson } from './http.js';
 import { looksLikeJwt, type ManagedIdentityEndpoint } from './identity.js';
@@ -24,6 +24,7 @@ import {
   type World,
 } from './state.js';
 import type { ArmThrottle, RequestClass } from './throttling.js';
+import { handleLogin, RESOURCES_API_VERSIONS, subscriptionJson, tenantJson, tenantRead, type LoginContext } from './tenant.js';
 
 /** Microsoft.Web api-versions the sandbox accepts (2025-05-01 is what @azure/arm-appservice 19 sends). */
 export const WEB_API_VERSIONS = [
@@ -52,12 +53,18 @@ export interface ArmContext {
   control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
   /** Checks a JWT bearer (the managed-identity endpoint's); opaque bearers are accepted as before. */
   tokens?: TokenChecker;
+  /** The service principal sign-in on this host (`/adfs/…`, sandbox/tenant.ts); absent: no sign-in served. */
+  login?: LoginContext;
+  /** The publishing password every app's publishing profile carries (fake, per sandbox start). */
+  publishingPassword?: string;
   log?: (line: string) => void;
 }
 
 interface ArmAnswer {
   status: number;
   body?: unknown;
+  /** An XML answer (publishing profiles) instead of JSON. */
+  xml?: string;
 }
 
 interface ArmOperation {
@@ -65,7 +72,7 @@ interface ArmOperation {
   cls: RequestClass;
   subscriptionId: string;
   /** Which api-version list applies. */
-  provider: 'web' | 'keyvault';
+  provider: 'web' | 'keyvault' | 'resources';
   run(req: IncomingMessage, url: URL): Promise<ArmAnswer>;
 }
 
@@ -127,6 +134,12 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
       ...extra,
     });
 
+  // Sign-in comes before any bearer: it is where the bearer comes from.
+  if (ctx.login !== undefined && (await handleLogin(ctx.login, req, res, url))) {
+    record(res.statusCode, { surface: 'login' });
+    return;
+  }
+
   if (refused !== undefined && !refused.ok) {
     req.resume();
     const audience = /audience '([^']*)'/.exec(refused.reason)?.[1];
@@ -185,9 +198,11 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
     return;
   }
 
-  const rec = { subscriptionId: op.subscriptionId, operation: op.operation, class: op.cls };
+  // Tenant-level reads (Subscriptions_List, Tenants_List) belong to no subscription: their bucket is the tenant's.
+  const tenantLevel = op.provider === 'resources' && op.operation !== 'Subscriptions_Get';
+  const rec = { ...(tenantLevel ? {} : { subscriptionId: op.subscriptionId }), operation: op.operation, class: op.cls };
   const apiVersion = url.searchParams.get('api-version');
-  const versions = op.provider === 'web' ? WEB_API_VERSIONS : KEYVAULT_ARM_API_VERSIONS;
+  const versions = op.provider === 'web' ? WEB_API_VERSIONS : op.provider === 'keyvault' ? KEYVAULT_ARM_API_VERSIONS : RESOURCES_API_VERSIONS;
   const quota = ctx.throttle.take(op.subscriptionId, op.cls);
   const quotaHeader = { [`x-ms-ratelimit-remaining-subscription-${op.cls === 'read' ? 'reads' : 'writes'}`]: String(quota.remaining) };
 
@@ -224,7 +239,7 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
   }
   if (!versions.includes(apiVersion)) {
     req.resume();
-    const ns = op.provider === 'web' ? 'Microsoft.Web' : 'Microsoft.KeyVault';
+    const ns = op.provider === 'web' ? 'Microsoft.Web' : op.provider === 'keyvault' ? 'Microsoft.KeyVault' : 'Microsoft.Resources';
     sendJson(
       res,
       400,
@@ -272,7 +287,12 @@ async function handle(ctx: ArmContext, req: IncomingMessage, res: ServerResponse
     record(err.status, rec);
     return;
   }
-  sendJson(res, answer.status, answer.body, quotaHeader);
+  if (answer.xml !== undefined) {
+    res.writeHead(answer.status, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(answer.xml)), ...quotaHeader });
+    res.end(answer.xml);
+  } else {
+    sendJson(res, answer.status, answer.body, quotaHeader);
+  }
   record(answer.status, { ...rec, ...(fault !== undefined ? { fault: fault.id } : {}) });
 }
 
@@ -292,6 +312,8 @@ function segmentsOf(path: string): string[] {
 function route(ctx: ArmContext, method: string, path: string): ArmOperation {
   const seg = segmentsOf(path);
   const lc = seg.map((s) => s.toLowerCase());
+  const tenantLevel = tenantRead(ctx.world, method, seg);
+  if (tenantLevel !== undefined) return tenantOperation(ctx, tenantLevel);
   if (lc[0] !== 'subscriptions' || seg[1] === undefined) {
     throw new HttpError(404, 'NotFound', `The sandbox serves no resource at '${path}'.`);
   }
@@ -336,7 +358,8 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
     cls,
     subscriptionId,
     provider,
-    run,
+    // A disabled subscription is read-only in ARM: every write is refused, reads still answer.
+    run: cls === 'write' ? async (req, url) => (refuseWriteWhenDisabled(ctx, subscriptionId), run(req, url)) : run,
   });
 
   if (ns === 'microsoft.keyvault') {
@@ -455,6 +478,50 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
   if (tailKey === '' && method === 'GET') {
     return op(`WebApps_Get${suffix}`, 'read', async () => ({ status: 200, body: siteJson(findApp(), true) }));
   }
+  if (tailKey === 'config/slotconfignames' && slotName === undefined) {
+    // Slot settings belong to the site (there is no slot variant of this resource): they say which names stay put in a swap.
+    if (method === 'GET') {
+      return op('WebApps_ListSlotConfigurationNames', 'read', async () => ({ status: 200, body: slotConfigNamesJson(findSite()) }));
+    }
+    if (method === 'PUT') {
+      return op('WebApps_UpdateSlotConfigurationNames', 'write', async (req) => {
+        const site = findSite();
+        const body = await readJson(req);
+        if (!isRecord(body) || (body.properties !== undefined && !isRecord(body.properties))) {
+          throw new HttpError(400, 'BadRequest', 'The request body must be a SlotConfigNamesResource: { "properties": { "appSettingNames": [ … ] } }.');
+        }
+        const props = (body.properties ?? {}) as Record<string, unknown>;
+        const names = (key: string): string[] | null => {
+          const v = props[key];
+          if (v === undefined || v === null) return null;
+          if (!Array.isArray(v) || !v.every((n) => typeof n === 'string')) throw new HttpError(400, 'BadRequest', `properties.${key} must be an array of strings.`);
+          return [...(v as string[])];
+        };
+        // PUT replaces the resource: a list that is absent is cleared.
+        site.slotConfigNames = {
+          appSettingNames: names('appSettingNames'),
+          connectionStringNames: names('connectionStringNames'),
+          azureStorageConfigNames: names('azureStorageConfigNames'),
+        };
+        site.lastModified = ctx.now();
+        return { status: 200, body: slotConfigNamesJson(site) };
+      });
+    }
+  }
+  if (tailKey === 'config/web' && method === 'GET') {
+    return op(`WebApps_GetConfiguration${suffix}`, 'read', async () => ({ status: 200, body: siteConfigJson(findApp()) }));
+  }
+  if (tailKey === 'publishxml' && method === 'POST') {
+    // A POST action that answers XML with the deployment credentials (fake ones here), as az webapp show reads it.
+    return op(`WebApps_ListPublishingProfileXmlWithSecrets${suffix}`, 'write', async (req) => {
+      const body = await readJson(req);
+      const format = isRecord(body) && typeof body.format === 'string' ? body.format : 'WebDeploy';
+      if (!['WebDeploy', 'FileZilla3', 'Ftp'].includes(format)) {
+        throw new HttpError(400, 'BadRequest', `The publishing profile format '${format}' is not one of WebDeploy, FileZilla3, Ftp.`);
+      }
+      return { status: 200, xml: publishingProfileXml(findApp(), ctx.publishingPassword ?? 'sandbox') };
+    });
+  }
   if (tailKey === 'config/appsettings/list' && method === 'POST') {
     // A POST …/list action: ARM counts it as a write.
     return op(`WebApps_ListApplicationSettings${suffix}`, 'write', async (req) => {
@@ -487,6 +554,31 @@ function route(ctx: ArmContext, method: string, path: string): ArmOperation {
   return unsupported();
 }
 
+// The code and message ARM answers, as users report them (e.g. microsoft/vscode-azureappservice#1646).
+function refuseWriteWhenDisabled(ctx: ArmContext, subscriptionId: string): void {
+  const s = ctx.world.subscription(subscriptionId);
+  if (s !== undefined && (s.state === 'Disabled' || s.state === 'Deleted')) {
+    throw new HttpError(
+      409,
+      'ReadOnlyDisabledSubscription',
+      `The subscription '${s.id}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`,
+    );
+  }
+}
+
+function tenantOperation(ctx: ArmContext, read: { operation: string; subscription?: string }): ArmOperation {
+  // Tenant-level reads count against the tenant's own bucket, not a subscription's.
+  const base = { operation: read.operation, cls: 'read' as const, subscriptionId: read.subscription ?? ctx.tenantId, provider: 'resources' as const };
+  switch (read.operation) {
+    case 'Subscriptions_List':
+      return { ...base, run: async (_req, url) => ({ status: 200, body: page(ctx, url, [...ctx.world.subscriptions.values()], (s) => subscriptionJson(s, ctx.tenantId)) }) };
+    case 'Tenants_List':
+      return { ...base, run: async (_req, url) => ({ status: 200, body: page(ctx, url, [ctx.tenantId], (t) => tenantJson(t)) }) };
+    default:
+      return { ...base, run: async () => ({ status: 200, body: subscriptionJson(ctx.world.subscription(read.subscription!)!, ctx.tenantId) }) };
+  }
+}
+
 /** One page of a list; `$skiptoken` is the offset of the page (opaque to clients, as in ARM). */
 function page<T>(ctx: ArmContext, url: URL, items: readonly T[], render: (item: T) => unknown): { value: unknown[]; nextLink: string | null } {
   const raw = url.searchParams.get('$skiptoken');
@@ -506,6 +598,16 @@ function page<T>(ctx: ArmContext, url: URL, items: readonly T[], render: (item: 
     nextLink = next.toString();
   }
   return { value, nextLink };
+}
+
+/**
+ * ARM's naming rule for Microsoft.Web/certificates (learn.microsoft.com, resource name rules and the certificates
+ * template reference): 1–260 characters, no '/', not ending in a space or period. `az webapp config ssl upload`
+ * names certificates `<THUMBPRINT>__<location>_<resourceGroup>`, spaces included ("…__West Europe_rg-demo").
+ * Characters ARM cannot route in a path segment ('#', '?', '%', '&', '\\', controls) are refused as well.
+ */
+export function isValidCertificateName(name: string): boolean {
+  return name.length >= 1 && name.length <= 260 && !/[/#?%&\\\u0000-\u001f\u007f]/.test(name) && !/[ .]$/.test(name);
 }
 
 const FORMAT_MESSAGES: Record<CertificateFormatError['code'], string> = {
@@ -536,8 +638,12 @@ function openUpload(pfx: Buffer, password: string): CertificateBundle {
 }
 
 async function putCertificate(ctx: ArmContext, s: SubscriptionState, rg: string, name: string, body: unknown): Promise<WebCertificate> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._()-]{0,88}$/.test(name)) {
-    throw new HttpError(400, 'BadRequest', `The certificate name '${name}' is invalid.`);
+  if (!isValidCertificateName(name)) {
+    throw new HttpError(
+      400,
+      'InvalidResourceName',
+      `The resource name '${name}' is invalid. A Microsoft.Web/certificates name has 1 to 260 characters, no '/' (nor '#', '?', '%', '&', '\\' or control characters), and does not end with a space or a period.`,
+    );
   }
   if (!isRecord(body)) throw new HttpError(400, 'BadRequest', 'The request body is required: { "location": …, "properties": { … } }.');
   if (typeof body.location !== 'string' || body.location.trim() === '') {

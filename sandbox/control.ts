@@ -100,6 +100,8 @@ export interface SandboxControl {
   /** What the running app loaded (simulated apps), else what it would load now. Uppercase. */
   loadedThumbprints(ref: AppRef): string[];
   restarts(ref: AppRef): number;
+  /** The site's slot setting names (`config/slotConfigNames.appSettingNames`; [] when none). */
+  slotSettingNames(site: AppRef): string[];
 
   // ARM state
   certificates(subscriptionId: string): SandboxCertificateInfo[];

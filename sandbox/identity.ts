@@ -55,6 +55,11 @@ export interface ManagedIdentityEndpoint {
   configure(settings: ManagedIdentitySettings): void;
   /** Every token request so far (never the tokens). */
   requests(): IdentityRequest[];
+  /**
+   * A token of this sandbox's signing key for `resource`, as Entra ID would issue it to the app `appId` (the
+   * sandbox's token endpoint for a service principal, `sandbox/tenant.ts`). Undefined for a resource no service has.
+   */
+  issue(resource: string, appId: string): { token: string; expiresOn: number } | undefined;
   /** Whether `token` is one of this endpoint's, unexpired, for `audience`; a reason when not. */
   check(token: string, audience: TokenAudience): { ok: true; clientId: string } | { ok: false; reason: string };
   stop(): Promise<void>;
@@ -184,6 +189,25 @@ export async function startManagedIdentityEndpoint(options: { tenantId: string }
       }
     },
     requests: () => log.map((e) => ({ ...e })),
+    issue(resource, appId) {
+      if (!(Object.keys(AUDIENCES) as TokenAudience[]).some((k) => AUDIENCES[k].some((a) => a === normalise(resource)))) return undefined;
+      const now = Math.floor(Date.now() / 1000);
+      const expiresOn = now + TOKEN_LIFETIME_S;
+      const token = sign({
+        aud: resource,
+        iss: `https://sts.windows.net/${options.tenantId}/`,
+        iat: now,
+        nbf: now,
+        exp: expiresOn,
+        appid: appId,
+        oid: principalOf(appId),
+        sub: principalOf(appId),
+        tid: options.tenantId,
+        idtyp: 'app',
+        ver: '1.0',
+      });
+      return { token, expiresOn };
+    },
     check(token, audience) {
       const [h, p, s] = token.split('.');
       if (h === undefined || p === undefined || s === undefined) return { ok: false, reason: 'the token is not a JWT' };

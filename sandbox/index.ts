@@ -33,12 +33,14 @@ import {
   type VaultVersion,
 } from './state.js';
 import { ArmThrottle, type ThrottlingOptions } from './throttling.js';
+import { AUTHORITY_PATH, newServicePrincipal, type ServicePrincipal } from './tenant.js';
 
 export type { Scenario } from './scenario.js';
 export type { SandboxControl, KeyVaultVersionInfo, SandboxCertificateInfo, RenewSpec, RestartBehaviour, RequestFilter } from './control.js';
 export type { FaultSpec, ActiveFault } from './faults.js';
 export type { ManagedIdentityEndpoint, ManagedIdentitySettings, IdentityRequest, TokenAudience } from './identity.js';
 export type { ThrottlingOptions, BucketSpec } from './throttling.js';
+export type { ServicePrincipal } from './tenant.js';
 export type { Counters, RequestLogEntry } from './observe.js';
 export { quotaFloorSeconds, ARM_READS, ARM_WRITES } from './throttling.js';
 export { ScenarioError, HEALTH_SHAPES, type HealthShape } from './scenario.js';
@@ -78,6 +80,13 @@ export interface Sandbox {
    * come from `identity` and name the service's audience.
    */
   token: string;
+  /**
+   * The service principal the sandbox's token endpoint signs in (client credentials), e.g. `az login
+   * --service-principal -u <clientId> -p <secret> --tenant <tenantId>`; its tokens are JWTs ARM checks.
+   */
+  servicePrincipal: ServicePrincipal;
+  /** `<armEndpoint>/adfs`: the AD FS-style authority of that sign-in (no instance discovery, so no internet). */
+  authority: string;
   /** The App Service managed-identity endpoint (IDENTITY_ENDPOINT / IDENTITY_HEADER) whose tokens ARM and Key Vault check. */
   identity: ManagedIdentityEndpoint;
   /** The sandbox's HTTPS server certificate and key (signed by `caPem`, for 127.0.0.1): Azurite over HTTPS uses it. */
@@ -166,6 +175,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
     let armEndpoint = '';
     let control: SandboxControl | undefined;
     let infoFn: () => Record<string, unknown> = () => ({});
+    const servicePrincipal = newServicePrincipal();
     const controlRoutes = (req: Parameters<ReturnType<typeof createControlRoutes>>[0], res: Parameters<ReturnType<typeof createControlRoutes>>[1], url: URL) =>
       createControlRoutes(control!, infoFn)(req, res, url);
     const arm = await startHttpsServer(
@@ -184,6 +194,8 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
         secretOf,
         control: controlRoutes,
         tokens,
+        login: { endpoint: () => armEndpoint, principal: servicePrincipal, tokens },
+        publishingPassword: randomUUID().replace(/-/g, ''),
         log,
       }),
     );
@@ -191,7 +203,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
     armEndpoint = arm.url;
 
     for (const sub of scenario.subscriptions) {
-      const s = world.addSubscription(sub.id, sub.displayName ?? `Sandbox subscription ${sub.id.slice(0, 8)}`);
+      const s = world.addSubscription(sub.id, sub.displayName ?? `Sandbox subscription ${sub.id.slice(0, 8)}`, sub.state);
       for (const rg of sub.resourceGroups) s.groups.set(rg.name.toLowerCase(), { name: rg.name, location: rg.location });
     }
 
@@ -363,7 +375,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
               id: siteResourceId(ref),
               location,
               webspace: webspaceKey(sub.id, rg.name, location),
-              kind: site.kind ?? 'app',
+              kind: site.kind ?? 'app,linux',
               serverFarmId,
               tags: resolveMap(spec.tags, `${where} tag`),
               settings: resolveMap(spec.settings, `${where} setting`),
@@ -374,6 +386,11 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
             };
           };
           const siteState = mk({ subscriptionId: sub.id, resourceGroup: rg.name, site: site.name }, site);
+          siteState.slotConfigNames = {
+            appSettingNames: site.slotSettings !== undefined ? [...site.slotSettings] : null,
+            connectionStringNames: null,
+            azureStorageConfigNames: null,
+          };
           world.addApp(siteState);
           for (const slot of site.slots ?? []) {
             world.addApp(mk({ subscriptionId: sub.id, resourceGroup: rg.name, site: site.name, slot: slot.name }, { ...slot }), siteState);
@@ -416,6 +433,8 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
       caFile,
       tenantId,
       token,
+      servicePrincipal,
+      authority: `${armEndpoint}${AUTHORITY_PATH}`,
       identity,
       serverTls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem },
       startedAt: now,
@@ -593,6 +612,7 @@ function createControl(d: ControlDeps): SandboxControl {
       return a.app !== undefined ? a.app.loadedThumbprints() : d.world.loadCertificates(a).map((c) => c.thumbprint);
     },
     restarts: (ref) => d.world.requireApp(ref).restarts,
+    slotSettingNames: (ref) => [...(d.world.requireApp({ ...ref, slot: undefined }).slotConfigNames?.appSettingNames ?? [])],
 
     certificates(subscriptionId) {
       const s = d.world.subscription(subscriptionId);

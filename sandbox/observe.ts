@@ -4,7 +4,7 @@
 export interface RequestLogEntry {
   seq: number;
   at: string;
-  surface: 'arm' | 'kv' | 'control';
+  surface: 'arm' | 'kv' | 'control' | 'login';
   method: string;
   /** Path without the query string. */
   path: string;

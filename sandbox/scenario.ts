@@ -167,7 +167,7 @@ export interface SiteSpec extends AppBehaviourSpec {
   name: string;
   /** Display form, e.g. "West Europe". Default: the resource group's location. */
   location?: string;
-  /** Default 'app'. */
+  /** Default 'app,linux' (the sites are Linux apps, `reserved: true`, as the kit's /var/ssl/private implies). */
   kind?: string;
   /** App Service plan name in the same resource group. Default '<resourceGroup>-plan'. */
   plan?: string;
@@ -175,6 +175,11 @@ export interface SiteSpec extends AppBehaviourSpec {
   /** App settings (WEBSITE_LOAD_CERTIFICATES, CLIENT_CERT_THUMBPRINT, …); placeholders allowed. */
   settings?: Record<string, string>;
   slots?: SlotSpec[];
+  /**
+   * Slot settings ("deployment slot settings", `config/slotConfigNames.appSettingNames`): app setting names that
+   * stay with their slot in a swap. Default none, as on a new site.
+   */
+  slotSettings?: string[];
 }
 
 interface AppServiceCertificateBase {
@@ -219,8 +224,17 @@ export interface SubscriptionSpec {
   /** A GUID, as in Azure. */
   id: string;
   displayName?: string;
+  /**
+   * Subscriptions_List's `state` (default 'Enabled'). A 'Disabled' or 'Deleted' subscription is read-only: ARM
+   * refuses writes with 409 `ReadOnlyDisabledSubscription`, as it does for a disabled subscription.
+   */
+  state?: SubscriptionStateName;
   resourceGroups: ResourceGroupSpec[];
 }
+
+/** Subscription states of Subscriptions_List (Microsoft.Resources, SubscriptionState). */
+export const SUBSCRIPTION_STATES = ['Enabled', 'Warned', 'PastDue', 'Disabled', 'Deleted'] as const;
+export type SubscriptionStateName = (typeof SUBSCRIPTION_STATES)[number];
 
 export interface CaSpec {
   /** Name used by `issuer` and `trusts`. */
@@ -342,6 +356,9 @@ export function validateScenario(s: Scenario): void {
     }
   };
   for (const sub of s.subscriptions) {
+    if (sub.state !== undefined && !SUBSCRIPTION_STATES.includes(sub.state)) {
+      fail(`subscription '${sub.id}': state '${String(sub.state)}' is not one of ${SUBSCRIPTION_STATES.join(', ')}`);
+    }
     for (const rg of sub.resourceGroups) {
       const siteNames = new Set<string>();
       for (const site of rg.sites ?? []) {
@@ -350,6 +367,7 @@ export function validateScenario(s: Scenario): void {
         if (siteNames.has(site.name.toLowerCase())) fail(`${where}: declared twice`);
         siteNames.add(site.name.toLowerCase());
         checkApp(site, where);
+        for (const n of site.slotSettings ?? []) if (typeof n !== 'string' || n.trim() === '') fail(`${where}: slotSettings entries must be setting names`);
         const slotNames = new Set<string>();
         for (const slot of site.slots ?? []) {
           if (!ARM_NAME.test(slot.name)) fail(`${where}: slot name '${slot.name}' is invalid`);

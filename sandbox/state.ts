@@ -5,7 +5,7 @@
 import type { AppRef } from '../src/core/ports.js';
 import type { LoadedCertificate, SimulatedApp } from './apps.js';
 import type { Material, SecretForm } from './materials.js';
-import type { HealthShape, SecretContentType, SecretDefect } from './scenario.js';
+import type { HealthShape, SecretContentType, SecretDefect, SubscriptionStateName } from './scenario.js';
 
 export interface AppBehaviour {
   downstream?: string;
@@ -38,6 +38,15 @@ export interface AppState {
   /** Sites only: their slots, in declaration order. */
   slots?: AppState[];
   slotByName?: Map<string, AppState>;
+  /** Sites only: `config/slotConfigNames`, the names that stick to their slot in a swap (the site owns them). */
+  slotConfigNames?: SlotConfigNames;
+}
+
+/** SlotConfigNamesResource.properties (Microsoft.Web): nulls are how ARM answers a site that never set them. */
+export interface SlotConfigNames {
+  appSettingNames: string[] | null;
+  connectionStringNames: string[] | null;
+  azureStorageConfigNames: string[] | null;
 }
 
 export interface WebCertificate {
@@ -63,6 +72,7 @@ export interface ResourceGroupState {
 export interface SubscriptionState {
   id: string;
   displayName: string;
+  state: SubscriptionStateName;
   groups: Map<string, ResourceGroupState>;
   sites: AppState[];
   /** lowercase resource group → its sites, so listing one group does not walk the subscription. */
@@ -151,10 +161,11 @@ export class World {
     return this.subscriptions.get(id.toLowerCase());
   }
 
-  addSubscription(id: string, displayName: string): SubscriptionState {
+  addSubscription(id: string, displayName: string, state: SubscriptionStateName = 'Enabled'): SubscriptionState {
     const s: SubscriptionState = {
       id,
       displayName,
+      state,
       groups: new Map(),
       sites: [],
       sitesByGroup: new Map(),

@@ -7,6 +7,7 @@ import { createArmPacing, type ArmPacer, type ArmRequestCounter, type PacingOpti
 import { createCredential, defaultAzureCredential, managedIdentityCredential } from './azure/credentials.js';
 import { KeyVaultCertificateSource } from './azure/keyVaultSource.js';
 import { RotationQueue } from './azure/rotationQueue.js';
+import { ArmSubscriptionDirectory } from './azure/subscriptionDirectory.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
 import { TableRotationSlots } from './azure/tableRotationSlots.js';
 import type { CrashBoundary } from './core/boundaries.js';
@@ -111,6 +112,10 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     pacer,
     credential,
   };
+  // Only with AZURE_SUBSCRIPTION_IDS unset or '*': the subscriptions the identity can list (src/core/subscriptions.ts).
+  if (config.subscriptionDiscovery) {
+    deps.subscriptions = new ArmSubscriptionDirectory({ endpoint: config.armEndpoint, audience: config.armAudience, credential, tlsCa: overrides.tlsCa });
+  }
   if (overrides.faultHook) deps.faultHook = overrides.faultHook;
   if (overrides.owner) deps.owner = overrides.owner;
   return deps;

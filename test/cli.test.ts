@@ -136,7 +136,8 @@ describe('mtls-rotator CLI', () => {
 
   it.each([
     ['a setting with an invalid value', { RENEW_BEFORE_DAYS: 'soon' }, /RENEW_BEFORE_DAYS/],
-    ['a required setting missing', { AZURE_SUBSCRIPTION_IDS: '' }, /AZURE_SUBSCRIPTION_IDS/],
+    ['a required setting missing', { AzureWebJobsStorage: '' }, /AzureWebJobsStorage/],
+    ["'*' next to a subscription id", { AZURE_SUBSCRIPTION_IDS: '*,22222222-2222-4222-8222-222222222222' }, /AZURE_SUBSCRIPTION_IDS must be either '\*'/],
   ])('bad configuration (%s) stops before any request, naming the setting, exit 2', async (_name, override, message) => {
     const before = sb.control.requests().length;
     const run = await cli(['plan', '--json'], { ...env, ...override });

@@ -245,6 +245,14 @@ export class ArmAppServiceGateway implements AppServiceGateway {
     return { ...(dictionary.properties ?? {}) } as AppSettings;
   }
 
+  /** `GET …/config/slotConfigNames` of the site: the app setting names that stay with their slot in a swap. */
+  async readSlotSettingNames(site: AppRef): Promise<string[]> {
+    const names = await callAzure({ operation: 'read slot setting names', resource: appResourceId({ ...site, slot: undefined }) }, () =>
+      this.client(site.subscriptionId).webApps.listSlotConfigurationNames(site.resourceGroup, site.site),
+    );
+    return [...(names.appSettingNames ?? [])];
+  }
+
   async writeAppSettings(ref: AppRef, input: AppSettings): Promise<void> {
     const webApps = this.client(ref.subscriptionId).webApps;
     // Written back as read: a null value goes out as null, which the SDK's serializer passes through.

@@ -27,8 +27,8 @@ export interface SettingSpec {
 }
 
 export const SETTINGS = [
-  { name: 'AZURE_SUBSCRIPTION_IDS', kind: 'list', optional: false,
-    description: 'Comma-separated subscription ids (GUIDs) the rotator scans.' },
+  { name: 'AZURE_SUBSCRIPTION_IDS', kind: 'list', optional: true,
+    description: "Comma-separated subscription ids (GUIDs) the rotator scans; unset, empty or '*' = every subscription its identity can list (Enabled, Warned, PastDue; Disabled and Deleted skipped)." },
   { name: 'ARM_ENDPOINT', kind: 'url', default: 'https://management.azure.com', optional: false,
     description: 'Azure Resource Manager endpoint (the sandbox serves one on 127.0.0.1).' },
   { name: 'ARM_AUDIENCE', kind: 'url', optional: true,
@@ -113,7 +113,10 @@ export const SETTINGS = [
 export type SettingName = (typeof SETTINGS)[number]['name'];
 
 export interface Config {
+  /** The configured subscriptions; empty when `subscriptionDiscovery` (then src/core/subscriptions.ts lists them). */
   subscriptionIds: string[];
+  /** AZURE_SUBSCRIPTION_IDS unset, empty or '*': scan every subscription the identity can list. */
+  subscriptionDiscovery: boolean;
   armEndpoint: string;
   /** ARM_AUDIENCE, or ARM_ENDPOINT when unset (no trailing slash). */
   armAudience: string;
@@ -259,9 +262,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   // Subscriptions
   const subscriptionIds: string[] = [];
   const subscriptions = raw('AZURE_SUBSCRIPTION_IDS');
-  if (subscriptions === undefined) {
-    problems.push('AZURE_SUBSCRIPTION_IDS is required: a comma-separated list of subscription ids (GUIDs)');
-  } else {
+  const subscriptionEntries = (subscriptions ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  // Unset, blank or '*': discovery (src/core/subscriptions.ts). '*' next to ids is ambiguous, so it is refused.
+  const subscriptionDiscovery = subscriptions === undefined || subscriptions.trim() === '*';
+  if (subscriptionEntries.includes('*') && !subscriptionDiscovery) {
+    problems.push(`AZURE_SUBSCRIPTION_IDS must be either '*' (every subscription the identity can list) or subscription ids (GUIDs), not both, got '${subscriptions}'`);
+  } else if (subscriptions !== undefined && !subscriptionDiscovery) {
     for (const entry of subscriptions.split(',').map((s) => s.trim()).filter(Boolean)) {
       if (!GUID.test(entry)) problems.push(`AZURE_SUBSCRIPTION_IDS entries must be subscription ids (GUIDs), got '${entry}'`);
       else if (!subscriptionIds.some((s) => s.toLowerCase() === entry.toLowerCase())) subscriptionIds.push(entry.toLowerCase());
@@ -340,6 +346,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   const config: Config = {
     subscriptionIds,
+    subscriptionDiscovery,
     armEndpoint,
     armAudience,
     credential,

@@ -5,6 +5,7 @@ import type { Logger } from './logger.js';
 import type { AppServiceGateway, CertificateSource, Clock, Prober, RotationSlots } from './ports.js';
 import type { RotationStore } from './records.js';
 import type { ProbeKind } from './rotation/probes/probeKind.js';
+import type { SubscriptionDirectory } from './subscriptions.js';
 
 export interface RotatorDeps {
   gateway: AppServiceGateway;
@@ -27,4 +28,6 @@ export interface RotatorDeps {
   slots?: RotationSlots;
   /** The probe kinds every phase runs; defaults to the list in src/core/rotation/probes/index.ts. */
   probeKinds?: readonly ProbeKind[];
+  /** Subscription discovery (AZURE_SUBSCRIPTION_IDS unset or '*'; src/core/subscriptions.ts). */
+  subscriptions?: SubscriptionDirectory;
 }

@@ -83,6 +83,8 @@ export interface AppServiceGateway {
   getCertificate(subscriptionId: string, resourceGroup: string, name: string): Promise<CertificateInfo | undefined>;
   /** `POST .../config/appsettings/list`: the whole dictionary. */
   readAppSettings(ref: AppRef): Promise<AppSettings>;
+  /** The site's deployment slot setting names (`config/slotConfigNames`); optional, see src/core/slotSettings.ts. */
+  readSlotSettingNames?(site: AppRef): Promise<string[]>;
   /** `PUT .../config/appsettings`: replaces the whole dictionary. Callers always pass a read-modify-write result. */
   writeAppSettings(ref: AppRef, settings: AppSettings): Promise<void>;
   restart(ref: AppRef): Promise<void>;

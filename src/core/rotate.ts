@@ -34,6 +34,7 @@ import { stageCandidate } from './rotation/stageCandidate.js';
 import { admitProbeTargets } from './rotation/admitTargets.js';
 import { switchThumbprint } from './rotation/switchThumbprint.js';
 import { verifyRotation } from './rotation/verifyRotation.js';
+import { slotSettingsProblem } from './slotSettings.js';
 
 /**
  * Why a rotation did not run:
@@ -44,6 +45,8 @@ import { verifyRotation } from './rotation/verifyRotation.js';
  * AppProblems = bad tags or settings (listed in `problems`), the app is never changed.
  */
 export type SkipReason = 'DryRun' | 'NothingDue' | 'HeldBack' | 'InProgress' | 'NotOptedIn' | 'AppProblems'
+  /** Its slot settings make some owned settings sticky and others not: a swap would split them (slotSettings.ts). */
+  | 'SplitSlotSettings'
   /** Every fleet rotation slot (MAX_PARALLEL_ROTATIONS) stayed taken; still due, rotated by a later run. */
   | 'FleetBusy';
 
@@ -150,6 +153,15 @@ export async function rotateScannedApp(
     // A rotation left mid-way owns the app until it is finished or rolled back: finish it first.
     const open = history.find(isInFlight);
     if (open) return await continueRecord(deps, config, open, lease);
+    // Before anything changes (a rotation already under way is finished above, whatever the slot settings say).
+    const split = await slotSettingsProblem(deps.gateway, { ref: app.ref, name: app.name, hasSlots: app.tags.slots }, app.tags.settings);
+    if (split !== undefined) {
+      await releaseQuietly({ deps, lease });
+      deps.logger.warn(`rotation of ${app.name} not started: ${split}`, { appId: app.appId });
+      // A conflict between the site's slot settings and the rotation; the reason names it for the operator.
+      deps.telemetry.event('RotationConflict', { appId: app.appId, slot: app.ref.slot, subscription: app.ref.subscriptionId, reason: 'SplitSlotSettings' });
+      return skipped(app, 'SplitSlotSettings', { plan, problems: [split] });
+    }
 
     let current = app;
     let currentPlan = plan;

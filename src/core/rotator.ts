@@ -19,6 +19,7 @@ import { CandidateReads } from './rotation/context.js';
 import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
 import { emitScanTelemetry, scanFailure } from './scanTelemetry.js';
 import { sourceUrlOf } from './tags.js';
+import { subscriptionsInScope } from './subscriptions.js';
 
 export type { RotatorDeps } from './deps.js';
 
@@ -162,7 +163,8 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
       throw new NotFoundError(`'${value}' is not an app name ("site" or "site/slot") or a resource id`);
     }
     const matches: AppRef[] = [];
-    for (const subscriptionId of config.subscriptionIds) {
+    const inScope = (await subscriptionsInScope(deps, config)).ids;
+    for (const subscriptionId of inScope) {
       for await (const site of deps.gateway.listSites(subscriptionId)) {
         if (site.ref.site.toLowerCase() !== siteName.toLowerCase()) continue;
         if (!slotName) {
@@ -175,7 +177,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
       }
     }
     if (matches.length === 0) {
-      throw new NotFoundError(`no app named '${value}' in subscription(s) ${config.subscriptionIds.join(', ')}`);
+      throw new NotFoundError(`no app named '${value}' in subscription(s) ${inScope.join(', ')}`);
     }
     if (matches.length > 1) {
       throw new NotFoundError(`'${value}' matches several apps (${matches.map(appIdOf).join(', ')}); use the resource id`);

@@ -56,13 +56,12 @@ describe('loadConfig', () => {
     const problems = problemsOf({ RENEW_BEFORE_DAYS: 'abc', PROBE_ATTEMPTS: '0' });
     expect(problems).toEqual(
       expect.arrayContaining([
-        expect.stringContaining('AZURE_SUBSCRIPTION_IDS is required'),
         expect.stringContaining('AzureWebJobsStorage is required'),
         "RENEW_BEFORE_DAYS must be an integer from 1 to 365, got 'abc'",
         "PROBE_ATTEMPTS must be an integer from 1 to 20, got '0'",
       ]),
     );
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(3);
   });
 
   const integerSettings = (SETTINGS as readonly SettingSpec[]).filter((s) => s.kind === 'integer');
@@ -254,8 +253,29 @@ describe('SETTINGS and local.settings.sample.json', () => {
     for (const s of SETTINGS as readonly SettingSpec[]) {
       expect(s.description.length, s.name).toBeGreaterThan(10);
       if (s.kind === 'integer') expect([s.min, s.max], s.name).not.toContain(undefined);
-      if (!s.optional && s.default === undefined) expect(['AZURE_SUBSCRIPTION_IDS', 'AzureWebJobsStorage']).toContain(s.name);
+      if (!s.optional && s.default === undefined) expect(['AzureWebJobsStorage']).toContain(s.name);
       if (s.secret) expect(s.default, s.name).toBeUndefined();
     }
+  });
+});
+
+describe('AZURE_SUBSCRIPTION_IDS: a list, or discovery', () => {
+  it.each([
+    ['unset: every subscription the identity can list', undefined, { subscriptionDiscovery: true, subscriptionIds: [] }],
+    ['blank, as an app setting often is: discovery too', '  ', { subscriptionDiscovery: true, subscriptionIds: [] }],
+    ["'*': discovery", '*', { subscriptionDiscovery: true, subscriptionIds: [] }],
+    ["' * ' with spaces: discovery", ' * ', { subscriptionDiscovery: true, subscriptionIds: [] }],
+    ['a list of ids: exactly those, lowercased, no discovery', `${SUB.toUpperCase()}`, { subscriptionDiscovery: false, subscriptionIds: [SUB.toLowerCase()] }],
+  ])('%s', (_what, value, expected) => {
+    const config = loadConfig({ ...minimal, AZURE_SUBSCRIPTION_IDS: value });
+    expect({ subscriptionDiscovery: config.subscriptionDiscovery, subscriptionIds: config.subscriptionIds }).toEqual(expected);
+  });
+
+  it.each([
+    ["'*' next to an id is ambiguous", `*,${SUB}`, /^AZURE_SUBSCRIPTION_IDS must be either '\*' .* or subscription ids \(GUIDs\), not both/],
+    ['an entry that is not a GUID', 'prod-subscription', /^AZURE_SUBSCRIPTION_IDS entries must be subscription ids \(GUIDs\), got 'prod-subscription'$/],
+    ['only commas', ',,', /^AZURE_SUBSCRIPTION_IDS must list at least one subscription id$/],
+  ])('refuses %s, naming the setting', (_what, value, message) => {
+    expect(problemsOf({ ...minimal, AZURE_SUBSCRIPTION_IDS: value })).toEqual([expect.stringMatching(message)]);
   });
 });

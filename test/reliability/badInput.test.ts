@@ -237,7 +237,8 @@ describe('bad input catalogue', () => {
 
     const env = sandboxEnv(sb, azurite().connectionString);
     const configCases: [string, Record<string, string | undefined>, RegExp][] = [
-      ['no subscription ids', { AZURE_SUBSCRIPTION_IDS: undefined }, /AZURE_SUBSCRIPTION_IDS/],
+      // Unset is discovery now (every subscription the identity can list); '*' next to ids is what is ambiguous.
+      ["'*' next to a subscription id", { AZURE_SUBSCRIPTION_IDS: `*,${SUB}` }, /AZURE_SUBSCRIPTION_IDS/],
       ['a subscription id that is not a GUID', { AZURE_SUBSCRIPTION_IDS: 'prod' }, /AZURE_SUBSCRIPTION_IDS/],
       ['a lease shorter than allowed', { LEASE_SECONDS: '5' }, /LEASE_SECONDS/],
       ['probe attempts that are not a number', { PROBE_ATTEMPTS: 'many' }, /PROBE_ATTEMPTS/],

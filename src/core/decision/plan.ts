@@ -4,6 +4,7 @@ import type { CandidateRefusal } from '../refusals.js';
 import { sourceUrlOf } from '../tags.js';
 import { isBlocked, isDue, type CertificateBinding, type ScannedApp, type ScanResult } from './decide.js';
 import type { PolicyDecision } from './policies.js';
+import type { SubscriptionDiscovery } from '../subscriptions.js';
 
 export interface DueBinding {
   key: string;
@@ -61,6 +62,8 @@ export interface Plan {
   /** Apps with at least one due binding. */
   dueApps: number;
   dueBindings: number;
+  /** With subscription discovery: the subscriptions found (scanned) and skipped (Disabled, Deleted), with states. */
+  subscriptions?: SubscriptionDiscovery;
 }
 
 export function planApp(app: ScannedApp): AppPlan {
@@ -134,5 +137,6 @@ export function planOf(scan: ScanResult, now: Date): Plan {
     apps,
     dueApps: apps.filter((a) => a.action === 'rotate').length,
     dueBindings: apps.reduce((sum, a) => sum + a.due.length, 0),
+    ...(scan.discovery !== undefined ? { subscriptions: scan.discovery } : {}),
   };
 }

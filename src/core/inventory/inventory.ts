@@ -10,6 +10,7 @@ import { appIdOf, appNameOf } from '../identity.js';
 import type { AppRef, AppSettings, SiteInfo } from '../ports.js';
 import { LOAD_CERTIFICATES_SETTING } from '../tags.js';
 import { parseLoadCertificates } from '../thumbprints.js';
+import { subscriptionsInScope } from '../subscriptions.js';
 import { selectedThumbprintOf, settingValue } from './appSettings.js';
 import { explicitBinding, wildcardBindings } from './bindings.js';
 import { CertificateIndex, type CertificateLookup } from './certificateIndex.js';
@@ -34,7 +35,8 @@ export async function takeInventory<A extends InventoryApp>(
 ): Promise<InventoryResult<A>> {
   const started = deps.clock.now();
   const ctx = newInventoryContext(deps, config);
-  const subscriptionIds = options.subscriptionIds ?? config.subscriptionIds;
+  const scope = options.subscriptionIds !== undefined ? { ids: options.subscriptionIds } : await subscriptionsInScope(deps, config);
+  const subscriptionIds = scope.ids;
   const results = await Promise.all(subscriptionIds.map((id) => inventorySubscription(ctx, id, options.decide)));
   const finished = deps.clock.now();
   return {
@@ -44,6 +46,7 @@ export async function takeInventory<A extends InventoryApp>(
     subscriptions: results.map((r) => r.subscription),
     apps: results.flatMap((r) => r.apps),
     problems: results.flatMap((r) => r.problems),
+    ...(scope.discovery !== undefined ? { discovery: scope.discovery } : {}),
   };
 }
 

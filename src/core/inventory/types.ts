@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { AppRef, AppServiceGateway, CertificateInfo, CertificateSource, KeyVaultCertificateVersion, KeyVaultSource, SiteInfo } from '../ports.js';
 import type { CandidateRefusal } from '../refusals.js';
 import type { AppTagConfig } from '../tags.js';
+import type { SubscriptionDirectory, SubscriptionDiscovery } from '../subscriptions.js';
 
 /** What an app loads: a certificate resource's thumbprint and dates (dates unknown for a dangling pin). */
 export interface LoadedCertificate {
@@ -87,10 +88,14 @@ export interface InventoryResult<A extends InventoryApp = InventoryApp> {
   subscriptions: SubscriptionScan[];
   apps: A[];
   problems: ScanProblem[];
+  /** Set when AZURE_SUBSCRIPTION_IDS asked for discovery: which subscriptions were found and which were skipped. */
+  discovery?: SubscriptionDiscovery;
 }
 
 export interface ScanDeps {
   gateway: AppServiceGateway;
+  /** Lists the subscriptions when AZURE_SUBSCRIPTION_IDS asks for discovery. */
+  subscriptions?: SubscriptionDirectory;
   sources: CertificateSource;
   clock: Clock;
   logger: Logger;

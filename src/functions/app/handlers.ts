@@ -113,7 +113,8 @@ export const rotationsHandler = api(async (request, context, invocation, caller)
 
 async function startRotations(request: HttpRequest, context: InvocationContext, { config, rotator, deps }: Invocation, caller: RequestedBy): Promise<HttpResponseInit> {
   const body = await readRotationRequest(request);
-  if (body.subscription !== undefined && !config.subscriptionIds.includes(body.subscription.toLowerCase())) {
+  // With discovery (AZURE_SUBSCRIPTION_IDS unset or '*') there is no configured list to check a request against.
+  if (body.subscription !== undefined && !config.subscriptionDiscovery && !config.subscriptionIds.includes(body.subscription.toLowerCase())) {
     throw new RequestValidationError('UnknownSubscription', `subscription ${body.subscription} is not one of AZURE_SUBSCRIPTION_IDS (${config.subscriptionIds.join(', ')})`);
   }
   const subscriptionIds = body.subscription !== undefined ? [body.subscription.toLowerCase()] : undefined;
