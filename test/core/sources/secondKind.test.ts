@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateSecret, CertificateSourceAdapter, KeyVaultCertificateVersion, KeyVaultSource, SourceHostVerdict, SourceRef } from '../../../src/core/ports.js';
 import { SourceRegistry } from '../../../src/core/sources/registry.js';
+import { sourceTagValueOf } from '../../../src/core/sources/sourceRef.js';
 import { parseAppTags } from '../../../src/core/tags.js';
 import { scanInventory } from '../../../src/core/scan.js';
 import { describeCertificate } from '../../../src/crypto/x509.js';
@@ -93,6 +94,15 @@ describe('a second source kind registered beside Key Vault', () => {
       expect(parsed.problems).toEqual([]);
       expect(parsed.config.source).toEqual(expected);
     }
+  });
+
+  it.each<[string, SourceRef]>([
+    ['a Key Vault certificate (the bare URL, as always)', { kind: 'keyvault', uri: `${VAULT_URL}/certificates/client` }],
+    ['a drop whose address Key Vault would also accept', { kind: 'pemdrop', uri: `https://${DROPS}/certificates/client` }],
+  ])('the source tag the rotator writes on what it uploads reads back as the same kind: %s', (_sentence, ref) => {
+    const { world } = arrange();
+    const read = world.deps.sources.parseTagValue(sourceTagValueOf(ref));
+    expect(typeof read === 'string' ? read : world.deps.sources.refOf(read)).toEqual(ref);
   });
 
   it.each<[string, string, 'due' | RegExp, string[], string[]]>([
