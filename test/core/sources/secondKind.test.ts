@@ -79,6 +79,7 @@ describe('a second source kind registered beside Key Vault', () => {
   it.each<[string, string, { kind?: string; vaultUrl: string; name: string } | RegExp]>([
     ['a drop URL is read by the drop kind', `https://${DROPS}/team/client.pem`, { kind: 'pemdrop', vaultUrl: `https://${DROPS}`, name: 'team/client' }],
     ['a Key Vault URL as written today, which the drop kind would accept too, is still read by Key Vault (registered first)', `${VAULT_URL}/certificates/client`, { vaultUrl: VAULT_URL, name: 'client' }],
+    ['Key Vault named explicitly (keyvault:<url>), as docs/operations.md allows', `keyvault:${VAULT_URL}/certificates/client`, { vaultUrl: VAULT_URL, name: 'client' }],
     ['a value naming its kind is read by that kind only', `pemdrop:${VAULT_URL}/certificates/client`,
       { kind: 'pemdrop', vaultUrl: VAULT_URL, name: 'certificates/client' }],
     ['a value no kind accepts is refused with each kind\'s reason', 'https://kv1.vault.azure.net/a/b/c',
