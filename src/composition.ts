@@ -72,7 +72,8 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     allowedHosts: config.keyVaultAllowedHosts,
     tlsCa: overrides.tlsCa,
   });
-  // One line per kind of certificate source.
+  // One line per kind of certificate source. Key Vault stays first: a `-source` tag value without a `<kind>:` prefix is
+  // read by the first kind that accepts it, so Key Vault URLs keep their meaning whatever is added after it.
   const sources = new SourceRegistry().register(keyVault);
   const storage = storageClients(config.storage, config.clientId);
   // The sandbox CA also covers its HTTPS Azurite, which identity-based storage needs (bearer tokens need HTTPS).

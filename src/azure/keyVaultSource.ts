@@ -4,12 +4,12 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { CertificateClient, type KeyVaultCertificate } from '@azure/keyvault-certificates';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { CertificateFacts, CertificateSecret, CertificateSourceAdapter, KeyVaultCertificateVersion, KeyVaultSource, SourceRef } from '../core/ports.js';
-import { keyVaultRefOf, parseKeyVaultRef } from '../core/sources/keyVaultRef.js';
+import type { CertificateFacts, CertificateSecret, CertificateSourceAdapter, KeyVaultCertificateVersion, KeyVaultSource, SourceHostVerdict, SourceRef } from '../core/ports.js';
+import { checkKeyVaultSourceHost, checkVaultHost, keyVaultRefOf, parseKeyVaultRef } from '../core/sources/keyVaultRef.js';
 import { KEY_VAULT } from '../core/sources/sourceRef.js';
 import { certificateFacts, derToPem, describeCertificate, thumbprintOfDer } from '../crypto/x509.js';
 import { AzurePreconditionError, callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
-import { checkVaultHost, SecretTooLargeError, type AllowedHost } from '../core/trust.js';
+import { SecretTooLargeError, type AllowedHost } from '../core/trust.js';
 import { attemptTimeoutPolicy, responseSizeLimitPolicy, RESPONSE_TOO_LARGE } from './pipeline.js';
 
 // Key Vault stores secrets of at most 25 KB, and a certificate bundle with its policy is a few KB: 1 MiB is far
@@ -57,6 +57,11 @@ export class KeyVaultCertificateSource implements CertificateSourceAdapter {
 
   refOf(source: KeyVaultSource): SourceRef {
     return keyVaultRefOf(source);
+  }
+
+  /** The same rule `clients()` applies, asked by the inventory before it reads anything. */
+  checkHost(source: KeyVaultSource): SourceHostVerdict {
+    return checkKeyVaultSourceHost(source, this.options.allowedHosts ?? []);
   }
 
   constructor(private readonly options: KeyVaultSourceOptions) {}

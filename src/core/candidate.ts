@@ -42,7 +42,7 @@ const FORMAT_REFUSALS: Record<string, CandidateRefusalReason> = {
  * certificate the version describes, and the leaf's own dates pass the validity checks.
  */
 export async function readCandidate(
-  sources: CertificateSource,
+  sources: Pick<CertificateSource, 'getSecret'>,
   version: KeyVaultCertificateVersion,
   loaded: LoadedCertificate | undefined,
   now: Date,

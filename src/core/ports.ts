@@ -146,10 +146,26 @@ export interface CertificateSource {
   parseRef(ref: SourceRef): KeyVaultSource | string;
   /** The reference a record keeps for a source. */
   refOf(source: KeyVaultSource): SourceRef;
+  /**
+   * May the rotator send a request (and so a token) for this source? A trust boundary: asked before any client or
+   * token exists, and a source no rule admits is refused.
+   */
+  checkHost(source: KeyVaultSource): SourceHostVerdict;
+  /**
+   * The source a `<prefix>-source` tag names (written by an app owner or by the rotator on what it uploads), or why it
+   * names none. The tag's value is a reference's `uri`, optionally prefixed by its kind (`<kind>:<uri>`).
+   */
+  parseTagValue(value: string): KeyVaultSource | string;
 }
 
-/** One kind of certificate source (Key Vault, ...), registered by its kind in the SourceRegistry. */
-export interface CertificateSourceAdapter extends CertificateSource {
+/** `message` completes the sentence "<source> …" (e.g. "is not a Key Vault source: 'x' is not a Key Vault host"). */
+export type SourceHostVerdict = { allowed: true } | { allowed: false; message: string };
+
+/**
+ * One kind of certificate source (Key Vault, ...), registered by its kind in the SourceRegistry. It parses its own
+ * references (`parseRef`, which the registry also asks for tag values) and says which hosts it may call (`checkHost`).
+ */
+export interface CertificateSourceAdapter extends Omit<CertificateSource, 'parseTagValue'> {
   readonly kind: string;
 }
 

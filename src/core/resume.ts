@@ -51,7 +51,7 @@ export async function reverifyCommitted(deps: RotatorDeps, config: Config, recor
     if (superseded) return { ...base, status: 'skipped', detail: `superseded by rotation ${superseded.id}` };
     const site = await deps.gateway.getSite(record.app);
     if (!site) return { ...base, status: 'skipped', detail: 'the app no longer exists' };
-    const tags = parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config)).config;
+    const tags = parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config), deps.sources).config;
     const probe: ProbeContext = { phase: 'reverify', deps, config, site, tags, record, notes: [] };
     const planned = await planProbes(probe);
     if (planned.length === 0) return { ...base, status: 'skipped', detail: ['nothing to re-verify (no health path to probe)', ...probe.notes].join('; ') };

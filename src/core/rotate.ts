@@ -342,7 +342,7 @@ async function contextFor(deps: RotatorDeps, config: Config, record: RotationRec
     await finish(ctx, 'failed', `AppNotFound: ${appNameOf(record.app)} no longer exists`);
     return resultOf(record);
   }
-  return { deps, config, names, record, lease, site, tags: parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config)).config, candidates: new Map() };
+  return { deps, config, names, record, lease, site, tags: parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config), deps.sources).config, candidates: new Map() };
 }
 
 /** Continues an open record under a lease the caller already holds. */

@@ -3,11 +3,13 @@
 //   mtls-rotation-probe=https://a/ https://b/  downstream endpoints for the direct mTLS probe (space separated)
 //   mtls-rotation-health=/healthz/outbound-mtls the app's own health path for the via-app probe
 //   mtls-rotation-health-expect=thumbprint     the health answer must report the presented certificate (default: status)
-//   mtls-rotation-source=https://<vault>/certificates/<name>   Key Vault source where the resource is not linked
+//   mtls-rotation-source=https://<vault>/certificates/<name>   the source where the resource is not linked (each
+//                                              registered kind reads its own values; `<kind>:<value>` names one)
 //   mtls-rotation-settings=CLIENT_CERT_THUMBPRINT,OTHER        extra settings that hold the thumbprint
 //   mtls-rotation-slots=true                   on a site: its slots are listed (each slot opts in itself)
 // A bad value is a problem reported for the app (which is then skipped), never an exception.
-import type { KeyVaultSource } from './ports.js';
+import type { CertificateSource, KeyVaultSource } from './ports.js';
+import { KEY_VAULT } from './sources/sourceRef.js';
 import { checkProbeUrls, STRICT_PROBE_TARGET_POLICY, type ProbeTargetPolicy } from './probeTargets.js';
 
 export const DEFAULT_TAG_PREFIX = 'mtls-rotation';
@@ -75,45 +77,38 @@ export function isValidSettingName(name: string): boolean {
   return SETTING_NAME.test(name);
 }
 
-/**
- * `https://<vault-host>/certificates/<name>` (a trailing slash is tolerated) → source.
- * Returns a problem message instead when the value is not such a URL.
- */
-export function parseKeyVaultSourceUrl(value: string): KeyVaultSource | string {
-  const trimmed = value.trim();
-  let url: URL;
-  try {
-    url = new URL(trimmed);
-  } catch {
-    return `'${trimmed}' is not a URL; expected https://<vault-host>/certificates/<name>`;
-  }
-  if (url.protocol !== 'https:') return `'${trimmed}' must use https`;
-  if (url.search || url.hash || url.username || url.password) {
-    return `'${trimmed}' must not have a query, fragment or credentials`;
-  }
-  const match = /^\/certificates\/([0-9A-Za-z-]{1,127})\/?$/.exec(url.pathname);
-  if (!match) return `'${trimmed}' must have the form https://<vault-host>/certificates/<name>`;
-  return { vaultUrl: `https://${url.host}`, name: match[1] as string };
-}
+/** What reads a `<prefix>-source` tag value: the source registry, where each registered kind parses its own. */
+export type SourceTagReader = Pick<CertificateSource, 'parseTagValue'>;
+
+/** Without a registry no kind is known, so a source tag is refused rather than read as some kind by default. */
+const NO_SOURCES: SourceTagReader = {
+  parseTagValue: (value) => `'${value.trim()}' names no certificate source: no kind of source is registered`,
+};
 
 /** The canonical text of a source (also the `-source` tag value the rotator writes). */
 export function sourceUrlOf(source: KeyVaultSource): string {
   return `${source.vaultUrl.replace(/\/+$/, '')}/certificates/${source.name}`;
 }
 
-/** Key for caches and comparisons (vault hosts and certificate names are case-insensitive). */
+/**
+ * Key for caches and comparisons (vault hosts and certificate names are case-insensitive). A kind other than Key
+ * Vault prefixes it, so two kinds at the same address never share a cached answer.
+ */
 export function sourceKeyOf(source: KeyVaultSource): string {
-  return sourceUrlOf(source).toLowerCase();
+  const url = sourceUrlOf(source).toLowerCase();
+  return source.kind === undefined || source.kind === KEY_VAULT ? url : `${source.kind}:${url}`;
 }
 
 /**
  * `probeTargets` is the operator's probe target policy (`probeTargetPolicyOf(config)`); without one, the strict
  * policy applies (public addresses only), so a caller that forgets it refuses too much rather than too little.
+ * `sources` reads the source tag (the source registry, `deps.sources`); without it a source tag is a problem.
  */
 export function parseAppTags(
   tags: Record<string, string> | undefined,
   prefix: string = DEFAULT_TAG_PREFIX,
   probeTargets: ProbeTargetPolicy = STRICT_PROBE_TARGET_POLICY,
+  sources: SourceTagReader = NO_SOURCES,
 ): ParsedAppTags {
   const names = tagNames(prefix);
   const problems: string[] = [];
@@ -149,7 +144,7 @@ export function parseAppTags(
 
   const source = getTag(tags, names.source);
   if (source !== undefined && source.trim() !== '') {
-    const parsed = parseKeyVaultSourceUrl(source);
+    const parsed = sources.parseTagValue(source);
     if (typeof parsed === 'string') problems.push(`tag ${names.source}: ${parsed}`);
     else config.source = parsed;
   }

@@ -4,9 +4,9 @@
 // - the operator, with SOURCE_POLICY (app scope => vault host / certificate-name glob), or
 // - the vault owner, with the tag `<prefix>-consumers` on the Key Vault certificate (app scopes, space or comma
 //   separated), which an app owner cannot edit.
-// Anything else is refused (default deny, across every scope). And a source is a Key Vault data-plane host of a
-// public or sovereign cloud, or a host the operator allow-listed (KEYVAULT_ALLOWED_HOSTS: the sandbox); this is
-// checked before any request, so no token is ever sent elsewhere.
+// Anything else is refused (default deny, across every scope). Which hosts a source may be fetched from is its
+// adapter's rule (`checkHost` of the certificate source port: Key Vault's is in sources/keyVaultRef.ts), asked
+// before any request, so no token is ever sent elsewhere.
 import { PreconditionError } from './errors.js';
 import type { AppRef, KeyVaultSource } from './ports.js';
 
@@ -20,17 +20,6 @@ export const MAX_SECRET_CHARS = 256 * 1024;
 export class SecretTooLargeError extends PreconditionError {
   override readonly code: string = 'SecretTooLarge';
 }
-
-/**
- * Key Vault data-plane DNS suffixes of the Azure clouds (public, China, US Government, Germany). A vault host is
- * `<vault-name>.<suffix>` on the default port, nothing more. Managed HSM (`*.managedhsm.azure.net`) is left out: it
- * holds keys only, never certificates, so no source can live there.
- */
-export const KEYVAULT_HOST_SUFFIXES = ['vault.azure.net', 'vault.azure.cn', 'vault.usgovcloudapi.net', 'vault.microsoftazure.de'] as const;
-
-// Key Vault names: 3-24 letters, digits and dashes, starting with a letter.
-const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** A host of KEYVAULT_ALLOWED_HOSTS: `name` (any port) or `name:port`; lowercase. */
 export interface AllowedHost {
@@ -49,46 +38,6 @@ export function parseAllowedHosts(value: string): AllowedHost[] | string {
     hosts.push({ hostname: (match[1] as string).toLowerCase(), ...(match[2] !== undefined ? { port: match[2] } : {}) });
   }
   return hosts;
-}
-
-export type VaultHostVerdict =
-  /** A Key Vault host of an Azure cloud: challenge verification always applies. */
-  | { kind: 'keyVault' }
-  /** Allow-listed by the operator (the sandbox): challenge verification may be off. */
-  | { kind: 'allowListed' }
-  | { kind: 'refused'; message: string };
-
-/**
- * Is `vaultUrl` a Key Vault data-plane endpoint the rotator may send a token to? Parsed as WHATWG URL, as the SDK
- * does, so `https://x.vault.azure.net@127.0.0.1/` reads as credentials for 127.0.0.1 (refused), and
- * `https://x.vault.azure.net.evil.test/` is a host of evil.test (refused).
- */
-export function checkVaultHost(vaultUrl: string, allowedHosts: readonly AllowedHost[]): VaultHostVerdict {
-  let url: URL;
-  try {
-    url = new URL(vaultUrl);
-  } catch {
-    return { kind: 'refused', message: `'${vaultUrl}' is not a URL` };
-  }
-  if (url.protocol !== 'https:') return { kind: 'refused', message: `'${vaultUrl}' is not https` };
-  if (url.username || url.password) return { kind: 'refused', message: `'${vaultUrl}' carries credentials before its host` };
-  const hostname = url.hostname.toLowerCase();
-  const allowed = allowedHosts.some((h) => h.hostname === hostname && (h.port === undefined || h.port === (url.port || '443')));
-  if (allowed) return { kind: 'allowListed' };
-  if (IPV4.test(hostname) || hostname.startsWith('[')) {
-    return { kind: 'refused', message: `'${url.host}' is an IP address, not a Key Vault host (allow-list it in KEYVAULT_ALLOWED_HOSTS)` };
-  }
-  for (const suffix of KEYVAULT_HOST_SUFFIXES) {
-    if (!hostname.endsWith(`.${suffix}`)) continue;
-    const name = hostname.slice(0, -suffix.length - 1);
-    if (!VAULT_NAME.test(name)) return { kind: 'refused', message: `'${hostname}' is not <vault-name>.${suffix}` };
-    if (url.port !== '') return { kind: 'refused', message: `'${url.host}' names a port; Key Vault listens on 443 only` };
-    return { kind: 'keyVault' };
-  }
-  return {
-    kind: 'refused',
-    message: `'${url.host}' is not a Key Vault host (*.${KEYVAULT_HOST_SUFFIXES.join(', *.')}) nor in KEYVAULT_ALLOWED_HOSTS`,
-  };
 }
 
 /** An app scope: a subscription, a resource group of it, or sites of a resource group (a `*` glob on the name). */

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllowedTargets, type ProbeTargetPolicy } from '../../src/core/probeTargets.js';
-import { getTag, parseAppTags, parseKeyVaultSourceUrl, sourceUrlOf } from '../../src/core/tags.js';
+import { parseKeyVaultSourceUrl } from '../../src/core/sources/keyVaultRef.js';
+import { SourceRegistry } from '../../src/core/sources/registry.js';
+import { getTag, parseAppTags, sourceUrlOf } from '../../src/core/tags.js';
+import { FakeClock, FakeKeyVault } from '../helpers/memory-ports.js';
 
 /** The sandbox's policy: its downstreams listen on 127.0.0.1. */
 const loopbackAllowed: ProbeTargetPolicy = { allowed: parseAllowedTargets('127.0.0.1') as ProbeTargetPolicy['allowed'], maxTargets: 5 };
+/** The source tag is read by the registered kinds; here Key Vault's, as in the composition root. */
+const KEY_VAULT_ONLY = new SourceRegistry().register(new FakeKeyVault(new FakeClock()));
 
 describe('parseAppTags', () => {
   it('reads a fully configured app', () => {
@@ -14,7 +19,7 @@ describe('parseAppTags', () => {
       'mtls-rotation-source': 'https://kv1.vault.azure.net/certificates/client-cert',
       'mtls-rotation-settings': 'CLIENT_CERT_THUMBPRINT, OTHER_THUMB,WEBSITE_LOAD_CERTIFICATES',
       'mtls-rotation-slots': 'true',
-    }, 'mtls-rotation', loopbackAllowed);
+    }, 'mtls-rotation', loopbackAllowed, KEY_VAULT_ONLY);
     expect(problems).toEqual([]);
     expect(config).toEqual({
       enabled: true,
@@ -74,7 +79,13 @@ describe('parseAppTags', () => {
     ['six probe targets (the default bound is five)', { 'mtls-rotation-probe': [1, 2, 3, 4, 5, 6].map((n) => `https://p${n}.example/`).join(' ') },
       'tag mtls-rotation-probe: 6 probe targets, at most 5 are allowed (PROBE_MAX_TARGETS)'],
   ])('reports %s as a problem naming the tag', (_sentence, tags, problem) => {
-    expect(parseAppTags({ 'mtls-rotation': 'enabled', ...tags }).problems).toEqual([problem]);
+    expect(parseAppTags({ 'mtls-rotation': 'enabled', ...tags }, 'mtls-rotation', undefined, KEY_VAULT_ONLY).problems).toEqual([problem]);
+  });
+
+  it('refuses a source tag when no registry of sources is given (no kind is assumed)', () => {
+    const { config, problems } = parseAppTags({ 'mtls-rotation': 'enabled', 'mtls-rotation-source': 'https://kv1.vault.azure.net/certificates/client' });
+    expect(config.source).toBeUndefined();
+    expect(problems).toEqual(["tag mtls-rotation-source: 'https://kv1.vault.azure.net/certificates/client' names no certificate source: no kind of source is registered"]);
   });
 
   it('keeps no probe target at all when one is refused (probing the rest would verify less than the owner asked)', () => {

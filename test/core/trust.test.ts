@@ -2,7 +2,8 @@
 // the vault owner's consumers tag read, and who is granted what.
 import { describe, expect, it } from 'vitest';
 import type { AppRef, KeyVaultSource } from '../../src/core/ports.js';
-import { authorizeSource, checkVaultHost, parseAllowedHosts, parseSourcePolicy, type AllowedHost, type SourceGrant } from '../../src/core/trust.js';
+import { checkVaultHost } from '../../src/core/sources/keyVaultRef.js';
+import { authorizeSource, parseAllowedHosts, parseSourcePolicy, type AllowedHost, type SourceGrant } from '../../src/core/trust.js';
 
 const SUB = '11111111-1111-4111-8111-111111111111';
 const OTHER_SUB = '22222222-2222-4222-8222-222222222222';

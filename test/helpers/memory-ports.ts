@@ -30,10 +30,13 @@ import type {
   ProbeResult,
   Prober,
   SiteInfo,
+  SourceHostVerdict,
   UploadCertificateInput,
 } from '../../src/core/ports.js';
 import type { AppSettings } from '../../src/core/ports.js';
-import { keyVaultRefOf, parseKeyVaultRef } from '../../src/core/sources/keyVaultRef.js';
+import { checkKeyVaultSourceHost, keyVaultRefOf, parseKeyVaultRef } from '../../src/core/sources/keyVaultRef.js';
+import { SourceRegistry } from '../../src/core/sources/registry.js';
+import type { AllowedHost } from '../../src/core/trust.js';
 import { KEY_VAULT } from '../../src/core/sources/sourceRef.js';
 import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../../src/core/records.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
@@ -429,6 +432,11 @@ export class FakeKeyVault implements CertificateSourceAdapter {
   readonly kind = KEY_VAULT;
   readonly parseRef = parseKeyVaultRef;
   readonly refOf = keyVaultRefOf;
+  /** KEYVAULT_ALLOWED_HOSTS, as the composition gives the real adapter (createWorld sets it from the config). */
+  allowedHosts: readonly AllowedHost[] = [];
+  checkHost(source: KeyVaultSource): SourceHostVerdict {
+    return checkKeyVaultSourceHost(source, this.allowedHosts);
+  }
   private readonly certificates = new Map<string, StoredVersion[]>();
   readonly log: Array<{ op: string; target: string }> = [];
   private sequence = 0;
@@ -802,7 +810,9 @@ export function createWorld(options: { certs?: CertificateFactory; config?: Reco
   const telemetry = new RecordingTelemetry();
   const logger = new RecordingLogger();
   const config = testConfig(options.config);
-  const deps: RotatorDeps = { gateway: appService, sources: keyVault, store, prober, telemetry, clock, logger, owner: 'rotator-a', ...options.deps };
+  keyVault.allowedHosts = config.keyVaultAllowedHosts;
+  // Through the registry, as in the composition root: tag values and host checks are asked of it, by kind.
+  const deps: RotatorDeps = { gateway: appService, sources: new SourceRegistry().register(keyVault), store, prober, telemetry, clock, logger, owner: 'rotator-a', ...options.deps };
   return {
     clock,
     certs,

@@ -3,8 +3,8 @@
 import { describeError, toRotatorError } from '../errors.js';
 import type { CertificateInfo, KeyVaultCertificateVersion, KeyVaultSource } from '../ports.js';
 import type { CandidateRefusal } from '../refusals.js';
-import { authorizeSource, checkVaultHost } from '../trust.js';
-import { getTag, LOAD_CERTIFICATES_SETTING, parseKeyVaultSourceUrl, sourceKeyOf, sourceUrlOf } from '../tags.js';
+import { authorizeSource } from '../trust.js';
+import { getTag, LOAD_CERTIFICATES_SETTING, sourceKeyOf, sourceUrlOf } from '../tags.js';
 import { sameThumbprint } from '../thumbprints.js';
 import type { InventoryContext } from './context.js';
 import type { InventoryApp, InventoryBinding, LoadedCertificate, SourceOrigin } from './types.js';
@@ -179,25 +179,26 @@ async function resolveSourceOfCertificate(
   }
   const tagged = getTag(certificate.tags, ctx.names.source);
   if (tagged !== undefined) {
-    const parsed = parseKeyVaultSourceUrl(tagged);
+    const parsed = ctx.deps.sources.parseTagValue(tagged);
     if (typeof parsed !== 'string') return { source: parsed, origin: 'rotatorTag' };
   }
   return undefined;
 }
 
 /**
- * Key Vault's latest version of a source, if this app may use it: the host must be a Key Vault host (or allow-listed)
- * before anything is sent, and an operator grant or the vault owner's consumers tag on the certificate must name the
- * app's scope. Reading the certificate (public data) to see its tag happens only on a vault host.
+ * The source's latest version, if this app may use it: the source's adapter must admit its host (Key Vault: a vault
+ * host of the clouds, or allow-listed) before anything is sent, and an operator grant or the vault owner's consumers
+ * tag on the certificate must name the app's scope. Reading the certificate (public data) to see its tag happens
+ * only on an admitted host.
  */
 async function authorizedLatest(
   ctx: InventoryContext,
   app: InventoryApp,
   source: KeyVaultSource,
 ): Promise<{ latest?: KeyVaultCertificateVersion; refused?: CandidateRefusal }> {
-  const host = checkVaultHost(source.vaultUrl, ctx.config.keyVaultAllowedHosts);
-  if (host.kind === 'refused') {
-    return { refused: { refusal: 'SourceNotAuthorized', message: `${sourceUrlOf(source)} is not a Key Vault source: ${host.message}` } };
+  const host = ctx.deps.sources.checkHost(source);
+  if (!host.allowed) {
+    return { refused: { refusal: 'SourceNotAuthorized', message: `${sourceUrlOf(source)} ${host.message}` } };
   }
   const byPolicy = authorizeSource(app.ref, source, ctx.config.sourcePolicy, undefined, ctx.names.consumers);
   const latest = await latestOf(ctx, source);

@@ -45,7 +45,7 @@ export function tagsOf(ctx: InventoryContext, site: SiteInfo): ParsedAppTags {
   }
   let parsed = ctx.parsedTags.get(key);
   if (parsed === undefined) {
-    parsed = parseAppTags(site.tags, ctx.config.rotationTag, probeTargetPolicyOf(ctx.config));
+    parsed = parseAppTags(site.tags, ctx.config.rotationTag, probeTargetPolicyOf(ctx.config), ctx.deps.sources);
     ctx.parsedTags.set(key, parsed);
   }
   return parsed;

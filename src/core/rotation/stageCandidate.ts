@@ -7,7 +7,7 @@ import { collect } from '../concurrency.js';
 import { PreconditionError } from '../errors.js';
 import type { CertificateInfo } from '../ports.js';
 import { sameThumbprint } from '../thumbprints.js';
-import { versionIdOf } from '../sources/sourceRef.js';
+import { sourceTagValueOf, versionIdOf } from '../sources/sourceRef.js';
 import { getTag } from '../tags.js';
 import { TRUST_REFUSALS } from '../refusals.js';
 import { addStep, crash, dimensionsOf, finish, loadCandidates, save, type RotationContext } from './context.js';
@@ -85,7 +85,7 @@ export async function stageCandidate(ctx: RotationContext): Promise<void> {
       password,
       ...(ctx.site.serverFarmId ? { serverFarmId: ctx.site.serverFarmId } : {}),
       tags: {
-        [ctx.names.source]: binding.source.uri,
+        [ctx.names.source]: sourceTagValueOf(binding.source),
         [ctx.names.version]: binding.source.version,
         [ctx.names.managed]: 'true',
       },

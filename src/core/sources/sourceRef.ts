@@ -16,6 +16,14 @@ export interface SourceVersionRef extends SourceRef {
 export const KEY_VAULT = 'keyvault';
 
 /**
+ * The `<p>-source` tag value the rotator writes on a certificate it uploads: Key Vault's bare URL, as always; another
+ * kind's prefixed with its kind, so the registry reads it back as that kind whatever else is registered.
+ */
+export function sourceTagValueOf(ref: SourceRef): string {
+  return ref.kind === KEY_VAULT ? ref.uri : `${ref.kind}:${ref.uri}`;
+}
+
+/**
  * The id of one version: the reference's uri and the version, '/'-joined. For Key Vault it is the certificate version
  * id Key Vault itself uses (`<vault>/certificates/<name>/<version>`), so a version the source reports and a version a
  * record names compare as equal strings; an adapter of another kind gives its versions ids of the same form.
