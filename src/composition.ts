@@ -9,6 +9,7 @@ import { KeyVaultCertificateSource } from './azure/keyVaultSource.js';
 import { RotationQueue } from './azure/rotationQueue.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
 import { TableRotationSlots } from './azure/tableRotationSlots.js';
+import { TableRolloutStore } from './azure/tableRolloutStore.js';
 import type { CrashBoundary } from './core/boundaries.js';
 import type { Config, StorageSettings } from './core/config.js';
 import type { RotatorDeps } from './core/deps.js';
@@ -47,6 +48,8 @@ export interface Dependencies extends RotatorDeps {
   pacingStats: PacingStats;
   pacer: ArmPacer | ArmRequestCounter;
   credential: TokenCredential;
+  /** Canary rollouts' state (issue 17), in the rotation table. */
+  rollouts: TableRolloutStore;
 }
 
 export function createDependencies(config: Config, overrides: CompositionOverrides = {}): Dependencies {
@@ -84,6 +87,10 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     clock,
     onLost: (index, reason) => logger.warn(`rotation slot ${index} lost while rotating: ${reason}`),
   });
+  const rollouts = new TableRolloutStore(async () => {
+    await store.ensureTable();
+    return store.client();
+  });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
@@ -104,6 +111,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     pacingStats: pacer.stats,
     pacer,
     credential,
+    rollouts,
   };
   if (overrides.faultHook) deps.faultHook = overrides.faultHook;
   if (overrides.owner) deps.owner = overrides.owner;

@@ -9,6 +9,7 @@ import { authenticateCaller, clientCertRefusal } from '../auth/clientCert.js';
 import { jsonError, jsonResponse, readJsonBody, readRotationRequest, RequestValidationError, withErrorBoundary } from '../http/index.js';
 import { maxDequeueCount } from './hostJson.js';
 import { services, ServicesUnavailableError, withInvocation, type Invocation, type Services } from './services.js';
+import { actOnRollout, dueAppsOf, getRollout, listRollouts, reasonOf, rolloutsOf } from './rollouts.js';
 
 const ROUTE_PREFIX = '/api';
 
@@ -16,7 +17,8 @@ const ROUTE_PREFIX = '/api';
 // Timers and queue
 
 export async function nightlyScan(_timer: Timer, context: InvocationContext): Promise<void> {
-  await withInvocation(context, async ({ config, rotator, deps }) => {
+  await withInvocation(context, async (invocation) => {
+    const { config, rotator } = invocation;
     // Many installations share the same default schedule; the delay spreads their ARM reads.
     const jitterMs = Math.floor(Math.random() * config.rotationJitterSeconds * 1000);
     if (jitterMs > 0) {
@@ -28,12 +30,12 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
     // Reaching no subscription is not "nothing due": the run fails, so the host's failure count and alerts see it.
     const failure = scanFailure(report);
     if (failure !== undefined) throw failure;
-    const due = report.plan.apps.filter((app) => app.action === 'rotate');
-    for (const app of due) {
-      await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'timer', requestId: context.invocationId });
-    }
+    // Apps sharing a source rotate in waves (src/core/rollout/): only each rollout's current wave is queued.
+    const dispatch = await rolloutsOf(invocation, context.invocationId).dispatch(dueAppsOf(report.plan, report.apps), reasonOf(report.plan));
+    const due = dispatch.queued;
+    for (const line of dispatch.lines) context.log(line);
     const failed = report.subscriptions.filter((s) => !s.ok).map((s) => s.subscriptionId);
-    const summary = `nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}`;
+    const summary = `nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}${dispatch.held.length > 0 ? `; ${dispatch.held.length} held for their rollout wave` : ''}`;
     if (failed.length > 0) context.warn(`${summary}; subscription(s) not scanned (ScanIncomplete): ${failed.join(', ')}`);
     else context.log(summary);
   });
@@ -42,7 +44,8 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
 export async function rotateAppFromQueue(queueItem: unknown, context: InvocationContext): Promise<void> {
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
   const poisonAfter = maxDequeueCount();
-  await withInvocation(context, async ({ rotator, telemetry }) => {
+  await withInvocation(context, async (invocation) => {
+    const { rotator, telemetry } = invocation;
     let message: RotationQueueMessage | undefined;
     try {
       message = typeof queueItem === 'string' ? decodeRotationMessage(queueItem) : validateRotationMessage(queueItem);
@@ -50,6 +53,13 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
       // An interrupted rotation keeps its open record; the verify timer resumes it. Retrying the message would
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
+      if (message.rollout) {
+        // Not retried through the message: a second run would only find the app done. The verify timer settles the
+        // wave from the rotation record instead.
+        await rolloutsOf(invocation, message.requestId, message.requestedBy)
+          .recordResult(message.rollout, result)
+          .catch((error: unknown) => context.warn(`rollout ${message?.rollout?.id}: result not recorded (${String(error)}); the verify timer settles it from the record`));
+      }
     } catch (error) {
       if (dequeueCount >= poisonAfter) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -67,9 +77,12 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
 }
 
 export async function verifyRotations(_timer: Timer, context: InvocationContext): Promise<void> {
-  await withInvocation(context, async ({ rotator }) => {
-    const report = await rotator.resumeOpen();
+  await withInvocation(context, async (invocation) => {
+    const report = await invocation.rotator.resumeOpen();
     context.log(`verify rotations: ${JSON.stringify(report).slice(0, 1000)}`);
+    // The next wave of a rollout goes out here once the previous one verified and soaked (docs/design.md, "Rollouts").
+    const rollouts = await rolloutsOf(invocation, context.invocationId).advanceAll();
+    if (rollouts.length > 0) context.log(`rollouts: ${rollouts.map((r) => `${r.id} ${r.status} wave ${r.current + 1}/${r.waves.length}`).join('; ')}`);
   });
 }
 
@@ -220,3 +233,8 @@ export const healthHandler = api(
   },
   { anonymous: true },
 );
+
+export const rolloutsHandler = api(async (request, _context, invocation) => listRollouts(request, invocation));
+export const rolloutHandler = api(async (request, _context, invocation) => getRollout(request, invocation));
+export const promoteRolloutHandler = api(async (request, context, invocation, caller) => actOnRollout('promote', request, invocation, caller, context.invocationId));
+export const abortRolloutHandler = api(async (request, context, invocation, caller) => actOnRollout('abort', request, invocation, caller, context.invocationId));
