@@ -3,6 +3,7 @@
 // sandbox and Azurite, and the measures taken from the outside: the sandbox's restart counts and request log.
 import type { Sandbox } from '../../sandbox/index.js';
 import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
+import type { RotationRecord } from '../../src/core/records.js';
 import type { Rollout } from '../../src/core/rollout/model.js';
 import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
@@ -42,6 +43,8 @@ export interface FleetHost {
   rollouts(): Promise<Rollout[]>;
   /** Polls GET /api/rollouts until `done` holds for the one rollout (or fails after `timeoutMs`). */
   until(done: (r: Rollout) => boolean, timeoutMs?: number): Promise<Rollout>;
+  /** Polls GET /api/rotations until a record satisfies `done`. */
+  untilRecords(count: number, done: (r: RotationRecord) => boolean, timeoutMs?: number): Promise<RotationRecord[]>;
 }
 
 export async function startFleetHost(
@@ -94,6 +97,16 @@ export async function startFleetHost(
         const [rollout] = await rollouts();
         if (rollout && done(rollout)) return rollout;
         if (Date.now() > deadline) throw new Error(`rollout did not get there in ${timeoutMs} ms: ${JSON.stringify(rollout ?? null).slice(0, 2000)}\n${lines.slice(-30).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    untilRecords: async (count, done, timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const records = ((await api('/rotations?limit=100')).body as { rotations: RotationRecord[] }).rotations;
+        const found = records.filter(done);
+        if (found.length >= count) return found;
+        if (Date.now() > deadline) throw new Error(`no such rotation record in ${timeoutMs} ms\n${lines.slice(-30).join('\n')}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
