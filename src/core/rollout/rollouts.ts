@@ -215,10 +215,11 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
   };
 
   /** Runs `step` under the ETag and sends what it decided after the write, so a wave is queued by exactly one caller. */
-  const advance = async (id: string, reason: string): Promise<Rollout | undefined> => {
+  const advance = async (id: string, reason: string, before?: (r: Rollout) => Promise<boolean>): Promise<Rollout | undefined> => {
     let outcome: Awaited<ReturnType<typeof step>> = { changed: false };
     const rollout = await update(id, async (r) => {
-      const settled = await settleFromRecords(r);
+      // A queue worker brings its own result (`before`); the timer and the fan-out look at the records instead.
+      const settled = before ? await before(r) : await settleFromRecords(r);
       outcome = await step(r);
       return settled || outcome.changed;
     });
@@ -360,7 +361,8 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
     async recordResult(ref: RolloutRef, result: { appId: string; outcome: string; reason?: string; rotationId?: string }): Promise<Rollout | undefined> {
       if (result.outcome === 'interrupted') return undefined; // the verify timer resumes it; its record settles the app
       if (result.outcome === 'skipped' && result.reason === 'InProgress') return undefined; // another flow's record will
-      await update(ref.id, async (r) => {
+      // One read-modify-write for the result and what it means for the wave: the workers of a wave all write this entity.
+      return advance(ref.id, 'rollout', async (r) => {
         const wave = r.waves[ref.wave];
         const app = wave?.apps.find((a) => a.appId === result.appId);
         if (!wave || !app || isFinal(app.state)) return false;
@@ -370,7 +372,6 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
         else setOutcome(app, result.outcome, result.rotationId, result.reason);
         return true;
       });
-      return advance(ref.id, 'rollout');
     },
 
     /** The verify timer's hook: settles, soaks and sends the next waves; repeats urgent halts once a day. */
