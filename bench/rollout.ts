@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { startAzurite } from '../sandbox/azurite.js';
 import { startSandbox, type Sandbox, type Scenario } from '../sandbox/index.js';
 import type { Dimensions, Telemetry, TelemetryEventName } from '../src/core/events.js';
-import type { AppRef } from '../src/core/ports.js';
+import type { AppRef, Clock } from '../src/core/ports.js';
 import type { RotationRecord } from '../src/core/records.js';
 import type { Rollout } from '../src/core/rollout/model.js';
 import { sandboxAppSettings } from '../src/functions/app/localSettings.js';
@@ -113,10 +113,14 @@ export interface FleetHostOptions {
   queue?: string;
   /** Arms the timers, the verify timer every second (as VERIFY_SCHEDULE every 5 min on Azure, scaled down). */
   verifyEverySecond?: boolean;
+  /** The engine's clock (a test moves it past a soak). */
+  clock?: Clock;
+  /** False: messages stay in the queue (a test reads or replays them). */
+  queues?: boolean;
 }
 
 export async function startFleetHost(sb: Sandbox, connectionString: string, options: FleetHostOptions): Promise<FleetHost> {
-  configureServices({ tlsCa: sb.caPem, telemetry: options.telemetry });
+  configureServices({ tlsCa: sb.caPem, telemetry: options.telemetry, ...(options.clock ? { clock: options.clock } : {}) });
   const lines: string[] = [];
   const host = await startLocalHost({
     register: () => import('../src/functions/index.js'),
@@ -142,7 +146,7 @@ export async function startFleetHost(sb: Sandbox, connectionString: string, opti
     log: (line) => lines.push(line),
     timers: { scheduled: options.verifyEverySecond === true, runOnStartup: false },
     // Twenty apps of one wave run at once, as they would over a few instances of the deployed app.
-    queues: { batchSize: 16, newBatchThreshold: 8, minPollingIntervalMs: 20, maxPollingIntervalMs: 200 },
+    queues: { enabled: options.queues !== false, batchSize: 16, newBatchThreshold: 8, minPollingIntervalMs: 20, maxPollingIntervalMs: 200 },
   });
   const api = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${host.apiUrl}${path}`, { ...init, headers: { 'x-functions-key': 'k', 'content-type': 'application/json', ...(init.headers ?? {}) } });
