@@ -6,7 +6,9 @@
 //   counters and request log, not from what the engine reports;
 // - a good version reaches all twenty in three waves, and the figure line says how long against one app's rotation.
 import { describe, expect, it } from 'vitest';
-import { measureBlastRadius, measureCanaryRollout } from '../../bench/rollout.js';
+import { startSandbox } from '../../sandbox/index.js';
+import { fleet, measureBlastRadius, measureCanaryRollout, outside, recorder, startFleetHost, stopFleetHost } from '../../bench/rollout.js';
+import { ShiftClock } from '../reliability/world.js';
 import { useAzurite } from '../helpers/azurite.js';
 
 const azurite = useAzurite();
@@ -49,4 +51,35 @@ describe('a canary rollout over twenty apps that share one source', () => {
     expect(r.events.filter((e) => e.name === 'RolloutWaveQueued')).toHaveLength(3);
     expect(r.events.filter((e) => e.name === 'RolloutHalted')).toHaveLength(0);
   }, 400_000);
+});
+
+describe('a halted rollout near the expiry of the loaded certificate', () => {
+  it('is reported as urgent at the halt and again once a day, and never forced onto the apps it holds', async () => {
+    const sb = await startSandbox(fleet(3, 'breaks'));
+    const clock = new ShiftClock();
+    const { telemetry, events } = recorder();
+    // The loaded certificate expires in 20 days (bench/rollout.ts): inside ROLLOUT_URGENT_DAYS=30.
+    const fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry, clock, settings: { ROLLOUT_SOAK_SECONDS: '0', ROLLOUT_URGENT_DAYS: '30' } });
+    try {
+      await fleetHost.host.invokeTimer('nightlyScan');
+      const halted = await fleetHost.until((r) => r.status === 'halted');
+      await fleetHost.host.invokeTimer('verifyRotations'); // the same day: no second report
+      clock.advance(25 * 3600_000);
+      await fleetHost.host.invokeTimer('verifyRotations');
+      await fleetHost.host.invokeTimer('verifyRotations');
+
+      const urgent = events.filter((e) => e.name === 'RolloutHalted');
+      expect(urgent.map((e) => [e.dimensions.urgent, e.dimensions.daysRemaining])).toEqual([
+        [true, 19],
+        [true, 18],
+      ]);
+      expect(fleetHost.lines.some((l) => l.includes(`rollout ${halted.id} of`) && l.includes('URGENT'))).toBe(true);
+      const held = halted.waves.slice(1).flatMap((w) => w.apps.map((a) => a.name));
+      expect(outside(sb, held, 0).map((a) => a.restarts)).toEqual(held.map(() => 0));
+      expect((await fleetHost.rollouts())[0]!.status).toBe('halted');
+    } finally {
+      await stopFleetHost(fleetHost);
+      await sb.stop();
+    }
+  }, 180_000);
 });

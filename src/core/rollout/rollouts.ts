@@ -168,6 +168,8 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
           at: wave.finishedAt,
           evidence: [...failed, ...aborted].map((a) => `${a.name}: ${a.state}${a.reason ? ` (${a.reason.slice(0, 300)})` : ''}${a.rotationId ? ` rotation ${a.rotationId}` : ''}`),
         };
+        // The halt's own report is the first urgent one; the verify timer repeats it a day later.
+        if (urgency(rollout).urgent) rollout.halt.urgentReportedAt = wave.finishedAt;
         return { changed, halted: true };
       }
     }
@@ -382,8 +384,8 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
           const advanced = await advance(rollout.id, 'rollout');
           if (advanced) out.push(advanced);
         } else if (rollout.status === 'halted' && urgency(rollout).urgent) {
-          const lastReported = Date.parse(rollout.halt?.urgentReportedAt ?? rollout.halt?.at ?? '');
-          if (Number.isFinite(lastReported) && now().getTime() - lastReported < DAY_MS && rollout.halt?.urgentReportedAt) continue;
+          const lastReported = Date.parse(rollout.halt?.urgentReportedAt ?? '');
+          if (Number.isFinite(lastReported) && now().getTime() - lastReported < DAY_MS) continue;
           const updated = await update(rollout.id, (r) => {
             if (r.status !== 'halted' || !r.halt) return false;
             r.halt.urgentReportedAt = now().toISOString();
