@@ -192,7 +192,8 @@ export function outside(sb: Sandbox, apps: readonly string[], since: number) {
   return apps.map((name) => ({
     name,
     restarts: sb.control.restarts(refOf(name)),
-    settingsWrites: writes.filter((r) => r.path.toLowerCase().includes(`/sites/${name}/`)).length,
+    // The site's own writes; its slots' paths (…/sites/<name>/slots/…) are theirs.
+    settingsWrites: writes.filter((r) => r.path.toLowerCase().includes(`/sites/${name}/`) && !r.path.toLowerCase().includes(`/sites/${name}/slots/`)).length,
     loaded: sb.control.loadedThumbprints(refOf(name)),
   }));
 }
