@@ -45,6 +45,11 @@ describe('staging first', () => {
   it('a good version: the slot is rotated and verified before production starts, then every app is', async () => {
     sb = await startSandbox(withStaging('ok'));
     fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
+    // The plan shows the waves before anything goes out.
+    const dryRun = await fleetHost.api('/rotations', { method: 'POST', body: JSON.stringify({ dryRun: true }) });
+    expect(dryRun.body.rollouts[0]).toMatch(/^rollout [0-9a-f]{20} of https:\/\/127\.0\.0\.1:\d+\/certificates\/client \(new\):$/);
+    expect(dryRun.body.rollouts.slice(1)).toEqual(['  wave 1 of 3: app01/staging (canary)', expect.stringMatching(/^  wave 2 of 3: app0[23]$/), expect.stringMatching(/^  wave 3 of 3: /)]);
+    expect(dryRun.body.rollouts[3]).toContain('app01');
     await fleetHost.host.invokeTimer('nightlyScan');
     const done = await fleetHost.until((r) => r.status === 'completed');
     const records = (await fleetHost.api('/rotations?limit=50')).body.rotations as RotationRecord[];

@@ -434,13 +434,18 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
       return (await deps.rollouts.list()).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     },
 
-    /** The waves the due apps would get, without writing anything (dry runs, `plan`). */
-    preview(due: readonly DueApp[]): string[] {
+    /** The waves the due apps get (a rollout under way as stored), without writing anything (dry runs, `plan`). */
+    async preview(due: readonly DueApp[]): Promise<string[]> {
       if (settings.waves === 'off') return [];
+      const existing = new Map((await deps.rollouts.list()).map((r) => [r.id, r]));
       const lines: string[] = [];
       for (const [id, group] of groups(due)) {
-        if (group.apps.length < 2) continue;
-        lines.push(`rollout ${id} of ${group.source}:`, ...describeWaves(buildWaves(members(group.apps), settings.waves as readonly WaveSize[], id)).map((l) => `  ${l}`));
+        const stored = existing.get(id);
+        if (stored && stored.status !== 'completed') {
+          lines.push(`rollout ${id} of ${group.source} (${stored.status}):`, ...describeWaves(stored.waves).map((l) => `  ${l}`));
+        } else if (!stored && group.apps.length >= 2) {
+          lines.push(`rollout ${id} of ${group.source} (new):`, ...describeWaves(buildWaves(members(group.apps), settings.waves as readonly WaveSize[], id)).map((l) => `  ${l}`));
+        }
       }
       return lines;
     },

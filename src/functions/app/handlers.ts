@@ -126,7 +126,8 @@ export const rotationsHandler = api(async (request, context, invocation, caller)
   request.method.toUpperCase() === 'POST' ? startRotations(request, context, invocation, caller) : listRotations(request, invocation),
 );
 
-async function startRotations(request: HttpRequest, context: InvocationContext, { config, rotator, deps }: Invocation, caller: RequestedBy): Promise<HttpResponseInit> {
+async function startRotations(request: HttpRequest, context: InvocationContext, invocation: Invocation, caller: RequestedBy): Promise<HttpResponseInit> {
+  const { config, rotator, deps } = invocation;
   const body = await readRotationRequest(request);
   if (body.subscription !== undefined && !config.subscriptionIds.includes(body.subscription.toLowerCase())) {
     throw new RequestValidationError('UnknownSubscription', `subscription ${body.subscription} is not one of AZURE_SUBSCRIPTION_IDS (${config.subscriptionIds.join(', ')})`);
@@ -138,8 +139,10 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
       const result = await rotator.rotateApp(body.app, { trigger: 'http', dryRun: true, ...(body.force ? { force: true } : {}) });
       return jsonResponse(200, { dryRun: true, app: { appId: result.appId, name: result.name }, outcome: result.outcome, reason: result.reason, plan: result.plan });
     }
-    const plan = await rotator.plan(subscriptionIds ? { subscriptionIds } : {});
-    return jsonResponse(200, { dryRun: true, plan });
+    const report = await scanOrFail(rotator, subscriptionIds);
+    // The waves the due apps would go out in (src/core/rollout/): `wave 1 of 3: orders (canary)`.
+    const rollouts = await rolloutsOf(invocation, context.invocationId).preview(dueAppsOf(report.plan, report.apps));
+    return jsonResponse(200, { dryRun: true, plan: report.plan, rollouts });
   }
 
   if (body.force === true) {
@@ -156,23 +159,40 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
   // HTTP request, and the queue retries it. The rotation ids do not exist yet, so the answer points at the
   // history of the app(s), where the records appear.
   let plan: Plan;
+  let rolloutHeld: Array<{ appId: string; name: string; rolloutId: string; why: string }> = [];
+  let wavesQueued: Set<string> | undefined;
   if (body.app !== undefined) {
     plan = await rotator.plan({ app: body.app }); // NotFoundError (404) for an unknown app
   } else {
-    plan = await rotator.plan(subscriptionIds ? { subscriptionIds } : {});
+    // Every due app: apps that share a source go out in waves, as at night (one app asked by name goes at once).
+    const report = await scanOrFail(rotator, subscriptionIds);
+    plan = report.plan;
+    const dispatch = await rolloutsOf(invocation, context.invocationId, 'http', caller).dispatch(dueAppsOf(plan, report.apps), reasonOf(plan));
+    rolloutHeld = dispatch.held;
+    wavesQueued = new Set(dispatch.queued.map((q) => q.appId));
   }
-  const due = plan.apps.filter((app) => app.action === 'rotate');
+  const due = plan.apps.filter((app) => app.action === 'rotate' && (wavesQueued === undefined || wavesQueued.has(app.appId)));
   const notDue = plan.apps.filter((app) => app.action !== 'rotate').map((app) => ({ appId: app.appId, name: app.name, action: app.action, reasons: app.bindings.map((b) => b.reason) }));
+  const held = rolloutHeld.length > 0 ? { heldForRollout: rolloutHeld } : {};
   if (due.length === 0) {
-    return jsonResponse(200, { requestId: context.invocationId, queued: [], notDue, message: 'nothing is due; use force (with app) to roll out a re-issue' });
+    return jsonResponse(200, { requestId: context.invocationId, queued: [], notDue, ...held, message: rolloutHeld.length > 0 ? 'the due apps wait for their rollout wave (GET /api/rollouts)' : 'nothing is due; use force (with app) to roll out a re-issue' });
   }
   const queued = [];
   for (const app of due) {
-    await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'http', requestId: context.invocationId, caller });
+    // Apps of a rollout were queued by its dispatch, with their wave.
+    if (wavesQueued === undefined) await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'http', requestId: context.invocationId, caller });
     queued.push({ appId: app.appId, name: app.name, history: historyLocation(app.appId) });
   }
   const location = due.length === 1 ? historyLocation(due[0]!.appId) : `${ROUTE_PREFIX}/rotations`;
-  return jsonResponse(202, { requestId: context.invocationId, queued, notDue: body.app === undefined ? notDue : [] }, { location });
+  return jsonResponse(202, { requestId: context.invocationId, queued, notDue: body.app === undefined ? notDue : [], ...held }, { location });
+}
+
+/** A scan whose plan the caller acts on: reaching no subscription is a failure, not "nothing is due". */
+async function scanOrFail(rotator: Invocation['rotator'], subscriptionIds: string[] | undefined) {
+  const report = await rotator.scan(subscriptionIds ? { subscriptionIds } : {});
+  const failure = scanFailure(report);
+  if (failure !== undefined) throw failure;
+  return report;
 }
 
 function historyLocation(appId: string): string {

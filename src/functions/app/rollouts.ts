@@ -10,13 +10,18 @@ import { jsonResponse, readJsonBody, RequestValidationError } from '../http/inde
 import type { Invocation } from './services.js';
 
 /** The rollouts of this invocation: its queue messages carry `requestedBy` and the invocation id like the others. */
-export function rolloutsOf({ config, deps, telemetry, logger }: Pick<Invocation, 'config' | 'deps' | 'telemetry' | 'logger'>, requestId: string, requestedBy = 'timer'): Rollouts {
+export function rolloutsOf(
+  { config, deps, telemetry, logger }: Pick<Invocation, 'config' | 'deps' | 'telemetry' | 'logger'>,
+  requestId: string,
+  requestedBy = 'timer',
+  caller?: RequestedBy,
+): Rollouts {
   return createRollouts(
     {
       rollouts: deps.rollouts,
       rotations: deps.store,
       queue: async (appId, reason, rollout) => {
-        await deps.queue.send({ appId, reason, requestedBy, requestId, ...(rollout ? { rollout } : {}) });
+        await deps.queue.send({ appId, reason, requestedBy, requestId, ...(caller ? { caller } : {}), ...(rollout ? { rollout } : {}) });
       },
       telemetry,
       clock: deps.clock,
