@@ -1,0 +1,57 @@
+// `mtls-rotator rollouts [show|promote|abort <id>]`: the operator's view of canary rollouts, the same use cases as
+// GET /api/rollouts and POST /api/rollouts/{id}/promote|abort.
+import type { Dependencies } from '../composition.js';
+import type { Config } from '../core/config.js';
+import { ConflictError } from '../core/errors.js';
+import type { Telemetry } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import { InvalidRolloutIdError } from '../core/rollout/rollouts.js';
+import { rolloutsOf, rolloutView } from '../rolloutService.js';
+import type { CliArgs } from './args.js';
+import { EXIT } from './main.js';
+
+export async function runRollouts(
+  args: CliArgs,
+  services: { config: Config; deps: Dependencies; telemetry: Telemetry; logger: Logger },
+  io: { out(text: string): void; err(text: string): void },
+): Promise<number> {
+  const rollouts = rolloutsOf(services, `cli-${process.pid}`, 'cli');
+  const show = (views: ReturnType<typeof rolloutView>[]) =>
+    io.out(
+      args.json
+        ? JSON.stringify(views.length === 1 && args.rolloutAction !== 'list' ? views[0] : { rollouts: views }, null, 2)
+        : views.length === 0
+          ? 'no rollouts'
+          : views
+              .map((r) => [`${r.id}  ${r.status}  ${r.source}  wave ${r.current + 1} of ${r.waves.length}, ${r.apps} app(s)`, ...r.lines.map((l) => `  ${l}`), ...(r.halt ? [`  halted: ${r.halt.evidence.join('; ')}`] : [])].join('\n'))
+              .join('\n\n'),
+    );
+  try {
+    switch (args.rolloutAction ?? 'list') {
+      case 'list':
+        show((await rollouts.list()).map(rolloutView));
+        return EXIT.ok;
+      case 'show':
+        show([rolloutView(await rollouts.get(args.rolloutId!))]);
+        return EXIT.ok;
+      case 'promote':
+        show([rolloutView(await rollouts.promote(args.rolloutId!, 'cli'))]);
+        return EXIT.ok;
+      case 'abort':
+        show([rolloutView(await rollouts.abort(args.rolloutId!, 'cli'))]);
+        return EXIT.ok;
+    }
+  } catch (error) {
+    // A malformed id is bad usage; a rollout in the wrong state is a refusal that names its state.
+    if (error instanceof InvalidRolloutIdError) {
+      io.err(`mtls-rotator: ${error.message}`);
+      return EXIT.usage;
+    }
+    if (error instanceof ConflictError) {
+      io.err(`mtls-rotator: ${error.message}`);
+      return EXIT.fault;
+    }
+    throw error;
+  }
+  return EXIT.ok;
+}
