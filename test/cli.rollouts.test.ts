@@ -53,6 +53,15 @@ describe('mtls-rotator rollouts', () => {
     expect(run.stdout).toMatch(/halted: app\d\d: rolledBack \(VerificationFailed/);
   }, 60_000);
 
+  it('plan shows the waves the due apps wait in, under the plan', async () => {
+    const run = await cli(['plan']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Rollouts (apps that share a source go out in waves):\nrollout ${halted.id} of `);
+    expect(run.stdout).toMatch(/\(halted\):\n {2}wave 1 of 3: app\d\d \(canary\) rolledBack\n {2}wave 2 of 3: app\d\d\n {2}wave 3 of 3: app\d\d, app\d\d/);
+    const json = JSON.parse((await cli(['plan', '--json'])).stdout) as { rollouts: string[]; apps: unknown[] };
+    expect(json.rollouts[1]).toMatch(/^ {2}wave 1 of 3: app\d\d \(canary\) rolledBack$/);
+  }, 60_000);
+
   it.each([
     ['an id that is not a rollout id exits 2 naming it', ['rollouts', 'show', 'zz'], 2, /'zz' is not a rollout id/],
     ['an unknown rollout exits 1', ['rollouts', 'promote', 'f'.repeat(20)], 1, /rollout f{20} does not exist/],

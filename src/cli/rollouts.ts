@@ -6,9 +6,11 @@ import { ConflictError } from '../core/errors.js';
 import type { Telemetry } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { InvalidRolloutIdError } from '../core/rollout/rollouts.js';
-import { rolloutsOf, rolloutView } from '../rolloutService.js';
+import { scanFailure, type Rotator } from '../core/index.js';
+import { dueAppsOf, rolloutsOf, rolloutView } from '../rolloutService.js';
 import type { CliArgs } from './args.js';
 import { EXIT } from './main.js';
+import { renderPlan } from './render.js';
 
 export async function runRollouts(
   args: CliArgs,
@@ -53,5 +55,22 @@ export async function runRollouts(
     }
     throw error;
   }
+  return EXIT.ok;
+}
+
+/** `plan` of the whole fleet: the plan, then the waves its due apps go out in (`wave 1 of 3: orders (canary)`). */
+export async function planWithWaves(
+  args: CliArgs,
+  rotator: Rotator,
+  services: { config: Config; deps: Dependencies; telemetry: Telemetry; logger: Logger },
+  io: { out(text: string): void },
+): Promise<number> {
+  const report = await rotator.scan();
+  const failure = scanFailure(report);
+  if (failure !== undefined) throw failure;
+  const plan = args.due ? { ...report.plan, apps: report.plan.apps.filter((a) => a.action === 'rotate') } : report.plan;
+  const rollouts = await rolloutsOf(services, `cli-${process.pid}`, 'cli').preview(dueAppsOf(report.plan, report.apps));
+  if (args.json) io.out(JSON.stringify({ ...plan, rollouts }, null, 2));
+  else io.out(rollouts.length === 0 ? renderPlan(plan) : `${renderPlan(plan)}\n\nRollouts (apps that share a source go out in waves):\n${rollouts.join('\n')}`);
   return EXIT.ok;
 }
