@@ -27,7 +27,7 @@ const uniqueName = (prefix: string) => `${prefix}${randomBytes(5).toString('hex'
  * is issued by a new CA. `ok` apps call a partner that trusts both CAs; `breaks` apps are tagged with that partner (the
  * direct preflight passes) but their own code calls one that trusts only the old CA, so only the app itself fails.
  */
-export function fleet(count: number, kind: 'ok' | 'breaks'): Scenario {
+export function fleet(count: number, kind: 'ok' | 'breaks', restartMs = 20): Scenario {
   const pinned = `{{thumbprint:${VAULT}/client/0}}`;
   return {
     name: 'rollout-fleet',
@@ -57,7 +57,7 @@ export function fleet(count: number, kind: 'ok' | 'breaks'): Scenario {
               {
                 name,
                 downstream: kind === 'ok' ? 'partner' : 'strict',
-                restartMs: 20,
+                restartMs,
                 tags: {
                   'mtls-rotation': 'enabled',
                   'mtls-rotation-source': `{{source:${VAULT}/client}}`,
@@ -249,13 +249,26 @@ export interface CanaryRollout {
  * A good version over `count` apps with the soak scaled down, against the same path (nightly timer → queue → every
  * record committed) for one app and for all of them at once (ROLLOUT_WAVES=off, the fan-out before rollouts).
  */
-export async function measureCanaryRollout(connectionString: string, count = 20, soakSeconds = 1): Promise<CanaryRollout> {
-  const sb = await startSandbox(fleet(count, 'ok'));
+export interface RolloutTiming {
+  /** How long a simulated app takes to restart. */
+  restartMs: number;
+  /** PROBE_WARMUP_SECONDS: a warm-up past the restart lets the first probe find the app back. */
+  warmupSeconds: number;
+}
+
+/** Figure 3's timing: App Service restarts take tens of seconds. */
+export const ROLLOUT_BENCH_TIMING: RolloutTiming = { restartMs: 15_000, warmupSeconds: 16 };
+/** The tests' timing: long enough that a rotation waits for its app, as in Azure, rather than for the shared CPU. */
+export const ROLLOUT_TEST_TIMING: RolloutTiming = { restartMs: 2_000, warmupSeconds: 3 };
+
+export async function measureCanaryRollout(connectionString: string, count = 20, soakSeconds = 1, timing: RolloutTiming = ROLLOUT_TEST_TIMING): Promise<CanaryRollout> {
+  const timed = { PROBE_WARMUP_SECONDS: String(timing.warmupSeconds), PROBE_TIMEOUT_SECONDS: '10' };
+  const sb = await startSandbox(fleet(count, 'ok', timing.restartMs));
   let fleetHost: FleetHost | undefined;
   let result: Omit<CanaryRollout, 'line' | 'oneAppMs' | 'allAtOnceMs'>;
   try {
     const { telemetry, events } = recorder();
-    fleetHost = await startFleetHost(sb, connectionString, { telemetry, settings: { ROLLOUT_SOAK_SECONDS: String(soakSeconds) }, verifyEverySecond: true });
+    fleetHost = await startFleetHost(sb, connectionString, { telemetry, settings: { ...timed, ROLLOUT_SOAK_SECONDS: String(soakSeconds) }, verifyEverySecond: true });
     const newThumbprint = sb.control.thumbprint(`${VAULT}/client/latest`);
     const since = sb.control.requests().at(-1)?.seq ?? 0;
     const started = Date.now();
@@ -270,10 +283,10 @@ export async function measureCanaryRollout(connectionString: string, count = 20,
     await sb.stop();
   }
   const baseline = async (apps: number): Promise<number> => {
-    const world = await startSandbox(fleet(apps, 'ok'));
+    const world = await startSandbox(fleet(apps, 'ok', timing.restartMs));
     let host: FleetHost | undefined;
     try {
-      host = await startFleetHost(world, connectionString, { telemetry: recorder().telemetry, settings: { ROLLOUT_WAVES: 'off' } });
+      host = await startFleetHost(world, connectionString, { telemetry: recorder().telemetry, settings: { ...timed, ROLLOUT_WAVES: 'off' } });
       const t0 = Date.now();
       await host.host.invokeTimer('nightlyScan');
       await host.untilRecords(apps, (r) => r.outcome === 'committed');
@@ -290,7 +303,7 @@ export async function measureCanaryRollout(connectionString: string, count = 20,
   const line =
     `canary rollout: ${committed} of ${count} committed in ${rollout.waves.length} waves, wall = ${(wallMs / oneAppMs).toFixed(1)} × one app ` +
     `(${(wallMs / 1000).toFixed(1)} s; one app ${(oneAppMs / 1000).toFixed(1)} s; all ${count} at once ${(allAtOnceMs / 1000).toFixed(1)} s = ${(allAtOnceMs / oneAppMs).toFixed(1)} × one app; ` +
-    `waves ${waves}; soak scaled from 1800 s to ${soakSeconds} s)`;
+    `waves ${waves}; restarts ${timing.restartMs / 1000} s, warm-up ${timing.warmupSeconds} s, soak scaled from 1800 s to ${soakSeconds} s)`;
   return { ...result, line, oneAppMs, allAtOnceMs };
 }
 
@@ -299,7 +312,7 @@ export async function measureRolloutFigures(): Promise<{ blastRadius: string; ca
   const azurite = await startAzurite();
   try {
     const blast = await measureBlastRadius(azurite.connectionString);
-    const canary = await measureCanaryRollout(azurite.connectionString);
+    const canary = await measureCanaryRollout(azurite.connectionString, 20, 1, ROLLOUT_BENCH_TIMING);
     return {
       blastRadius: blast.line,
       canary: canary.line,
