@@ -53,11 +53,15 @@ export class TableRolloutStore implements RolloutStore {
     }
   }
 
-  async list(): Promise<Rollout[]> {
+  async list(options: { active?: boolean } = {}): Promise<Rollout[]> {
     const table = await this.table();
     const out: Rollout[] = [];
+    // Finished rollouts stay as the audit of what went out in which wave; the timers read only the live ones.
+    const filter = options.active
+      ? `PartitionKey eq '${ROLLOUT_PARTITION}' and (Status eq 'running' or Status eq 'halted')`
+      : `PartitionKey eq '${ROLLOUT_PARTITION}'`;
     await callAzure({ operation: 'list rollouts', resource: ROLLOUT_PARTITION }, async () => {
-      for await (const entity of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${ROLLOUT_PARTITION}'` } })) {
+      for await (const entity of table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
         out.push(parse(entity, entity.rowKey ?? ''));
       }
     });

@@ -37,6 +37,14 @@ describe('TableRolloutStore on Azurite', () => {
     expect((await s.list()).map((r) => r.id)).toEqual(['a'.repeat(20)]);
   });
 
+  it('lists only the running and halted rollouts when asked for the active ones', async () => {
+    const { store: s } = await store();
+    const statuses = ['running', 'halted', 'completed', 'aborted', 'superseded'] as const;
+    for (const [i, status] of statuses.entries()) await s.create({ ...rollout(String(i).repeat(20)), status });
+    expect((await s.list({ active: true })).map((r) => r.status).sort()).toEqual(['halted', 'running']);
+    expect(await s.list()).toHaveLength(statuses.length);
+  });
+
   it('replaces only under the ETag it read: a writer that lost the race gets false and nothing of it is kept', async () => {
     const { store: s } = await store();
     await s.create(rollout('c'.repeat(20)));

@@ -82,7 +82,8 @@ export interface RolloutStore {
   create(rollout: Rollout): Promise<boolean>;
   /** Replaces it if unchanged since `etag` was read; false when someone else wrote it first. */
   replace(rollout: Rollout, etag: string): Promise<boolean>;
-  list(): Promise<Rollout[]>;
+  /** Every rollout, or only the running and halted ones (what the verify timer and the fan-out look at). */
+  list(options?: { active?: boolean }): Promise<Rollout[]>;
 }
 
 const ROLLOUT_ID = /^[0-9a-f]{20}$/;

@@ -271,13 +271,13 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
         }
         return report;
       }
-      const existing = await deps.rollouts.list();
+      const active = await deps.rollouts.list({ active: true });
       for (const [id, group] of groups(due)) {
         const sendDirect = async (app: DueApp) => {
           await deps.queue(app.appId, reasonOf(app), undefined);
           report.queued.push({ appId: app.appId, name: app.name });
         };
-        let rollout = existing.find((r) => r.id === id);
+        let rollout = active.find((r) => r.id === id) ?? (await deps.rollouts.get(id))?.rollout;
         if (!rollout && group.apps.length < 2) {
           await sendDirect(group.apps[0]!);
           continue;
@@ -302,7 +302,7 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
             rollout = fresh;
             deps.telemetry.event('RolloutStarted', { rolloutId: id, source: fresh.source, candidate: fresh.candidate, waves: fresh.waves.length, apps: group.apps.length });
             // A newer version replaces an older one's rollout that never finished: its held apps are due to the new one.
-            for (const old of existing) {
+            for (const old of active) {
               if (old.source === fresh.source && old.id !== id && (old.status === 'running' || old.status === 'halted')) {
                 await update(old.id, (r) => {
                   r.status = 'superseded';
@@ -379,7 +379,7 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
     /** The verify timer's hook: settles, soaks and sends the next waves; repeats urgent halts once a day. */
     async advanceAll(): Promise<Rollout[]> {
       const out: Rollout[] = [];
-      for (const rollout of await deps.rollouts.list()) {
+      for (const rollout of await deps.rollouts.list({ active: true })) {
         if (rollout.status === 'running') {
           const advanced = await advance(rollout.id, 'rollout');
           if (advanced) out.push(advanced);
@@ -437,10 +437,9 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
     /** The waves the due apps get (a rollout under way as stored), without writing anything (dry runs, `plan`). */
     async preview(due: readonly DueApp[]): Promise<string[]> {
       if (settings.waves === 'off') return [];
-      const existing = new Map((await deps.rollouts.list()).map((r) => [r.id, r]));
       const lines: string[] = [];
       for (const [id, group] of groups(due)) {
-        const stored = existing.get(id);
+        const stored = (await deps.rollouts.get(id))?.rollout;
         if (stored && stored.status !== 'completed') {
           lines.push(`rollout ${id} of ${group.source} (${stored.status}):`, ...describeWaves(stored.waves).map((l) => `  ${l}`));
         } else if (!stored && group.apps.length >= 2) {
