@@ -286,7 +286,8 @@ export async function measureCanaryRollout(connectionString: string, count = 20,
     const world = await startSandbox(fleet(apps, 'ok', timing.restartMs));
     let host: FleetHost | undefined;
     try {
-      host = await startFleetHost(world, connectionString, { telemetry: recorder().telemetry, settings: { ...timed, ROLLOUT_WAVES: 'off' } });
+      // The verify timer runs as in the rollout run: the same path, only without waves.
+      host = await startFleetHost(world, connectionString, { telemetry: recorder().telemetry, settings: { ...timed, ROLLOUT_WAVES: 'off' }, verifyEverySecond: true });
       const t0 = Date.now();
       await host.host.invokeTimer('nightlyScan');
       await host.untilRecords(apps, (r) => r.outcome === 'committed');

@@ -29,7 +29,7 @@ export function rolloutsOf(
       clock: deps.clock,
       logger,
     },
-    { ...config.rollout, rotationTag: config.rotationTag },
+    { ...config.rollout, rotationTag: config.rotationTag, leaseSeconds: config.leaseSeconds },
   );
 }
 

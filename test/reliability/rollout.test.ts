@@ -66,7 +66,7 @@ describe('a worker that rotated its app and died before reporting to the rollout
     sb = await startSandbox(fleet(APPS, 'ok'));
     const table = uniqueName('rollworker');
     const queueName = uniqueName('rollworker');
-    const settings = { ROLLOUT_SOAK_SECONDS: '0' };
+    const settings = { ROLLOUT_SOAK_SECONDS: '0', LEASE_SECONDS: '60' };
     fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, table, queue: queueName, settings, queues: false });
     await fleetHost.host.invokeTimer('nightlyScan');
     const [rollout] = await fleetHost.rollouts();
@@ -83,8 +83,13 @@ describe('a worker that rotated its app and died before reporting to the rollout
     if (fate === 'lost') await queue.clearMessages();
     await stopFleetHost(fleetHost);
 
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, table, queue: queueName, settings, queues: fate === 'redelivered' });
+    const clock = new ShiftClock();
+    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, table, queue: queueName, settings, clock, queues: fate === 'redelivered' });
     if (fate === 'lost') {
+      // Within a lease of the wave being queued the worker may still report; after it, the records are asked.
+      await fleetHost.host.invokeTimer('verifyRotations');
+      expect((await fleetHost.rollouts())[0]!.waves[0]!.apps[0]!.state).toBe('queued');
+      clock.advance(61_000); // LEASE_SECONDS is 60 in this world's settings
       await fleetHost.host.invokeTimer('verifyRotations');
       const settled = (await fleetHost.rollouts())[0]!;
       expect(settled.waves[0]!.apps[0]).toMatchObject({ state: 'committed', rotationId: result.rotationId });

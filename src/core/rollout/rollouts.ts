@@ -28,6 +28,8 @@ export interface RolloutSettings {
   maxFailurePercent: number;
   /** ROLLOUT_URGENT_DAYS: a halted rollout whose apps' loaded certificate expires within this is reported urgent. */
   urgentDays: number;
+  /** LEASE_SECONDS: after this, a queued app without a report is looked up in its rotation records. */
+  leaseSeconds: number;
   rotationTag: string;
 }
 
@@ -131,6 +133,9 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
   const settleFromRecords = async (rollout: Rollout): Promise<boolean> => {
     const wave = rollout.waves[rollout.current];
     if (!wave?.queuedAt) return false;
+    // A live worker reports within seconds of its rotation's end; only a wave that has waited longer than a worker
+    // could (its lease) is worth a records query per app at every verify run.
+    if (now().getTime() - Date.parse(wave.queuedAt) < settings.leaseSeconds * 1000) return false;
     let changed = false;
     for (const app of wave.apps) {
       if (app.state !== 'queued') continue;
