@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { startAzurite } from '../sandbox/azurite.js';
 import { startSandbox, type Sandbox, type Scenario } from '../sandbox/index.js';
 import type { Dimensions, Telemetry, TelemetryEventName } from '../src/core/events.js';
+import type { CrashBoundary } from '../src/core/boundaries.js';
 import type { AppRef, Clock } from '../src/core/ports.js';
 import type { RotationRecord } from '../src/core/records.js';
 import type { Rollout } from '../src/core/rollout/model.js';
@@ -117,10 +118,12 @@ export interface FleetHostOptions {
   clock?: Clock;
   /** False: messages stay in the queue (a test reads or replays them). */
   queues?: boolean;
+  /** Called at every crash boundary of a rotation (the reliability suite's simulated crash). */
+  faultHook?: (boundary: CrashBoundary) => void;
 }
 
 export async function startFleetHost(sb: Sandbox, connectionString: string, options: FleetHostOptions): Promise<FleetHost> {
-  configureServices({ tlsCa: sb.caPem, telemetry: options.telemetry, ...(options.clock ? { clock: options.clock } : {}) });
+  configureServices({ tlsCa: sb.caPem, telemetry: options.telemetry, ...(options.clock ? { clock: options.clock } : {}), ...(options.faultHook ? { faultHook: options.faultHook } : {}) });
   const lines: string[] = [];
   const host = await startLocalHost({
     register: () => import('../src/functions/index.js'),
@@ -146,7 +149,8 @@ export async function startFleetHost(sb: Sandbox, connectionString: string, opti
     log: (line) => lines.push(line),
     timers: { scheduled: options.verifyEverySecond === true, runOnStartup: false },
     // Twenty apps of one wave run at once, as they would over a few instances of the deployed app.
-    queues: { enabled: options.queues !== false, batchSize: 16, newBatchThreshold: 8, minPollingIntervalMs: 20, maxPollingIntervalMs: 200 },
+    // A failed message is visible again after a second (host.json: 30 s), so a test does not wait for its retry.
+    queues: { enabled: options.queues !== false, visibilityTimeoutSeconds: 1, batchSize: 16, newBatchThreshold: 8, minPollingIntervalMs: 20, maxPollingIntervalMs: 200 },
   });
   const api = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${host.apiUrl}${path}`, { ...init, headers: { 'x-functions-key': 'k', 'content-type': 'application/json', ...(init.headers ?? {}) } });

@@ -9,6 +9,7 @@ import { createRotator, loadConfig } from '../../src/core/index.js';
 import { decodeRotationMessage } from '../../src/azure/rotationQueue.js';
 import { fleet, names, outside, recorder, refOf, startFleetHost, stopFleetHost, type FleetHost } from '../../bench/rollout.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import type { CrashBoundary } from '../../src/core/boundaries.js';
 import { ShiftClock } from './world.js';
 
 const azurite = useAzurite();
@@ -101,5 +102,38 @@ describe('a worker that rotated its app and died before reporting to the rollout
       expect(everyAppOnceOnTheNewCertificate(sb)).toEqual(names(APPS).map((name) => ({ name, restarts: 1, onNew: true })));
     }
     expect(sb.control.restarts(refOf(canary.name))).toBe(1);
+  }, 240_000);
+});
+
+describe('the canary crashes mid-rotation', () => {
+  it.each([
+    ['after its settings were written', 'afterSwitch'],
+    ['verified, before the commit was written', 'beforeCommit'],
+  ] as const)('%s: the verify timer finishes it, the rollout settles from its record and every wave goes out', async (_s, boundary) => {
+    sb = await startSandbox(fleet(APPS, 'ok'));
+    let crashed = false;
+    const faultHook = (at: CrashBoundary) => {
+      if (at === boundary && !crashed) {
+        crashed = true;
+        throw new Error(`simulated crash at ${at}`);
+      }
+    };
+    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, faultHook, settings: { ROLLOUT_SOAK_SECONDS: '0', LEASE_SECONDS: '60' } });
+    await fleetHost.host.invokeTimer('nightlyScan');
+    await fleetHost.untilRecords(1, (r) => r.outcome === undefined && crashed);
+    const canary = (await fleetHost.rollouts())[0]!.waves[0]!.apps[0]!;
+    expect(canary.state).toBe('queued');
+
+    // The crashed rotation's lease runs out on the Table service's clock (LEASE_SECONDS, at least 60), so this waits
+    // in real time; by then the wave has waited longer than a live worker could.
+    await new Promise((r) => setTimeout(r, 61_000));
+    await fleetHost.host.invokeTimer('verifyRotations');
+    const done = await fleetHost.until((r) => r.status === 'completed', 60_000);
+
+    expect(crashed).toBe(true);
+    expect(done.waves.flatMap((w) => w.apps.map((a) => a.state))).toEqual(Array(APPS).fill('committed'));
+    const apps = everyAppOnceOnTheNewCertificate(sb);
+    expect(apps.every((a) => a.onNew)).toBe(true);
+    expect(apps.map((a) => a.restarts)).toEqual(Array(APPS).fill(1));
   }, 240_000);
 });
