@@ -10,7 +10,7 @@ import type { CrashBoundary } from '../src/core/boundaries.js';
 import type { AppRef, Clock } from '../src/core/ports.js';
 import type { RotationRecord } from '../src/core/records.js';
 import type { Rollout } from '../src/core/rollout/model.js';
-import { sandboxAppSettings } from '../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../src/host/index.js';
 

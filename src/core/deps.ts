@@ -4,10 +4,12 @@ import type { Telemetry } from './events.js';
 import type { Logger } from './logger.js';
 import type { AppServiceGateway, CertificateSource, Clock, Prober, RotationSlots } from './ports.js';
 import type { RotationStore } from './records.js';
+import type { ProbeKind } from './rotation/probes/probeKind.js';
 
 export interface RotatorDeps {
   gateway: AppServiceGateway;
-  keyVault: CertificateSource;
+  /** The certificate sources (a SourceRegistry, or one adapter). */
+  sources: CertificateSource;
   store: RotationStore;
   prober: Prober;
   telemetry: Telemetry;
@@ -23,4 +25,6 @@ export interface RotatorDeps {
   owner?: string;
   /** The fleet-wide bound on rotations in flight (MAX_PARALLEL_ROTATIONS); without it only the per-run bound applies. */
   slots?: RotationSlots;
+  /** The probe kinds every phase runs; defaults to the list in src/core/rotation/probes/index.ts. */
+  probeKinds?: readonly ProbeKind[];
 }

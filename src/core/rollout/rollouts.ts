@@ -6,6 +6,7 @@ import type { Telemetry } from '../events.js';
 import type { Logger } from '../logger.js';
 import { ConflictError, NotFoundError, RotatorError } from '../errors.js';
 import type { RotationRecord, RotationStore } from '../records.js';
+import { versionIdOf } from '../sources/sourceRef.js';
 import { getTag, tagNames } from '../tags.js';
 import {
   isFinal,
@@ -125,7 +126,7 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
     const since = Date.parse(wave.queuedAt) - RECORD_SLACK_MS;
     const records = await deps.rotations.listForApp(app.appId, 10);
     return records.find(
-      (r) => Date.parse(r.startedAt) >= since && !r.dryRun && r.rollbackOf === undefined && r.bindings.some((b) => rollout.candidate.split(' ').includes(b.keyVaultCertificateId)),
+      (r) => Date.parse(r.startedAt) >= since && !r.dryRun && r.rollbackOf === undefined && r.bindings.some((b) => rollout.candidate.split(' ').includes(versionIdOf(b.source))),
     );
   };
 

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import { decodeRotationMessage, validateRotationMessage, type RotationQueueMessage } from '../../azure/rotationQueue.js';
+import { enqueueDueApps } from '../../core/enqueueDue.js';
 import { LAST_SCAN_STATE, scanFailure, type Plan } from '../../core/index.js';
 import type { RequestedBy } from '../../core/records.js';
 import { authenticateCaller, clientCertRefusal } from '../auth/clientCert.js';
@@ -171,18 +172,17 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
     rolloutHeld = dispatch.held;
     wavesQueued = new Set(dispatch.queued.map((q) => q.appId));
   }
-  const due = plan.apps.filter((app) => app.action === 'rotate' && (wavesQueued === undefined || wavesQueued.has(app.appId)));
+  // A named app goes at once; the rollouts' dispatch queued every other due app that may go now, with its wave.
+  const due =
+    wavesQueued === undefined
+      ? (await enqueueDueApps(deps.queue, plan, { requestedBy: 'http', requestId: context.invocationId, caller })).queued
+      : plan.apps.filter((app) => app.action === 'rotate' && wavesQueued!.has(app.appId));
   const notDue = plan.apps.filter((app) => app.action !== 'rotate').map((app) => ({ appId: app.appId, name: app.name, action: app.action, reasons: app.bindings.map((b) => b.reason) }));
   const held = rolloutHeld.length > 0 ? { heldForRollout: rolloutHeld } : {};
   if (due.length === 0) {
     return jsonResponse(200, { requestId: context.invocationId, queued: [], notDue, ...held, message: rolloutHeld.length > 0 ? 'the due apps wait for their rollout wave (GET /api/rollouts)' : 'nothing is due; use force (with app) to roll out a re-issue' });
   }
-  const queued = [];
-  for (const app of due) {
-    // Apps of a rollout were queued by its dispatch, with their wave.
-    if (wavesQueued === undefined) await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'http', requestId: context.invocationId, caller });
-    queued.push({ appId: app.appId, name: app.name, history: historyLocation(app.appId) });
-  }
+  const queued = due.map((app) => ({ appId: app.appId, name: app.name, history: historyLocation(app.appId) }));
   const location = due.length === 1 ? historyLocation(due[0]!.appId) : `${ROUTE_PREFIX}/rotations`;
   return jsonResponse(202, { requestId: context.invocationId, queued, notDue: body.app === undefined ? notDue : [], ...held }, { location });
 }
