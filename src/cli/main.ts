@@ -58,8 +58,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       owner: `cli-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     });
     const rotator = createRotator(deps, config);
-    if (args.command === 'rollouts') return await runRollouts(args, { config, deps, telemetry, logger }, io);
-    if (args.command === 'plan' && !args.app) return await planWithWaves(args, rotator, { config, deps, telemetry, logger }, io);
+    if (args.command === 'rollouts') return await runRollouts(args, { config, deps, telemetry, logger }, io, EXIT);
+    if (args.command === 'plan' && !args.app) return await planWithWaves(args, rotator, { config, deps, telemetry, logger }, io, EXIT);
     return await run(args, rotator, io);
   } catch (error) {
     if (error instanceof NotFoundError) {

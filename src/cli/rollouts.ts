@@ -9,13 +9,20 @@ import { InvalidRolloutIdError } from '../core/rollout/rollouts.js';
 import { scanFailure, type Rotator } from '../core/index.js';
 import { dueAppsOf, rolloutsOf, rolloutView } from '../rolloutService.js';
 import type { CliArgs } from './args.js';
-import { EXIT } from './main.js';
 import { renderPlan } from './render.js';
+
+/** main.ts's exit statuses, handed in (main imports this module). */
+export interface ExitStatuses {
+  ok: number;
+  fault: number;
+  usage: number;
+}
 
 export async function runRollouts(
   args: CliArgs,
   services: { config: Config; deps: Dependencies; telemetry: Telemetry; logger: Logger },
   io: { out(text: string): void; err(text: string): void },
+  EXIT: ExitStatuses,
 ): Promise<number> {
   const rollouts = rolloutsOf(services, `cli-${process.pid}`, 'cli');
   const show = (views: ReturnType<typeof rolloutView>[]) =>
@@ -64,6 +71,7 @@ export async function planWithWaves(
   rotator: Rotator,
   services: { config: Config; deps: Dependencies; telemetry: Telemetry; logger: Logger },
   io: { out(text: string): void },
+  EXIT: ExitStatuses,
 ): Promise<number> {
   const report = await rotator.scan();
   const failure = scanFailure(report);
