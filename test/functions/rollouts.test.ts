@@ -40,7 +40,7 @@ describe('GET /api/rollouts', () => {
   });
 
   it.each([
-    ['an id that is not a rollout id', '/rollouts/not-an-id', 400, 'ValidationFailed'],
+    ['an id that is not a rollout id', '/rollouts/not-an-id', 400, 'InvalidRolloutId'],
     ['an unknown rollout id', `/rollouts/${'0'.repeat(20)}`, 404, 'NotFound'],
   ])('answers %s with a 4xx naming it', async (_s, path, status, code) => {
     const res = await fleetHost.api(path);
@@ -52,7 +52,7 @@ describe('GET /api/rollouts', () => {
 
 describe('POST /api/rollouts/{id}/promote|abort: bad requests change nothing', () => {
   it.each([
-    ['a malformed id', () => '/rollouts/xyz/promote', undefined, 400, 'ValidationFailed'],
+    ['a malformed id', () => '/rollouts/xyz/promote', undefined, 400, 'InvalidRolloutId'],
     ['an unknown id', () => `/rollouts/${'a'.repeat(20)}/abort`, undefined, 404, 'NotFound'],
     ['a body that is not the documented one', () => `/rollouts/${halted.id}/promote`, JSON.stringify({ reason: 5 }), 400, 'InvalidField'],
     ['a body field it does not know', () => `/rollouts/${halted.id}/abort`, JSON.stringify({ force: true }), 400, 'UnknownField'],
