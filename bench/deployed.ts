@@ -90,6 +90,9 @@ async function rotateDeployed(children: { sandbox: string; host: string }, funct
       VERIFY_SCHEDULE: '0 */5 * * * *',
       ROTATION_JITTER_SECONDS: '0',
       MAX_PARALLEL_ROTATIONS: String(options.bound),
+      // The figure is the fan-out's throughput for one night's due apps, which share one certificate here: in waves
+      // it would measure the soak. The waves have their own figures (bench/rollout.ts).
+      ROLLOUT_WAVES: 'off',
       // ARM_PACING stays at its default (on): the instances pace against the shared quota.
     });
     const hostJson = join(root, 'host.json');

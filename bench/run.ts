@@ -1,6 +1,6 @@
 // `npm run bench`: the performance figures (README, docs/design.md "Cost of a rotation"), measured in one run against the sandbox (and Azurite for
 // the fan-out), printed as `name: value (target …)` and written to bench/results.json. Not part of `npm test`:
-// it takes a few minutes and its timings depend on the machine. Options: --only=floor,throttled,fanout,deployed,cold,memory
+// it takes a few minutes and its timings depend on the machine. Options: --only=floor,throttled,fanout,deployed,cold,memory,rollout
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import { DEPLOYED_DEFAULTS, measureDeployedFanout } from './deployed.js';
 import { FANOUT_TIMING, measureFanout, SHORT_RESTART_TIMING, type FanoutTiming } from './fanout.js';
 import { measureScanMemory } from './memory.js';
 import { measureScanFloor, measureThrottledScan, round } from './scan.js';
+import { measureRolloutFigures } from './rollout.js';
 
 /** Refill-rate multiplier of the throttling model: the 4 × 500 settings reads need 10 s of quota instead of 30. */
 const TIME_SCALE = 3;
@@ -105,6 +106,15 @@ if (wanted('memory')) {
   const r = await measureScanMemory(10_000);
   details.scanMemory = r.detail;
   report({ name: 'peak RSS scanning 10,000 apps', value: round(r.peakRssMb, 1), unit: 'MB', target: '≤ 150 MB', met: r.peakRssMb <= 150 });
+}
+
+if (wanted('rollout')) {
+  const r = await measureRolloutFigures();
+  details.rollout = r.detail;
+  console.log(r.blastRadius);
+  console.log(r.canary);
+  report({ name: 'canary rollout: apps restarted onto a version that breaks them, of 20 sharing its source', value: r.restarted, target: '1', met: r.restarted === 1 });
+  report({ name: 'canary rollout: 20 apps of one source, good version, wall / one app (restart 15 s, warm-up 16 s, soak 1 s)', value: round(r.wallOverOne), target: '≤ 3', met: r.wallOverOne <= 3 });
 }
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json');

@@ -32,6 +32,8 @@ export function sandboxAppSettings(input: LocalSettingsInput): Record<string, st
     PROBE_BACKOFF_SECONDS: '1',
     // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
     PROBE_ALLOWED_TARGETS: '127.0.0.1',
+    // The sandbox's apps are verified in a second; a rollout's next wave need not wait the production half hour.
+    ROLLOUT_SOAK_SECONDS: '0',
     ROTATION_QUEUE: input.rotationQueue ?? 'rotation-requests',
     ROTATION_TABLE: input.rotationTable ?? 'rotations',
     CLIENT_CERT_AUTH: 'off',

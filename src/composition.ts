@@ -10,6 +10,7 @@ import { RotationQueue } from './azure/rotationQueue.js';
 import { ArmSubscriptionDirectory } from './azure/subscriptionDirectory.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
 import { TableRotationSlots } from './azure/tableRotationSlots.js';
+import { TableRolloutStore } from './azure/tableRolloutStore.js';
 import type { CrashBoundary } from './core/boundaries.js';
 import type { Config, StorageSettings } from './core/config.js';
 import type { RotatorDeps } from './core/deps.js';
@@ -51,6 +52,8 @@ export interface Dependencies extends RotatorDeps {
   pacingStats: PacingStats;
   pacer: ArmPacer | ArmRequestCounter;
   credential: TokenCredential;
+  /** Canary rollouts' state (issue 17), in the rotation table. */
+  rollouts: TableRolloutStore;
 }
 
 export function createDependencies(config: Config, overrides: CompositionOverrides = {}): Dependencies {
@@ -91,6 +94,10 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     clock,
     onLost: (index, reason) => logger.warn(`rotation slot ${index} lost while rotating: ${reason}`),
   });
+  const rollouts = new TableRolloutStore(async () => {
+    await store.ensureTable();
+    return store.client();
+  });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
@@ -112,6 +119,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     pacingStats: pacer.stats,
     pacer,
     credential,
+    rollouts,
   };
   // Only with AZURE_SUBSCRIPTION_IDS unset or '*': the subscriptions the identity can list (src/core/subscriptions.ts).
   if (config.subscriptionDiscovery) {

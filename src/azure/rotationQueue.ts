@@ -66,10 +66,21 @@ export function validateRotationMessage(value: unknown): RotationQueueMessage {
     problems.push('appId must be an ARM resource id (/subscriptions/…/providers/Microsoft.Web/sites/…)');
   }
   const caller = v.caller === undefined ? undefined : validateCaller(v.caller, problems);
-  const unknown = Object.keys(v).filter((k) => !['appId', 'reason', 'requestedBy', 'requestId', 'caller'].includes(k));
+  const rollout = v.rollout === undefined ? undefined : validateRolloutRef(v.rollout, problems);
+  const unknown = Object.keys(v).filter((k) => !['appId', 'reason', 'requestedBy', 'requestId', 'caller', 'rollout'].includes(k));
   if (unknown.length > 0) problems.push(`unknown field(s): ${unknown.join(', ')}`);
   if (problems.length > 0) throw new PreconditionError(`rotation queue message: ${problems.join('; ')}`);
-  return { appId: appId!, ...(reason !== undefined ? { reason } : {}), requestedBy: requestedBy!, requestId: requestId!, ...(caller ? { caller } : {}) };
+  return { appId: appId!, ...(reason !== undefined ? { reason } : {}), requestedBy: requestedBy!, requestId: requestId!, ...(caller ? { caller } : {}), ...(rollout ? { rollout } : {}) };
+}
+
+function validateRolloutRef(value: unknown, problems: string[]): { id: string; wave: number } | undefined {
+  const r = value as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.id !== 'string' || !/^[0-9a-f]{20}$/.test(r.id) ||
+      !Number.isInteger(r.wave) || (r.wave as number) < 0 || (r.wave as number) > 1000 || Object.keys(r).some((k) => k !== 'id' && k !== 'wave')) {
+    problems.push('rollout must be { id: 20 lowercase hex characters, wave: an integer from 0 to 1000 }');
+    return undefined;
+  }
+  return { id: r.id, wave: r.wave as number };
 }
 
 /** The caller as the record will keep it: a known `via`, bounded names, a thumbprint in App Service form. */

@@ -1,7 +1,9 @@
 // Command-line parsing: a command and its flags, or a usage error that says what is wrong.
 import { parseArgs } from 'node:util';
 
-export const COMMANDS = ['plan', 'rotate', 'probe', 'status', 'retire'] as const;
+export const COMMANDS = ['plan', 'rotate', 'probe', 'status', 'retire', 'rollouts'] as const;
+export const ROLLOUT_ACTIONS = ['list', 'show', 'promote', 'abort'] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -12,6 +14,9 @@ export interface CliArgs {
   force: boolean;
   due: boolean;
   limit: number;
+  /** `rollouts [show|promote|abort <id>]`; list without an action. */
+  rolloutAction?: RolloutAction;
+  rolloutId?: string;
 }
 
 export class UsageError extends Error {
@@ -31,6 +36,9 @@ Commands:
                                              commits, retire what is due (what the probe timer does)
   status   [--app <app>] [--limit <n>]       the latest rotation records (default 20)
   retire                                     delete old certificates nobody loads, after RETIRE_AFTER_DAYS
+  rollouts [show|promote|abort <id>]         canary rollouts (apps of one source rotate in waves): list them,
+                                             show one, promote a halted one (its next wave is queued now) or
+                                             abort one (nothing more is queued for that version)
 
 Options:
   --json       machine-readable output on stdout (progress and warnings stay on stderr)
@@ -80,8 +88,18 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   const [command, ...extra] = positionals;
   if (!COMMANDS.includes(command as Command)) throw new UsageError(`unknown command '${command}' (one of ${COMMANDS.join(', ')})`);
-  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
   const args: CliArgs = { ...base, command: command as Command };
+  if (command === 'rollouts' && extra.length > 0) {
+    const [action, id, ...more] = extra;
+    if (!ROLLOUT_ACTIONS.includes(action as RolloutAction) || action === 'list') {
+      throw new UsageError(`unknown rollouts action '${action}' (show, promote or abort, each with a rollout id)`);
+    }
+    if (id === undefined) throw new UsageError(`rollouts ${action} needs a rollout id`);
+    if (more.length > 0) throw new UsageError(`unexpected argument '${more[0]}'`);
+    args.rolloutAction = action as RolloutAction;
+    args.rolloutId = id;
+  } else if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  if (command === 'rollouts') args.rolloutAction ??= 'list';
   if (values.app !== undefined) {
     if (values.app.trim() === '') throw new UsageError('--app needs an app name or resource id');
     if (!['plan', 'rotate', 'status'].includes(args.command)) throw new UsageError(`--app does not apply to ${args.command}`);

@@ -9,6 +9,7 @@ import { noTelemetry, type Telemetry } from '../core/events.js';
 import { processTelemetry, shutdownProcessTelemetry } from '../telemetry/index.js';
 import { parseCliArgs, USAGE, UsageError, type CliArgs } from './args.js';
 import { renderPlan, renderProbe, renderRecords, renderResults, renderRetire, renderRotateDue } from './render.js';
+import { planWithWaves, runRollouts } from './rollouts.js';
 
 export const EXIT = { ok: 0, fault: 1, usage: 2, notCommitted: 3 } as const;
 
@@ -57,6 +58,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       owner: `cli-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     });
     const rotator = createRotator(deps, config);
+    if (args.command === 'rollouts') return await runRollouts(args, { config, deps, telemetry, logger }, io, EXIT);
+    if (args.command === 'plan' && !args.app) return await planWithWaves(args, rotator, { config, deps, telemetry, logger }, io, EXIT);
     return await run(args, rotator, io);
   } catch (error) {
     if (error instanceof NotFoundError) {

@@ -6,6 +6,7 @@ import { readClientCertSettings, type ClientCertSettings } from './clientCertPol
 import { ConfigError } from './errors.js';
 import { parseAllowedHosts, parseSourcePolicy, type AllowedHost, type SourceGrant } from './trust.js';
 import { parseAllowedTargets, type AllowedTarget, type ProbeTargetPolicy } from './probeTargets.js';
+import { parseWaveSpec, type WaveSize } from './rollout/waves.js';
 
 export type SettingKind = 'integer' | 'boolean' | 'choice' | 'string' | 'url' | 'cron' | 'list';
 
@@ -108,6 +109,15 @@ export const SETTINGS = [
     description: 'Comma-separated thumbprints of the API client certificates allowed (spaces and colons allowed); with CLIENT_CERT_ALLOWED_SUBJECTS unset too, any certificate that chains to an anchor.' },
   { name: 'CLIENT_CERT_ALLOWED_SUBJECTS', kind: 'string', optional: true,
     description: "Callers allowed by exact subject and issuer, entries separated by ';': '<subject> | <issuer>' as RFC 4514 names, e.g. 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA'; survives a caller's certificate renewal." },
+  // Canary rollouts (issue 17, src/core/rollout/).
+  { name: 'ROLLOUT_WAVES', kind: 'string', default: '1,10%', optional: false,
+    description: "Apps due for the same version of one source rotate in waves: the sizes of the waves before the last, which takes the rest, each a number of apps (1-1000) or a percentage (1%-99%) of the source's apps, at most 5; the first is the canary. 'off' = every due app at once." },
+  { name: 'ROLLOUT_SOAK_SECONDS', kind: 'integer', default: '1800', min: 0, max: 604800, optional: false,
+    description: 'After a wave verified, how long before the next wave is queued (the verify timer queues it, so at least one VERIFY_SCHEDULE period when not 0).' },
+  { name: 'ROLLOUT_MAX_FAILURE_PERCENT', kind: 'integer', default: '0', min: 0, max: 100, optional: false,
+    description: "Share of a wave's rotated apps that may end aborted (e.g. a preflight refusal) before the rollout halts; a rolled-back or failed rotation halts it always." },
+  { name: 'ROLLOUT_URGENT_DAYS', kind: 'integer', default: '7', min: 1, max: 365, optional: false,
+    description: "A halted rollout whose apps' loaded certificate expires within this many days is reported as urgent (RolloutHalted urgent=true, repeated daily); it is never forced." },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];
@@ -156,6 +166,8 @@ export interface Config {
   appInsightsConnectionString?: string;
   /** CLIENT_CERT_*: read by src/core/clientCertPolicy.ts, the one parser of those settings. */
   clientCert: ClientCertSettings;
+  /** ROLLOUT_*: canary rollouts (src/core/rollout/). */
+  rollout: { waves: WaveSize[] | 'off'; soakSeconds: number; maxFailurePercent: number; urgentDays: number };
 }
 
 /**
@@ -344,6 +356,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     else sourcePolicy = parsed;
   }
 
+  let rolloutWaves: WaveSize[] | 'off' = [{ apps: 1 }, { percent: 10 }];
+  const waveSpec = parseWaveSpec(text('ROLLOUT_WAVES'));
+  if (typeof waveSpec === 'string' && waveSpec !== 'off') problems.push(`ROLLOUT_WAVES ${waveSpec}`);
+  else rolloutWaves = waveSpec as WaveSize[] | 'off';
+
   const config: Config = {
     subscriptionIds,
     subscriptionDiscovery,
@@ -374,6 +391,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rotationTable,
     rotationQueue,
     clientCert: clientCert.settings,
+    rollout: {
+      waves: rolloutWaves,
+      soakSeconds: integer('ROLLOUT_SOAK_SECONDS'),
+      maxFailurePercent: integer('ROLLOUT_MAX_FAILURE_PERCENT'),
+      urgentDays: integer('ROLLOUT_URGENT_DAYS'),
+    },
   };
   if (storage.kind === 'connectionString') config.storageConnectionString = storage.connectionString;
   if (clientId !== undefined) config.clientId = clientId;

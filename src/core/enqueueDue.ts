@@ -15,6 +15,8 @@ export interface RotationRequest {
   requestId: string;
   /** The API caller behind an HTTP request; travels to the rotation record it causes. */
   caller?: RequestedBy;
+  /** The canary rollout and 0-based wave this rotation belongs to (src/core/rollout/): its result is reported there. */
+  rollout?: { id: string; wave: number };
 }
 
 /** The queue port (src/azure/rotationQueue.ts over Azure Storage queues). */

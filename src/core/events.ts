@@ -20,6 +20,12 @@ export const TELEMETRY_EVENTS = [
   'ScanIncomplete',
   // A source or candidate refused at a trust boundary (reason: SourceNotAuthorized, WeakKey, ...).
   'TrustRefused',
+  // Canary rollouts (issue 17, src/core/rollout/): a source's apps rotate in waves.
+  'RolloutStarted',
+  'RolloutWaveQueued',
+  // A wave failed (rollback, or too many aborted): the later waves wait for an operator; urgent near expiry.
+  'RolloutHalted',
+  'RolloutCompleted',
 ] as const;
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 

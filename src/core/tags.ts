@@ -7,6 +7,7 @@
 //                                              registered kind reads its own values; `<kind>:<value>` names one)
 //   mtls-rotation-settings=CLIENT_CERT_THUMBPRINT,OTHER        extra settings that hold the thumbprint
 //   mtls-rotation-slots=true                   on a site: its slots are listed (each slot opts in itself)
+//   mtls-rotation-canary=true                  the first app of its source's rollout (src/core/rollout/)
 // A bad value is a problem reported for the app (which is then skipped), never an exception.
 import type { CertificateSource, KeyVaultSource } from './ports.js';
 import { KEY_VAULT } from './sources/sourceRef.js';
@@ -50,6 +51,8 @@ export function tagNames(prefix: string = DEFAULT_TAG_PREFIX) {
     source: `${prefix}-source`,
     settings: `${prefix}-settings`,
     slots: `${prefix}-slots`,
+    /** The canary of its source's rollout (issue 17); read by src/core/rollout/, not by parseAppTags. */
+    canary: `${prefix}-canary`,
     /** On a Key Vault certificate, set by its vault owner: the app scopes allowed to consume it. */
     consumers: `${prefix}-consumers`,
     /** On certificate resources the rotator uploads. */

@@ -7,3 +7,4 @@ import './rotateApp.js';
 import './verifyRotations.js';
 import './api.js';
 import './dashboard.js';
+import './rollouts.js';

@@ -35,6 +35,9 @@ describe('rotation queue messages', () => {
     ['a caller whose thumbprint is not one', { ...MESSAGE, caller: { via: 'clientCertificate', thumbprint: 'abc' } }, /caller.thumbprint must be 40 uppercase hexadecimal/],
     ['a caller with an oversized subject', { ...MESSAGE, caller: { via: 'clientCertificate', subject: 'CN='.padEnd(3000, 'x') } }, /caller.subject must be a string of at most 2048/],
     ['a caller with extra fields', { ...MESSAGE, caller: { via: 'functionKey', key: 'k' } }, /unknown caller field\(s\): key/],
+    ['a rollout id that is not one', { ...MESSAGE, rollout: { id: '../x', wave: 0 } }, /rollout must be \{ id: 20 lowercase hex characters/],
+    ['a rollout wave that is not a whole number', { ...MESSAGE, rollout: { id: 'a'.repeat(20), wave: 1.5 } }, /wave: an integer from 0 to 1000/],
+    ['a rollout with extra fields', { ...MESSAGE, rollout: { id: 'a'.repeat(20), wave: 0, force: true } }, /rollout must be/],
   ])('reject %s with a message naming the problem', (_label, value, pattern) => {
     expect(() => decodeRotationMessage(JSON.stringify(value))).toThrow(pattern);
     expect(() => decodeRotationMessage(JSON.stringify(value))).toThrow(PreconditionError);
@@ -50,6 +53,13 @@ describe('the caller in a rotation queue message', () => {
     };
     expect(decodeRotationMessage(encodeRotationMessage(withCaller))).toEqual(withCaller);
     expect(decodeRotationMessage(encodeRotationMessage({ ...MESSAGE, caller: { via: 'functionKey' } })).caller).toEqual({ via: 'functionKey' });
+  });
+});
+
+describe('the rollout in a rotation queue message', () => {
+  it('travels with the message, so the queue trigger reports the result to its wave', () => {
+    const inWave: RotationQueueMessage = { ...MESSAGE, rollout: { id: '0123456789abcdef0123', wave: 2 } };
+    expect(decodeRotationMessage(encodeRotationMessage(inWave))).toEqual(inWave);
   });
 });
 

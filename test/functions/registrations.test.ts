@@ -14,7 +14,7 @@ const byName = (name: string): Registration => {
 describe('the function app registrations', () => {
   it('registers each function exactly once', () => {
     const names = registrations.map((r) => r.name).sort();
-    expect(names).toEqual(['certificates', 'dashboard', 'health', 'nightlyScan', 'rollbackRotation', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
+    expect(names).toEqual(['abortRollout', 'certificates', 'dashboard', 'health', 'nightlyScan', 'promoteRollout', 'rollbackRotation', 'rollout', 'rollouts', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
   });
 
   it.each([
@@ -40,6 +40,10 @@ describe('the function app registrations', () => {
     ['the certificate inventory', 'certificates', 'certificates', ['GET'], 'function'],
     ['health, anonymous', 'health', 'health', ['GET'], 'anonymous'],
     ['the operator dashboard and its assets, under the API key', 'dashboard', 'dashboard/{asset?}', ['GET'], 'function'],
+    ['canary rollouts', 'rollouts', 'rollouts', ['GET'], 'function'],
+    ['one rollout', 'rollout', 'rollouts/{id}', ['GET'], 'function'],
+    ['promote a halted rollout', 'promoteRollout', 'rollouts/{id}/promote', ['POST'], 'function'],
+    ['abort a rollout', 'abortRollout', 'rollouts/{id}/abort', ['POST'], 'function'],
   ])('HTTP %s', (_sentence, name, route, methods, authLevel) => {
     const reg = byName(name);
     expect(reg.trigger.type).toBe('httpTrigger');
@@ -55,7 +59,7 @@ describe('what the bundle in package.json main is built from (src/functions/inde
   const topLevel = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
 
   it('matches only registration modules and the index at the top level; helpers live in subfolders', () => {
-    expect(topLevel).toEqual(['api.ts', 'dashboard.ts', 'index.ts', 'nightlyScan.ts', 'rotateApp.ts', 'verifyRotations.ts']);
+    expect(topLevel).toEqual(['api.ts', 'dashboard.ts', 'index.ts', 'nightlyScan.ts', 'rollouts.ts', 'rotateApp.ts', 'verifyRotations.ts']);
     for (const file of topLevel.filter((f) => f !== 'index.ts')) {
       expect(readFileSync(new URL(file, dir), 'utf8'), file).toMatch(/^app\.(http|timer|storageQueue)\(/m);
     }

@@ -10,6 +10,7 @@ import { authenticateCaller, clientCertRefusal } from '../auth/clientCert.js';
 import { jsonError, jsonResponse, readJsonBody, readRotationRequest, RequestValidationError, withErrorBoundary } from '../http/index.js';
 import { maxDequeueCount } from './hostJson.js';
 import { services, ServicesUnavailableError, withInvocation, type Invocation, type Services } from './services.js';
+import { actOnRollout, dueAppsOf, getRollout, listRollouts, reasonOf, rolloutsOf } from './rollouts.js';
 
 const ROUTE_PREFIX = '/api';
 
@@ -17,7 +18,8 @@ const ROUTE_PREFIX = '/api';
 // Timers and queue
 
 export async function nightlyScan(_timer: Timer, context: InvocationContext): Promise<void> {
-  await withInvocation(context, async ({ config, rotator, deps }) => {
+  await withInvocation(context, async (invocation) => {
+    const { config, rotator } = invocation;
     // Many installations share the same default schedule; the delay spreads their ARM reads.
     const jitterMs = Math.floor(Math.random() * config.rotationJitterSeconds * 1000);
     if (jitterMs > 0) {
@@ -29,9 +31,12 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
     // Reaching no subscription is not "nothing due": the run fails, so the host's failure count and alerts see it.
     const failure = scanFailure(report);
     if (failure !== undefined) throw failure;
-    const { queued: due } = await enqueueDueApps(deps.queue, report.plan, { requestedBy: 'timer', requestId: context.invocationId });
+    // Apps sharing a source rotate in waves (src/core/rollout/): only each rollout's current wave is queued.
+    const dispatch = await rolloutsOf(invocation, context.invocationId).dispatch(dueAppsOf(report.plan, report.apps), reasonOf(report.plan));
+    const due = dispatch.queued;
+    for (const line of dispatch.lines) context.log(line);
     const failed = report.subscriptions.filter((s) => !s.ok).map((s) => s.subscriptionId);
-    const summary = `nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}`;
+    const summary = `nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}${dispatch.held.length > 0 ? `; ${dispatch.held.length} held for their rollout wave` : ''}`;
     if (failed.length > 0) context.warn(`${summary}; subscription(s) not scanned (ScanIncomplete): ${failed.join(', ')}`);
     else context.log(summary);
   });
@@ -40,7 +45,8 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
 export async function rotateAppFromQueue(queueItem: unknown, context: InvocationContext): Promise<void> {
   const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
   const poisonAfter = maxDequeueCount();
-  await withInvocation(context, async ({ rotator, telemetry }) => {
+  await withInvocation(context, async (invocation) => {
+    const { rotator, telemetry } = invocation;
     let message: RotationQueueMessage | undefined;
     try {
       message = typeof queueItem === 'string' ? decodeRotationMessage(queueItem) : validateRotationMessage(queueItem);
@@ -48,6 +54,13 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
       // An interrupted rotation keeps its open record; the verify timer resumes it. Retrying the message would
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
+      if (message.rollout) {
+        // Not retried through the message: a second run would only find the app done. The verify timer settles the
+        // wave from the rotation record instead.
+        await rolloutsOf(invocation, message.requestId, message.requestedBy)
+          .recordResult(message.rollout, result)
+          .catch((error: unknown) => context.warn(`rollout ${message?.rollout?.id}: result not recorded (${String(error)}); the verify timer settles it from the record`));
+      }
     } catch (error) {
       if (dequeueCount >= poisonAfter) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -65,9 +78,12 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
 }
 
 export async function verifyRotations(_timer: Timer, context: InvocationContext): Promise<void> {
-  await withInvocation(context, async ({ rotator }) => {
-    const report = await rotator.resumeOpen();
+  await withInvocation(context, async (invocation) => {
+    const report = await invocation.rotator.resumeOpen();
     context.log(`verify rotations: ${JSON.stringify(report).slice(0, 1000)}`);
+    // The next wave of a rollout goes out here once the previous one verified and soaked (docs/design.md, "Rollouts").
+    const rollouts = await rolloutsOf(invocation, context.invocationId).advanceAll();
+    if (rollouts.length > 0) context.log(`rollouts: ${rollouts.map((r) => `${r.id} ${r.status} wave ${r.current + 1}/${r.waves.length}`).join('; ')}`);
   });
 }
 
@@ -111,7 +127,8 @@ export const rotationsHandler = api(async (request, context, invocation, caller)
   request.method.toUpperCase() === 'POST' ? startRotations(request, context, invocation, caller) : listRotations(request, invocation),
 );
 
-async function startRotations(request: HttpRequest, context: InvocationContext, { config, rotator, deps }: Invocation, caller: RequestedBy): Promise<HttpResponseInit> {
+async function startRotations(request: HttpRequest, context: InvocationContext, invocation: Invocation, caller: RequestedBy): Promise<HttpResponseInit> {
+  const { config, rotator, deps } = invocation;
   const body = await readRotationRequest(request);
   // With discovery (AZURE_SUBSCRIPTION_IDS unset or '*') there is no configured list to check a request against.
   if (body.subscription !== undefined && !config.subscriptionDiscovery && !config.subscriptionIds.includes(body.subscription.toLowerCase())) {
@@ -124,8 +141,10 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
       const result = await rotator.rotateApp(body.app, { trigger: 'http', dryRun: true, ...(body.force ? { force: true } : {}) });
       return jsonResponse(200, { dryRun: true, app: { appId: result.appId, name: result.name }, outcome: result.outcome, reason: result.reason, plan: result.plan });
     }
-    const plan = await rotator.plan(subscriptionIds ? { subscriptionIds } : {});
-    return jsonResponse(200, { dryRun: true, plan });
+    const report = await scanOrFail(rotator, subscriptionIds);
+    // The waves the due apps would go out in (src/core/rollout/): `wave 1 of 3: orders (canary)`.
+    const rollouts = await rolloutsOf(invocation, context.invocationId).preview(dueAppsOf(report.plan, report.apps));
+    return jsonResponse(200, { dryRun: true, plan: report.plan, rollouts });
   }
 
   if (body.force === true) {
@@ -142,20 +161,39 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
   // HTTP request, and the queue retries it. The rotation ids do not exist yet, so the answer points at the
   // history of the app(s), where the records appear.
   let plan: Plan;
+  let rolloutHeld: Array<{ appId: string; name: string; rolloutId: string; why: string }> = [];
+  let wavesQueued: Set<string> | undefined;
   if (body.app !== undefined) {
     plan = await rotator.plan({ app: body.app }); // NotFoundError (404) for an unknown app
   } else {
-    plan = await rotator.plan(subscriptionIds ? { subscriptionIds } : {});
+    // Every due app: apps that share a source go out in waves, as at night (one app asked by name goes at once).
+    const report = await scanOrFail(rotator, subscriptionIds);
+    plan = report.plan;
+    const dispatch = await rolloutsOf(invocation, context.invocationId, 'http', caller).dispatch(dueAppsOf(plan, report.apps), reasonOf(plan));
+    rolloutHeld = dispatch.held;
+    wavesQueued = new Set(dispatch.queued.map((q) => q.appId));
   }
-  const fanOut = await enqueueDueApps(deps.queue, plan, { requestedBy: 'http', requestId: context.invocationId, caller });
-  const due = fanOut.queued;
-  const notDue = fanOut.notDue.map((app) => ({ appId: app.appId, name: app.name, action: app.action, reasons: app.bindings.map((b) => b.reason) }));
+  // A named app goes at once; the rollouts' dispatch queued every other due app that may go now, with its wave.
+  const due =
+    wavesQueued === undefined
+      ? (await enqueueDueApps(deps.queue, plan, { requestedBy: 'http', requestId: context.invocationId, caller })).queued
+      : plan.apps.filter((app) => app.action === 'rotate' && wavesQueued!.has(app.appId));
+  const notDue = plan.apps.filter((app) => app.action !== 'rotate').map((app) => ({ appId: app.appId, name: app.name, action: app.action, reasons: app.bindings.map((b) => b.reason) }));
+  const held = rolloutHeld.length > 0 ? { heldForRollout: rolloutHeld } : {};
   if (due.length === 0) {
-    return jsonResponse(200, { requestId: context.invocationId, queued: [], notDue, message: 'nothing is due; use force (with app) to roll out a re-issue' });
+    return jsonResponse(200, { requestId: context.invocationId, queued: [], notDue, ...held, message: rolloutHeld.length > 0 ? 'the due apps wait for their rollout wave (GET /api/rollouts)' : 'nothing is due; use force (with app) to roll out a re-issue' });
   }
   const queued = due.map((app) => ({ appId: app.appId, name: app.name, history: historyLocation(app.appId) }));
   const location = due.length === 1 ? historyLocation(due[0]!.appId) : `${ROUTE_PREFIX}/rotations`;
-  return jsonResponse(202, { requestId: context.invocationId, queued, notDue: body.app === undefined ? notDue : [] }, { location });
+  return jsonResponse(202, { requestId: context.invocationId, queued, notDue: body.app === undefined ? notDue : [], ...held }, { location });
+}
+
+/** A scan whose plan the caller acts on: reaching no subscription is a failure, not "nothing is due". */
+async function scanOrFail(rotator: Invocation['rotator'], subscriptionIds: string[] | undefined) {
+  const report = await rotator.scan(subscriptionIds ? { subscriptionIds } : {});
+  const failure = scanFailure(report);
+  if (failure !== undefined) throw failure;
+  return report;
 }
 
 function historyLocation(appId: string): string {
@@ -216,3 +254,8 @@ export const healthHandler = api(
   },
   { anonymous: true },
 );
+
+export const rolloutsHandler = api(async (request, _context, invocation) => listRollouts(request, invocation));
+export const rolloutHandler = api(async (request, _context, invocation) => getRollout(request, invocation));
+export const promoteRolloutHandler = api(async (request, context, invocation, caller) => actOnRollout('promote', request, invocation, caller, context.invocationId));
+export const abortRolloutHandler = api(async (request, context, invocation, caller) => actOnRollout('abort', request, invocation, caller, context.invocationId));

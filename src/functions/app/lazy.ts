@@ -3,7 +3,8 @@
 // where it is used. The host indexes the functions as soon as the registration modules are evaluated; what an invocation
 // needs is loaded once per process, when the first one arrives.
 type Handlers = typeof import('./handlers.js');
-type HandlerName = 'nightlyScan' | 'rotateAppFromQueue' | 'verifyRotations' | 'rotationsHandler' | 'rotationHandler' | 'rollbackHandler' | 'certificatesHandler' | 'healthHandler';
+type HandlerName = 'nightlyScan' | 'rotateAppFromQueue' | 'verifyRotations' | 'rotationsHandler' | 'rotationHandler' | 'rollbackHandler' | 'certificatesHandler' | 'healthHandler'
+  | 'rolloutsHandler' | 'rolloutHandler' | 'promoteRolloutHandler' | 'abortRolloutHandler';
 
 let loading: Promise<Handlers> | undefined;
 

@@ -1,0 +1,64 @@
+// Staging first (issue 17): a site whose staging slot is opted in and loads the same source has its slot rotated and
+// verified before its production slot. The slot runs the real app code, so it is the canary: when the new version
+// breaks the app, the slot is rolled back and production (and every other app) is never touched.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox, type Scenario } from '../../sandbox/index.js';
+import type { SiteSpec } from '../../sandbox/scenario.js';
+import type { RotationRecord } from '../../src/core/records.js';
+import { fleet, names, outside, recorder, refOf, startFleetHost, stopFleetHost, type FleetHost } from '../../bench/rollout.js';
+import { useAzurite } from '../helpers/azurite.js';
+
+const azurite = useAzurite();
+let sb: Sandbox | undefined;
+let fleetHost: FleetHost | undefined;
+
+afterEach(async () => {
+  await stopFleetHost(fleetHost);
+  fleetHost = undefined;
+  await sb?.stop();
+  sb = undefined;
+}, 60_000);
+
+/** Three apps on one source; app01 also lists its slots, and its `staging` slot is opted in on the same source. */
+function withStaging(staging: 'ok' | 'breaks'): Scenario {
+  const scenario = fleet(3, 'ok');
+  const site = scenario.subscriptions[0]!.resourceGroups[1]!.sites![0]! as SiteSpec;
+  site.tags = { ...site.tags, 'mtls-rotation-slots': 'true' };
+  site.slots = [{ name: 'staging', tags: { ...site.tags }, settings: { ...site.settings }, downstream: staging === 'ok' ? 'partner' : 'strict', restartMs: 20 }];
+  return scenario;
+}
+
+const slotRef = { ...refOf('app01'), slot: 'staging' };
+
+describe('staging first', () => {
+  it('a version that breaks the app: the staging slot is the canary and is rolled back; production and the others are never touched', async () => {
+    sb = await startSandbox(withStaging('breaks'));
+    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
+    await fleetHost.host.invokeTimer('nightlyScan');
+    const halted = await fleetHost.until((r) => r.status === 'halted');
+
+    expect(halted.waves[0]!.apps).toEqual([expect.objectContaining({ name: 'app01/staging', role: 'canary', state: 'rolledBack' })]);
+    expect(sb.control.restarts(slotRef)).toBe(2);
+    expect(outside(sb, names(3), 0).map((a) => [a.name, a.restarts, a.settingsWrites])).toEqual(names(3).map((n) => [n, 0, 0]));
+  }, 180_000);
+
+  it('a good version: the slot is rotated and verified before production starts, then every app is', async () => {
+    sb = await startSandbox(withStaging('ok'));
+    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
+    // The plan shows the waves before anything goes out.
+    const dryRun = await fleetHost.api('/rotations', { method: 'POST', body: JSON.stringify({ dryRun: true }) });
+    expect(dryRun.body.rollouts[0]).toMatch(/^rollout [0-9a-f]{20} of https:\/\/127\.0\.0\.1:\d+\/certificates\/client \(new\):$/);
+    expect(dryRun.body.rollouts.slice(1)).toEqual(['  wave 1 of 3: app01/staging (canary)', expect.stringMatching(/^  wave 2 of 3: app0[23]$/), expect.stringMatching(/^  wave 3 of 3: /)]);
+    expect(dryRun.body.rollouts[3]).toContain('app01');
+    await fleetHost.host.invokeTimer('nightlyScan');
+    const done = await fleetHost.until((r) => r.status === 'completed');
+    const records = (await fleetHost.api('/rotations?limit=50')).body.rotations as RotationRecord[];
+    const of = (name: string) => records.find((r) => r.app.site === name.split('/')[0] && (r.app.slot ?? '') === (name.split('/')[1] ?? ''))!;
+
+    expect(done.waves[0]!.apps.map((a) => a.name)).toEqual(['app01/staging']);
+    expect(records.filter((r) => r.outcome === 'committed')).toHaveLength(4);
+    expect(Date.parse(of('app01').startedAt)).toBeGreaterThan(Date.parse(of('app01/staging').finishedAt!));
+    expect(of('app01/staging').verification).not.toBe('none');
+    expect([sb.control.restarts(slotRef), ...outside(sb, names(3), 0).map((a) => a.restarts)]).toEqual([1, 1, 1, 1]);
+  }, 180_000);
+});
