@@ -9,6 +9,7 @@ import { KeyVaultCertificateSource } from './azure/keyVaultSource.js';
 import { RotationQueue } from './azure/rotationQueue.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
 import { TableRotationSlots } from './azure/tableRotationSlots.js';
+import { TableSourceIndex } from './azure/tableSourceIndex.js';
 import type { CrashBoundary } from './core/boundaries.js';
 import type { Config, StorageSettings } from './core/config.js';
 import type { RotatorDeps } from './core/deps.js';
@@ -47,6 +48,7 @@ export interface Dependencies extends RotatorDeps {
   pacingStats: PacingStats;
   pacer: ArmPacer | ArmRequestCounter;
   credential: TokenCredential;
+  sourceIndex: TableSourceIndex;
 }
 
 export function createDependencies(config: Config, overrides: CompositionOverrides = {}): Dependencies {
@@ -84,6 +86,13 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     clock,
     onLost: (index, reason) => logger.warn(`rotation slot ${index} lost while rotating: ${reason}`),
   });
+  // Key Vault events look apps up in the index the scan keeps in the same table (issue 16).
+  const sourceIndex = new TableSourceIndex({
+    table: async () => {
+      await store.ensureTable();
+      return store.client();
+    },
+  });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
@@ -104,6 +113,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     pacingStats: pacer.stats,
     pacer,
     credential,
+    sourceIndex,
   };
   if (overrides.faultHook) deps.faultHook = overrides.faultHook;
   if (overrides.owner) deps.owner = overrides.owner;

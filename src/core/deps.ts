@@ -4,6 +4,7 @@ import type { Telemetry } from './events.js';
 import type { Logger } from './logger.js';
 import type { AppServiceGateway, CertificateSource, Clock, Prober, RotationSlots } from './ports.js';
 import type { RotationStore } from './records.js';
+import type { SourceIndex } from './events/sourceIndex.js';
 
 export interface RotatorDeps {
   gateway: AppServiceGateway;
@@ -23,4 +24,6 @@ export interface RotatorDeps {
   owner?: string;
   /** The fleet-wide bound on rotations in flight (MAX_PARALLEL_ROTATIONS); without it only the per-run bound applies. */
   slots?: RotationSlots;
+  /** The source → apps index a full scan writes for Key Vault events (issue 16); without it, none is kept. */
+  sourceIndex?: SourceIndex;
 }

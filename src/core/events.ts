@@ -20,6 +20,11 @@ export const TELEMETRY_EVENTS = [
   'ScanIncomplete',
   // A source or candidate refused at a trust boundary (reason: SourceNotAuthorized, WeakKey, ...).
   'TrustRefused',
+  // Event-driven rotation (issue 16): a Key Vault event dropped as a whole (reason: UnknownVault, NoBoundApps, ...),
+  // an app queued by one, and the nightly safety net's apps that an event should have rotated but did not.
+  'CertificateEventIgnored',
+  'CertificateEventQueued',
+  'EventRotationMissed',
 ] as const;
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 

@@ -17,6 +17,7 @@ import { ownerOf, rollbackRecord, rotateScannedApp, type RotationResult } from '
 import { CandidateReads } from './rotation/context.js';
 import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
 import { emitScanTelemetry, scanFailure } from './scanTelemetry.js';
+import { afterScan } from './events/afterScan.js';
 import { sourceUrlOf } from './tags.js';
 
 export type { RotatorDeps } from './deps.js';
@@ -142,6 +143,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     } catch (error) {
       deps.logger.warn('the scan summary could not be stored', { error: String(error) });
     }
+    await afterScan(deps, config, result, plan);
     return { ...result, plan };
   };
 
