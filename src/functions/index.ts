@@ -6,3 +6,4 @@ import './nightlyScan.js';
 import './rotateApp.js';
 import './verifyRotations.js';
 import './api.js';
+import './certificateEvents.js';

@@ -24,7 +24,7 @@ import type { SourceIndex } from './sourceIndex.js';
 
 /** The fan-out queue, as the nightly scan uses it. */
 export interface RotationRequests {
-  send(message: { appId: string; reason?: string; requestedBy: string; requestId: string }): Promise<void>;
+  send(message: { appId: string; reason?: string; requestedBy: string; requestId: string }): Promise<unknown>;
 }
 
 export interface CertificateEventDeps {
