@@ -75,7 +75,9 @@ export class SandboxEventGrid {
   readonly #pending = new Set<Promise<void>>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #expiryAnnounced = new Set<string>();
+  readonly #sent = new Map<string, Array<{ sub: Subscription; event: Record<string, unknown> }>>();
   #stopped = false;
+  #created = 0;
 
   constructor(
     private readonly vaults: () => Iterable<VaultState>,
@@ -85,7 +87,7 @@ export class SandboxEventGrid {
   /** Creates a subscription after the endpoint passed the schema's validation handshake; rejects when it did not. */
   async subscribe(spec: EventSubscriptionSpec): Promise<string> {
     const sub: Subscription = {
-      id: `sub-${this.#subscriptions.length + 1}`,
+      id: `sub-${++this.#created}`,
       endpoint: spec.endpoint,
       schema: spec.schema ?? 'EventGrid',
       timeScale: spec.timeScale ?? 1,
@@ -128,6 +130,17 @@ export class SandboxEventGrid {
       }
     }
     return out;
+  }
+
+  /** Removes a subscription; nothing more is delivered to it (retries already scheduled still run). */
+  unsubscribe(id: string): void {
+    const at = this.#subscriptions.findIndex((s) => s.id === id);
+    if (at >= 0) this.#subscriptions.splice(at, 1);
+  }
+
+  /** Delivers an already published event again, unchanged (at-least-once: a late duplicate). */
+  redeliver(eventId: string): void {
+    for (const { sub, event } of this.#sent.get(eventId) ?? []) this.#deliver(sub, [event]);
   }
 
   /** Releases what `reorder`/`batch` subscriptions hold (newest first when reordering). */
@@ -182,6 +195,9 @@ export class SandboxEventGrid {
         sub.schema === 'CloudEvents'
           ? { specversion: '1.0', id: published.id, source: vault.id, subject: certificate.name, type, time: published.publishedAt.toISOString(), data }
           : { id: published.id, topic: vault.id, subject: certificate.name, eventType: type, eventTime: published.publishedAt.toISOString(), data, dataVersion: '1', metadataVersion: '1' };
+      const sent = this.#sent.get(published.id) ?? [];
+      sent.push({ sub, event });
+      this.#sent.set(published.id, sent);
       if (sub.reorder || sub.batch) {
         sub.held.push(event);
         continue;
