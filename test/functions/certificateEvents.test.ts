@@ -258,6 +258,27 @@ describe('events that must change nothing', () => {
   }, 60_000);
 });
 
+describe('bad deliveries get a clear refusal and change nothing', () => {
+  const vaultId = `/subscriptions/${SUB}/resourceGroups/rg-security/providers/Microsoft.KeyVault/vaults/${KV}`;
+  const forged = (data: Record<string, unknown>) => [
+    { id: 'forged-1', topic: vaultId, subject: 'shared-client', eventType: 'Microsoft.KeyVault.CertificateNewVersionCreated', eventTime: new Date().toISOString(), dataVersion: '1', metadataVersion: '1', data },
+  ];
+  it.each([
+    ['garbage that is not JSON', '{"id": ', 400, /not JSON/],
+    ['a Storage event delivered to this function', JSON.stringify([{ id: 'blob-1', topic: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa', subject: '/blobServices/default/containers/c/blobs/b', eventType: 'Microsoft.Storage.BlobCreated', eventTime: new Date().toISOString(), data: {}, dataVersion: '1', metadataVersion: '1' }]), 202, /Key Vault event refused, nothing done: .*type 'Microsoft.Storage.BlobCreated' is not one of/],
+    ['a forged event whose certificate id points at a host that is not Key Vault', JSON.stringify(forged({ Id: 'https://evil.example/certificates/shared-client/0123abcd', VaultName: KV, ObjectType: 'Certificate', ObjectName: 'shared-client', Version: '0123abcd' })), 202, /dropped: SourceNotAuthorized: https:\/\/evil.example\/certificates\/shared-client is not a Key Vault source/],
+  ])('%s: answers %s and nothing is queued or changed', async (_sentence, body, status, logged) => {
+    const since = watch(sb);
+    events.length = 0;
+    const res = await fetch(webhook, { method: 'POST', headers: { 'aeg-event-type': 'Notification', 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(status);
+    if (status === 400) expect(await res.text()).toMatch(logged);
+    else expect(lines.some((l) => logged.test(l))).toBe(true);
+    expect(named('CertificateEventQueued')).toEqual([]);
+    expect(since.all().filter((r) => r.surface !== 'control')).toEqual([]);
+  }, 60_000);
+});
+
 describe('the nightly scan is the safety net', () => {
   it('reports an app still due for a version created longer ago than EVENT_MISSED_AFTER_MINUTES, saying no event came, and only that app', () => {
     const missed = nightly.filter((e) => e.name === 'EventRotationMissed');
