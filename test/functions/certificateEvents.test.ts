@@ -28,6 +28,7 @@ const APPS: Record<string, string> = {
   gamma: 'gamma-client',
   zeta: 'near-client',
   eta: 'missed-client',
+  theta: 'retry-client',
 };
 
 function scenario(): Scenario {
@@ -71,6 +72,7 @@ function scenario(): Scenario {
           // The vault owner grants this certificate to another subscription only.
           { name: 'gamma-client', versions: [fresh], tags: { 'mtls-rotation-consumers': `/subscriptions/${OTHER_SUB}` } },
           { name: 'lonely-client', versions: [fresh] },
+          { name: 'retry-client', versions: [fresh] },
           { name: 'near-client', versions: [{ issuer: 'ca-old', notBeforeDays: -340, notAfterDays: 20 }] },
           // Renewed a day ago, and no event ever came: the nightly scan's safety net reports it.
           { name: 'missed-client', versions: [fresh, { issuer: 'ca-new', notBeforeDays: -1, notAfterDays: 365, createdDays: -1 }] },
@@ -206,6 +208,26 @@ describe('a new Key Vault version reaches its apps without a scan', () => {
     expect(await settled('epsilon', 1)).toEqual(['committed']);
     expect(named('CertificateEventQueued', 'epsilon')).toHaveLength(1);
     expect(sb.control.loadedThumbprints(ref('epsilon'))).toContain(created.thumbprint);
+  }, 120_000);
+});
+
+describe('delivery failures are retried by Event Grid', () => {
+  it('ARM failing while the event is handled: the webhook answers 500, Event Grid delivers again on its schedule, and the app rotates once', async () => {
+    // More failures than the SDK's own retries of one request: the invocation fails as a whole.
+    const fault = sb.control.addFault({ operation: 'WebApps_Get', pathContains: '/sites/theta', status: 500, times: 4 });
+    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
+    const created = sb.control.renew(KV, 'retry-client', { issuer: 'ca-new', notAfterDays: 365 });
+    await sb.eventGrid.idle();
+    sb.eventGrid.unsubscribe(subscription);
+    sb.control.removeFault(fault);
+    const attempts = sb.eventGrid.attempts().filter((a) => a.subscription === subscription);
+    expect(attempts.map((a) => [a.status, a.outcome])).toEqual([
+      [500, 'retry'],
+      [202, 'delivered'],
+    ]);
+    expect(await settled('theta', 1)).toEqual(['committed']);
+    expect(named('CertificateEventQueued', 'theta')).toHaveLength(1);
+    expect(sb.control.loadedThumbprints(ref('theta'))).toContain(created.thumbprint);
   }, 120_000);
 });
 

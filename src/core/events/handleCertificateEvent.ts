@@ -10,7 +10,7 @@
 //   duplicates and events that lead to the same version start at most one rotation per app.
 import type { Config } from '../config.js';
 import { mapLimit } from '../concurrency.js';
-import { describeError, NotFoundError } from '../errors.js';
+import { describeError, NotFoundError, TransientError } from '../errors.js';
 import type { Telemetry } from '../events.js';
 import { parseAppId } from '../identity.js';
 import type { Logger } from '../logger.js';
@@ -39,7 +39,7 @@ export interface CertificateEventDeps {
 }
 
 /** Why an event was dropped as a whole. */
-export type EventIgnoredReason = 'Disabled' | 'UnknownVault' | 'NoBoundApps' | 'SourceNotAuthorized' | 'CertificateNotFound';
+export type EventIgnoredReason = 'Disabled' | 'UnknownVault' | 'NoBoundApps' | 'SourceNotAuthorized' | 'CertificateNotFound' | 'VersionNotFound';
 
 /** What the event did for one bound app. */
 export interface AppEventResult {
@@ -53,6 +53,9 @@ export interface AppEventResult {
 export type CertificateEventOutcome =
   | { eventId: string; outcome: 'ignored'; reason: EventIgnoredReason; message: string }
   | { eventId: string; outcome: 'handled'; latestVersion: string; superseded: boolean; apps: AppEventResult[] };
+
+/** How long an event may name a version Key Vault does not show yet before it is dropped rather than retried. */
+const NOT_YET_VISIBLE_MS = 10 * 60_000;
 
 /** Bound apps verified at once: each costs a handful of ARM reads, and the pacer shares the subscription's quota. */
 const VERIFY_CONCURRENCY = 4;
@@ -86,8 +89,18 @@ export async function handleCertificateEvent(deps: CertificateEventDeps, config:
   const latest = await deps.keyVault.getLatest(source);
   if (!latest) return ignored('CertificateNotFound', `Key Vault has no certificate ${sourceUrl}`);
   const superseded = latest.version.toLowerCase() !== event.version;
-  let announced: KeyVaultCertificateVersion | undefined = superseded ? undefined : latest;
-  if (event.kind !== 'NewVersionCreated' && superseded) announced = await deps.keyVault.getVersion(source, event.version);
+  const announced: KeyVaultCertificateVersion | undefined = superseded ? await deps.keyVault.getVersion(source, event.version) : latest;
+  // An event can arrive before a read shows its version as the latest (or at all). Judging the app then would find
+  // it up to date and drop the event, leaving the new version to the nightly scan: fail instead, so Event Grid
+  // delivers again (10 s, 30 s, ...). Only while the event is fresh: a version that never shows up is dropped.
+  const fresh = deps.clock.now().getTime() - (event.time ?? deps.clock.now()).getTime() < NOT_YET_VISIBLE_MS;
+  if (superseded && announced === undefined) {
+    if (fresh) throw new TransientError(`Key Vault does not show version ${event.version} of ${sourceUrl} yet; Event Grid will deliver again`);
+    return ignored('VersionNotFound', `Key Vault has no version ${event.version} of ${sourceUrl}`);
+  }
+  if (superseded && announced?.createdOn && latest.createdOn && announced.createdOn.getTime() > latest.createdOn.getTime()) {
+    if (fresh) throw new TransientError(`Key Vault's latest version of ${sourceUrl} is still ${latest.version}, older than the event's ${event.version}; Event Grid will deliver again`);
+  }
   const consumers = getTag(latest.tags, tagNames(config.rotationTag).consumers);
 
   const apps = await mapLimit(entries, VERIFY_CONCURRENCY, async (entry): Promise<AppEventResult> => {
