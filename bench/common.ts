@@ -33,7 +33,7 @@ export function sandboxConfig(sb: Sandbox, subscriptionIds: string[], extra: Rec
 }
 
 /**
- * The least number of ARM calls a scan can make (issue 7): per subscription the pages of the site listing and of
+ * The least number of ARM calls a scan can make: per subscription the pages of the site listing and of
  * the certificate listing, plus one settings read (`POST …/config/appsettings/list`, a write in ARM's quota) per
  * opted-in app. Reads = pages, writes = settings reads.
  */

@@ -8,7 +8,7 @@
 //   only the event's own look-ups are counted (the rotation that follows is the same as the nightly fan-out's).
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { scaleScenario, startSandbox, type Sandbox, type Scenario } from '../sandbox/index.js';
-import { sandboxAppSettings } from '../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../src/host/index.js';
 import { round } from './scan.js';

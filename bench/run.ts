@@ -1,4 +1,4 @@
-// `npm run bench`: the performance figures of issue 7, measured in one run against the sandbox (and Azurite for
+// `npm run bench`: the performance figures (README, docs/design.md "Cost of a rotation"), measured in one run against the sandbox (and Azurite for
 // the fan-out), printed as `name: value (target …)` and written to bench/results.json. Not part of `npm test`:
 // it takes a few minutes and its timings depend on the machine. Options: --only=floor,throttled,fanout,deployed,cold,memory,events
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

@@ -48,6 +48,8 @@ export interface SimulatedAppOptions {
   restartMs?: () => number;
   /** A restart that never finishes (stays 503). */
   hangRestart?: () => boolean;
+  /** A restart that finishes on the previous process state (certificates and settings not reloaded). */
+  staleRestart?: () => boolean;
   /** Default '/healthz/outbound-mtls'. */
   healthPath?: string;
   /** What the health path answers (default 'kit': the verification contract, served by the kit). */
@@ -223,6 +225,7 @@ export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<Simu
       app.restarts += 1;
       generation += 1;
       const mine = generation;
+      const before = running;
       running = undefined;
       if (restartTimer !== undefined) clearTimeout(restartTimer);
       // A restart kills the process and every connection it holds.
@@ -236,7 +239,7 @@ export async function startSimulatedApp(opts: SimulatedAppOptions): Promise<Simu
         restartTimer = setTimeout(() => {
           restartTimer = undefined;
           // A later restart superseded this one; it will bring the process up.
-          if (mine === generation && !stopped) running = boot();
+          if (mine === generation && !stopped) running = opts.staleRestart?.() === true && before !== undefined ? before : boot();
           resolve();
         }, delay);
       });

@@ -50,6 +50,11 @@ export interface SandboxCertificateInfo {
 export interface RestartBehaviour {
   restartMs?: number;
   hang?: boolean;
+  /**
+   * A restart that finishes but leaves the running process as it was: an instance that missed the recycle (an app
+   * scaled out, one worker not restarted), so the app keeps presenting the certificate it had before the switch.
+   */
+  stale?: boolean;
 }
 
 export interface RequestFilter {

@@ -401,6 +401,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
             downstreamUrl: () => (a.behaviour.downstream !== undefined ? downstreams.get(a.behaviour.downstream)?.url : undefined),
             restartMs: () => a.behaviour.restartMs,
             hangRestart: () => a.behaviour.hangRestart,
+            staleRestart: () => a.behaviour.staleRestart === true,
             healthPath: a.behaviour.healthPath,
             health: a.behaviour.health,
             warmupMs: a.behaviour.warmupMs,
@@ -586,6 +587,7 @@ function createControl(d: ControlDeps): SandboxControl {
         a.behaviour.restartMs = b.restartMs;
       }
       if (b.hang !== undefined) a.behaviour.hangRestart = b.hang;
+      if (b.stale !== undefined) a.behaviour.staleRestart = b.stale;
     },
     setAppSettings(ref, settings) {
       const a = d.world.requireApp(ref);

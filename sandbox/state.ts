@@ -12,6 +12,8 @@ export interface AppBehaviour {
   healthPath: string;
   restartMs: number;
   hangRestart: boolean;
+  /** Restarts finish without reloading certificates or settings (RestartBehaviour.stale). */
+  staleRestart?: boolean;
   health?: HealthShape;
   warmupMs?: number;
 }

@@ -16,6 +16,7 @@ import type { RotatorDeps } from './core/deps.js';
 import { noTelemetry, type Telemetry } from './core/events.js';
 import { silentLogger, type Logger } from './core/logger.js';
 import { systemClock, type Clock } from './core/ports.js';
+import { SourceRegistry } from './core/sources/registry.js';
 import { HttpsProber } from './probes/prober.js';
 import { probeTargetPolicyOf } from './core/config.js';
 import { ProbeTargetGate, type Resolver } from './probes/targetPolicy.js';
@@ -40,7 +41,9 @@ export interface CompositionOverrides {
 
 export interface Dependencies extends RotatorDeps {
   gateway: ArmAppServiceGateway;
+  /** The Key Vault adapter, also registered in `sources`. */
   keyVault: KeyVaultCertificateSource;
+  sources: SourceRegistry;
   store: TableRotationStore;
   prober: HttpsProber;
   queue: RotationQueue;
@@ -70,6 +73,8 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     allowedHosts: config.keyVaultAllowedHosts,
     tlsCa: overrides.tlsCa,
   });
+  // One line per kind of certificate source.
+  const sources = new SourceRegistry().register(keyVault);
   const storage = storageClients(config.storage, config.clientId);
   // The sandbox CA also covers its HTTPS Azurite, which identity-based storage needs (bearer tokens need HTTPS).
   const storageTls = config.storage.kind === 'identity' && overrides.tlsCa ? { tlsCa: overrides.tlsCa } : {};
@@ -103,6 +108,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
   const deps: Dependencies = {
     gateway,
     keyVault,
+    sources,
     store,
     prober,
     telemetry: overrides.telemetry ?? noTelemetry,

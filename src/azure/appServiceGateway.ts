@@ -91,7 +91,7 @@ export function appRefFromId(id: string): AppRef | undefined {
 /**
  * Returns one shared copy of equal strings. A listing of thousands of sites repeats the same subscription id,
  * resource group, region, webspace, plan id and tag names and values in every item, each parsed into a separate
- * string; one copy each keeps a scan's inventory small (issue 7). Made per listing, so it lives as long as it.
+ * string; one copy each keeps a scan's inventory small. Made per listing, so it lives as long as it.
  */
 export type Interner = (value: string) => string;
 
@@ -186,7 +186,7 @@ export class ArmAppServiceGateway implements AppServiceGateway {
       });
       // No OpenTelemetry tracer is registered (telemetry runs with useGlobalProviders: false), so the SDK's span
       // per request is a no-op; it still cost allocations that outlive the request and got promoted, a few MB of
-      // the 10,000-app scan's peak (issue 7).
+      // the 10,000-app scan's peak.
       client.pipeline.removePolicy({ name: 'tracingPolicy' });
       this.clients.set(key, client);
     }
@@ -353,7 +353,7 @@ export class ArmAppServiceGateway implements AppServiceGateway {
     const iterator = await callAzure(context, async () => byPage());
     // A page is mapped whole before its items are yielded, and only the mapped items stay referenced: the SDK's
     // items (every ARM property of a site) would otherwise live as long as a streaming consumer takes over the
-    // page, long enough to be promoted to the old generation and die there (issue 7, peak RSS).
+    // page, long enough to be promoted to the old generation and die there (which raised the peak RSS).
     const nextPage = async (): Promise<TOut[] | undefined> => {
       const page = await callAzure(context, () => iterator.next());
       return page.done ? undefined : page.value.map((item) => map(item, intern));

@@ -40,7 +40,7 @@ export function staticTokenCredential(token: string): TokenCredential {
 /**
  * A TokenCredential that loads `@azure/identity` on its first getToken and builds the real credential once
  * (concurrent first calls share one import). @azure/identity and its MSAL dependencies are ~13 MB of RSS in a
- * process that, with a static token, never needs them (issue 7: "load heavy SDKs only where used").
+ * process that, with a static token, never needs them: a heavy SDK loads only where it is used.
  */
 export class LazyTokenCredential implements TokenCredential {
   private credential: Promise<TokenCredential> | undefined;

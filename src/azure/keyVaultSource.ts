@@ -1,10 +1,12 @@
-// CertificateSource over the Key Vault data plane: CertificateClient for the public part (x5t, dates, enabled) and
+// The Key Vault adapter of the certificate source port (registered as kind 'keyvault'), over the data plane: CertificateClient for the public part (x5t, dates, enabled) and
 // SecretClient for the certificate's secret (the PFX or PEM with the private key). One client pair per vault URL.
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { CertificateClient, type KeyVaultCertificate } from '@azure/keyvault-certificates';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { CertificateFacts, CertificateSecret, CertificateSource, KeyVaultCertificateVersion, KeyVaultSource } from '../core/ports.js';
+import type { CertificateFacts, CertificateSecret, CertificateSourceAdapter, KeyVaultCertificateVersion, KeyVaultSource, SourceRef } from '../core/ports.js';
+import { keyVaultRefOf, parseKeyVaultRef } from '../core/sources/keyVaultRef.js';
+import { KEY_VAULT } from '../core/sources/sourceRef.js';
 import { certificateFacts, derToPem, describeCertificate, thumbprintOfDer } from '../crypto/x509.js';
 import { AzurePreconditionError, callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 import { checkVaultHost, SecretTooLargeError, type AllowedHost } from '../core/trust.js';
@@ -34,7 +36,7 @@ export interface KeyVaultSourceOptions {
 
 interface VaultClients {
   certificates: CertificateClient;
-  /** Built on the first secret read: a scan reads no secret, so it never loads @azure/keyvault-secrets (issue 7). */
+  /** Built on the first secret read: a scan reads no secret, so it never loads @azure/keyvault-secrets. */
   secrets(): Promise<SecretClient>;
 }
 
@@ -45,8 +47,17 @@ export function normalizeVaultUrl(url: string): string {
   return `${parsed.protocol}//${parsed.host.toLowerCase()}`;
 }
 
-export class KeyVaultCertificateSource implements CertificateSource {
+export class KeyVaultCertificateSource implements CertificateSourceAdapter {
+  readonly kind = KEY_VAULT;
   private readonly vaults = new Map<string, VaultClients>();
+
+  parseRef(ref: SourceRef): KeyVaultSource | string {
+    return parseKeyVaultRef(ref);
+  }
+
+  refOf(source: KeyVaultSource): SourceRef {
+    return keyVaultRefOf(source);
+  }
 
   constructor(private readonly options: KeyVaultSourceOptions) {}
 

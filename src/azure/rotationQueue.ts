@@ -4,20 +4,12 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { QueueClient, StoragePipelineOptions } from '@azure/storage-queue';
 import { PreconditionError } from '../core/errors.js';
+import type { RotationRequest, RotationRequestQueue } from '../core/enqueueDue.js';
 import type { RequestedBy } from '../core/records.js';
 import { callAzure } from './errors.js';
 
-export interface RotationQueueMessage {
-  /** Lowercased ARM id of the site or slot. */
-  appId: string;
-  reason?: string;
-  /** Who asked: 'timer', 'http:<caller>', 'eventgrid', 'cli'. */
-  requestedBy: string;
-  /** Correlates the request across logs, telemetry and the rotation record. */
-  requestId: string;
-  /** The API caller behind an HTTP request; travels to the rotation record it causes. */
-  caller?: RequestedBy;
-}
+/** The queue's message is the core's rotation request (src/core/enqueueDue.ts), as JSON. */
+export type RotationQueueMessage = RotationRequest;
 
 export interface ReceivedRotationMessage {
   message: RotationQueueMessage;
@@ -117,7 +109,7 @@ export interface RotationQueueOptions {
   queueName: string;
 }
 
-export class RotationQueue {
+export class RotationQueue implements RotationRequestQueue {
   private ready: Promise<void> | undefined;
   private loading: Promise<{ queue: QueueClient; poison: QueueClient }> | undefined;
 
@@ -129,7 +121,7 @@ export class RotationQueue {
 
   /**
    * The queue and its poison queue, built on first use: @azure/storage-queue is several MB of RSS that a scan never
-   * needs, so it is imported only when the queue is first used (issue 7).
+   * needs, so it is imported only when the queue is first used.
    */
   clients(): Promise<{ queue: QueueClient; poison: QueueClient }> {
     this.loading ??= import('@azure/storage-queue').then(

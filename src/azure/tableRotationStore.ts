@@ -16,7 +16,8 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
-import { MAX_RECORD_JSON_CHARS, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
+import { upgradeStoredBinding } from '../core/sources/sourceRef.js';
+import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../core/records.js';
 import { callAzure, callAzureOptional, translateAzureError, type AzureErrorContext } from './errors.js';
 
 export interface TableRotationStoreOptions {
@@ -99,13 +100,6 @@ export function recordRowKey(record: Pick<RotationRecord, 'startedAt' | 'id'>): 
   return `${invertedTime(record.startedAt)}-${encodeKey(record.id)}`;
 }
 
-/** What listOpen returns: no outcome yet, committed and inside its verification window, or retirement pending. */
-export function isOpenRecord(record: RotationRecord, now: Date): boolean {
-  if (!record.outcome) return true;
-  if (record.retireAfter !== undefined && !record.retiredAt) return true;
-  return record.outcome === 'committed' && record.verifyUntil !== undefined && Date.parse(record.verifyUntil) > now.getTime();
-}
-
 export function splitChunks(text: string, size = CHUNK_CHARS): string[] {
   const chunks: string[] = [];
   for (let i = 0; i < text.length; ) {
@@ -135,7 +129,7 @@ export class TableRotationStore implements RotationStore {
   /**
    * id → what this store last wrote of a record: its ETag, the JSON and whether the open pointer exists. A rotation
    * saves its record after every step; while the row's ETag is still ours, the stored record is the one we wrote, so
-   * the read before each replace and the rewrite of an unchanged open pointer are skipped (issue 7: they were two
+   * the read before each replace and the rewrite of an unchanged open pointer are skipped (they were two
    * of every save's three table calls). A replace that finds another ETag falls back to reading the row.
    */
   private readonly written = new Map<string, { etag: string; json: string; open: boolean }>();
@@ -148,7 +142,7 @@ export class TableRotationStore implements RotationStore {
 
   /**
    * The SDK client, built on first use: @azure/data-tables is several MB of RSS that a scan (which writes no record)
-   * never needs, so it is imported only when the store is first used (issue 7).
+   * never needs, so it is imported only when the store is first used.
    */
   client(): Promise<TableClient> {
     this.loading ??= import('@azure/data-tables').then(
@@ -498,19 +492,10 @@ export function leaseExpired(entity: Record<string, unknown> & { timestamp?: str
   return written + heldFor <= serviceNow;
 }
 
-/** A finished record is the audit log: only retiredAt (and updatedAt) may change; id and appId never do. */
+/** The audit-log rule of records.ts, as this store's error. */
 function checkUpdate(stored: RotationRecord, record: RotationRecord): void {
-  if (stored.outcome !== undefined) {
-    const changed = changedFields(stored, record).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
-    if (changed.length > 0) {
-      throw new PreconditionError(
-        `rotation record ${record.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`,
-      );
-    }
-  }
-  if (record.appId !== stored.appId || record.id !== stored.id) {
-    throw new PreconditionError(`rotation record ${record.id}: id and appId never change`);
-  }
+  const refusal = refusedUpdate(stored, record);
+  if (refusal !== undefined) throw new PreconditionError(refusal);
 }
 
 /** An OData string literal: single quotes doubled (what the SDK's `odata` tag does, without loading the SDK). */
@@ -611,17 +596,14 @@ function recordColumns(record: RotationRecord, context: AzureErrorContext): Reco
 
 function recordOf(entity: Record<string, unknown>, context: AzureErrorContext): RotationRecord {
   const text = joinChunks(entity, 'Record', context);
+  let stored: RotationRecord;
   try {
-    return JSON.parse(text) as RotationRecord;
+    stored = JSON.parse(text) as RotationRecord;
   } catch (error) {
     throw new PreconditionError(`${context.operation} (${context.resource}): the stored record is not valid JSON`, { cause: error });
   }
-}
-
-/** Top-level fields whose JSON differs (JSON drops undefined, as the stored copy did). */
-function changedFields(before: RotationRecord, after: RotationRecord): string[] {
-  const a = JSON.parse(JSON.stringify(before)) as Record<string, unknown>;
-  const b = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+  // Rows written before source references name Key Vault fields; they are read in today's shape and rewritten so
+  // only when an open record is next saved.
+  if (Array.isArray(stored.bindings)) stored.bindings = stored.bindings.map((binding) => upgradeStoredBinding(binding));
+  return stored;
 }

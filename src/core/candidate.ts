@@ -2,7 +2,7 @@
 // reason, not an exception; only a transient Key Vault failure is thrown (retry later).
 import { certificateFacts, CertificateFormatError, describeCertificate, readKeyVaultSecret, type CertificateBundle } from '../crypto/index.js';
 import { toRotatorError, TransientError } from './errors.js';
-import type { LoadedCertificate } from './policies.js';
+import type { LoadedCertificate } from './inventory/types.js';
 import type { CertificateSource, ClientCredential, KeyVaultCertificateVersion } from './ports.js';
 import { sameThumbprint } from './thumbprints.js';
 import {
@@ -13,11 +13,11 @@ import {
   type CandidatePolicy,
   type CandidateRefusal,
   type CandidateRefusalReason,
-} from './candidateChecks.js';
+} from './decision/candidateChecks.js';
 import { MAX_SECRET_CHARS, SecretTooLargeError } from './trust.js';
 
-export { CANDIDATE_REFUSALS, checkCandidatePolicy, checkCandidateVersion, DEFAULT_CANDIDATE_POLICY } from './candidateChecks.js';
-export type { CandidatePolicy, CandidateRefusal, CandidateRefusalReason } from './candidateChecks.js';
+export { CANDIDATE_REFUSALS, checkCandidatePolicy, checkCandidateVersion, DEFAULT_CANDIDATE_POLICY } from './decision/candidateChecks.js';
+export type { CandidatePolicy, CandidateRefusal, CandidateRefusalReason } from './decision/candidateChecks.js';
 
 /** A candidate whose secret was read and checked. Holds key material: keep it in memory only. */
 export interface ReadCandidate {
@@ -42,7 +42,7 @@ const FORMAT_REFUSALS: Record<string, CandidateRefusalReason> = {
  * certificate the version describes, and the leaf's own dates pass the validity checks.
  */
 export async function readCandidate(
-  keyVault: CertificateSource,
+  sources: CertificateSource,
   version: KeyVaultCertificateVersion,
   loaded: LoadedCertificate | undefined,
   now: Date,
@@ -52,7 +52,7 @@ export async function readCandidate(
   if (metadata) return metadata;
   let secret;
   try {
-    secret = await keyVault.getSecret(version.source, version.version);
+    secret = await sources.getSecret(version.source, version.version);
   } catch (error) {
     if (error instanceof SecretTooLargeError) {
       return { refusal: 'SecretTooLarge', message: `the secret of version ${version.version} was refused unread: ${error.message}` };

@@ -1,6 +1,7 @@
-// Settings of the service (CONTRACTS.md §C): one metadata table (used by infra tests and docs) and a
+// Settings of the service (docs/operations.md, "Settings"): one metadata table (used by infra tests and docs) and a
 // pure loadConfig(env) that validates every setting once, at start-up, with its range and default,
 // and reports every problem at once, each naming its setting.
+import { checkNcrontab } from './schedule/ncrontab.js';
 import { readClientCertSettings, type ClientCertSettings } from './clientCertPolicy.js';
 import { ConfigError } from './errors.js';
 import { parseAllowedHosts, parseSourcePolicy, type AllowedHost, type SourceGrant } from './trust.js';
@@ -259,7 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const cron = (name: SettingName): string =>
     text(name, (value) => {
       const problem = checkNcrontab(value);
-      return problem ? `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday): ${problem}` : undefined;
+      return problem ? `must be an NCRONTAB expression (second minute hour day month day-of-week; 5 fields read with second 0): ${problem}` : undefined;
     });
 
   // Subscriptions
@@ -479,44 +480,4 @@ function checkHttpsUrl(value: string): string | undefined {
   } catch {
     return 'must be an https URL';
   }
-}
-
-// NCRONTAB as the Functions timer trigger takes it: {second} {minute} {hour} {day} {month} {day-of-week}.
-const CRON_FIELDS: Array<{ name: string; min: number; max: number; names?: string[] }> = [
-  { name: 'second', min: 0, max: 59 },
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
-  { name: 'weekday', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
-];
-
-/** A problem description, or undefined when the expression is valid. */
-export function checkNcrontab(expression: string): string | undefined {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 6) return `found ${fields.length} fields`;
-  for (const [index, field] of fields.entries()) {
-    const spec = CRON_FIELDS[index]!;
-    const value = (token: string): number | undefined => {
-      if (/^\d+$/.test(token)) return Number(token);
-      const named = spec.names?.indexOf(token.toUpperCase()) ?? -1;
-      return named >= 0 ? named + (spec.name === 'month' ? 1 : 0) : undefined;
-    };
-    for (const item of field.split(',')) {
-      const [range, step, ...rest] = item.split('/');
-      if (rest.length > 0 || range === undefined || range === '') return `bad ${spec.name} field '${field}'`;
-      if (step !== undefined && (!/^\d+$/.test(step) || Number(step) === 0)) return `bad step in ${spec.name} field '${field}'`;
-      if (range === '*') continue;
-      const bounds = range.split('-');
-      if (bounds.length > 2) return `bad ${spec.name} field '${field}'`;
-      const numbers = bounds.map(value);
-      if (numbers.some((n) => n === undefined || n < spec.min || n > spec.max)) {
-        return `${spec.name} field '${field}' must be within ${spec.min}-${spec.max}`;
-      }
-      if (numbers.length === 2 && (numbers[0] as number) > (numbers[1] as number)) {
-        return `${spec.name} field '${field}' has a range that runs backwards`;
-      }
-    }
-  }
-  return undefined;
 }

@@ -5,10 +5,12 @@ import type { Logger } from './logger.js';
 import type { AppServiceGateway, CertificateSource, Clock, Prober, RotationSlots } from './ports.js';
 import type { RotationStore } from './records.js';
 import type { SourceIndex } from './events/sourceIndex.js';
+import type { ProbeKind } from './rotation/probes/probeKind.js';
 
 export interface RotatorDeps {
   gateway: AppServiceGateway;
-  keyVault: CertificateSource;
+  /** The certificate sources (a SourceRegistry, or one adapter). */
+  sources: CertificateSource;
   store: RotationStore;
   prober: Prober;
   telemetry: Telemetry;
@@ -26,4 +28,6 @@ export interface RotatorDeps {
   slots?: RotationSlots;
   /** The source → apps index a full scan writes for Key Vault events (issue 16); without it, none is kept. */
   sourceIndex?: SourceIndex;
+  /** The probe kinds every phase runs; defaults to the list in src/core/rotation/probes/index.ts. */
+  probeKinds?: readonly ProbeKind[];
 }

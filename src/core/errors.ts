@@ -59,17 +59,6 @@ export class LeaseLostError extends ConflictError {
   override readonly code: string = 'LeaseLost';
 }
 
-/** A Key Vault version that must not be rolled out; `refusal` says why (see candidate.ts). */
-export class CandidateRefusedError extends RotatorError {
-  override readonly code: string = 'CandidateRefused';
-  readonly refusal: string;
-
-  constructor(refusal: string, message: string, options: RotatorErrorOptions = {}) {
-    super(message, options);
-    this.refusal = refusal;
-  }
-}
-
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const TRANSIENT_CODES = new Set([
   'ETIMEDOUT',

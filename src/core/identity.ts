@@ -38,7 +38,3 @@ export function appNameOf(ref: AppRef): string {
 export function webspaceKey(resourceGroup: string, location: string): string {
   return `${resourceGroup.toLowerCase()}|${location.toLowerCase().replace(/\s+/g, '')}`;
 }
-
-export function sameWebspace(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
-}

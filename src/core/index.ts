@@ -1,19 +1,21 @@
 // The engine's public surface, for the CLI, the Functions and the integration tests.
 export { createRotator, LAST_SCAN_STATE } from './rotator.js';
 export type { Rotator, RotatorDeps, ScanReport, PlanFilter, RotateAppOptions, RotateDueOptions, RotateDueReport, InventoryEntry, NextAttempt } from './rotator.js';
-export { loadConfig, SETTINGS, defaultSettings, checkNcrontab } from './config.js';
+export { loadConfig, SETTINGS, defaultSettings } from './config.js';
+export { checkNcrontab } from './schedule/ncrontab.js';
 export type { Config, SettingSpec, SettingName, SettingKind } from './config.js';
 export type { RotationResult, SkipReason } from './rotate.js';
 export { MAX_ATTEMPTS } from './rotate.js';
-export type { Plan, AppPlan, DueBinding, BindingEvaluation } from './plan.js';
+export type { Plan, AppPlan, DueBinding, BindingRow } from './decision/plan.js';
+export type { BindingEvaluation } from './decision/decide.js';
 export type { ScanResult, ScannedApp, CertificateBinding, SubscriptionScan, ScanProblem, SourceOrigin } from './scan.js';
 export { scanFailure } from './scanTelemetry.js';
 export type { ResumeReport, ReverifyResult } from './resume.js';
 export type { RetireReport, RetiredCertificate, KeptCertificate } from './retire.js';
-export { RENEWAL_REASONS, ROTATION_REASONS } from './policies.js';
-export type { RenewalReason, PolicyDecision } from './policies.js';
-export { CANDIDATE_REFUSALS } from './candidateChecks.js';
-export type { CandidateRefusal, CandidateRefusalReason } from './candidateChecks.js';
+export { RENEWAL_REASONS, ROTATION_REASONS } from './decision/policies.js';
+export type { RenewalReason, PolicyDecision } from './decision/policies.js';
+export { CANDIDATE_REFUSALS } from './refusals.js';
+export type { CandidateRefusal, CandidateRefusalReason } from './refusals.js';
 export { CRASH_BOUNDARIES } from './boundaries.js';
 export type { CrashBoundary } from './boundaries.js';
 export * from './errors.js';

@@ -1,6 +1,9 @@
 // The ports `src/core` talks to. `src/azure` implements them over the real SDK clients; the sandbox
 // serves those clients over HTTPS. Nothing here imports an Azure SDK or @azure/functions.
 import type { CertificateFacts } from '../crypto/x509.js';
+import type { SourceRef } from './sources/sourceRef.js';
+
+export type { SourceRef, SourceVersionRef } from './sources/sourceRef.js';
 
 /** An App Service app or one of its deployment slots. */
 export interface AppRef {
@@ -89,8 +92,13 @@ export interface AppServiceGateway {
   resolveVaultUri(keyVaultResourceId: string): Promise<string>;
 }
 
-/** Where a certificate comes from in Key Vault. */
+/**
+ * Where a certificate comes from, as an adapter reads it: the source's base URL and the certificate's name there (Key
+ * Vault: the vault URL and the certificate name). A record keeps it as a SourceRef (src/core/sources/sourceRef.ts).
+ */
 export interface KeyVaultSource {
+  /** The source's kind (src/core/sources/registry.ts); absent = Key Vault. */
+  kind?: string;
   /** e.g. "https://myvault.vault.azure.net" (no trailing slash). */
   vaultUrl: string;
   /** Certificate name in the vault. */
@@ -125,11 +133,22 @@ export interface CertificateSecret {
   value: string;
 }
 
+/** The certificate source port: what the core asks of a source (the registry, or one adapter). */
 export interface CertificateSource {
   /** The newest version (what `GET /certificates/{name}/` answers); undefined when the certificate does not exist. */
   getLatest(source: KeyVaultSource): Promise<KeyVaultCertificateVersion | undefined>;
   getVersion(source: KeyVaultSource, version: string): Promise<KeyVaultCertificateVersion | undefined>;
+  /** The version's secret material (certificate and private key). Never logged. */
   getSecret(source: KeyVaultSource, version: string): Promise<CertificateSecret>;
+  /** The source a stored reference names, or why it names none. */
+  parseRef(ref: SourceRef): KeyVaultSource | string;
+  /** The reference a record keeps for a source. */
+  refOf(source: KeyVaultSource): SourceRef;
+}
+
+/** One kind of certificate source (Key Vault, ...), registered by its kind in the SourceRegistry. */
+export interface CertificateSourceAdapter extends CertificateSource {
+  readonly kind: string;
 }
 
 /** Key material for a direct mTLS probe. Never logged. */
@@ -141,7 +160,8 @@ export interface ClientCredential {
 }
 
 export interface ProbeResult {
-  kind: 'direct' | 'via-app';
+  /** The probe kind's name (src/core/rotation/probes): 'via-app', 'direct', … */
+  kind: string;
   target: string;
   ok: boolean;
   /** A failure that is worth retrying (timeout, 503 while restarting, connection refused). */

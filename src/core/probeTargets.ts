@@ -1,4 +1,4 @@
-// Probe target policy (issue 11). The direct probe presents the candidate certificate, the app's next identity, to
+// Probe target policy. The direct probe presents the candidate certificate, the app's next identity, to
 // every URL of the app's probe tag, and the app's owner writes that tag: without a policy the rotator's network
 // position (metadata endpoints, the platform's wireserver, loopback services, private networks) is theirs to aim at.
 // So a target must be https, carry no credentials, and its address must be a public unicast one, unless the operator

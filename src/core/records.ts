@@ -1,5 +1,5 @@
 // The rotation record (one row per rotation, the audit log) and the store port that keeps it.
-import type { AppRef, ProbeResult } from './ports.js';
+import type { AppRef, ProbeResult, SourceVersionRef } from './ports.js';
 
 /** Steps in the order a rotation passes them; a record's `step` is the last one completed. */
 export const ROTATION_STEPS = [
@@ -40,16 +40,14 @@ export interface BindingChange {
   /** Uppercase hex; undefined for a `*` app where the binding is "newest of this source". */
   oldThumbprint?: string;
   newThumbprint: string;
-  keyVaultCertificateId: string;
-  keyVaultVersion: string;
+  /** The candidate's version at its source (kind, uri, version); records stored before it are upgraded on read. */
+  source: SourceVersionRef;
   /** Name of the Microsoft.Web/certificates resource that holds the new certificate. */
   certificateResourceName?: string;
   oldCertificateResourceName?: string;
   reason: string;
   /** True when this rotation uploaded `certificateResourceName` (recorded before the upload, as intent). */
   uploaded?: boolean;
-  /** `https://<vault>/certificates/<name>` of the binding (also derivable from keyVaultCertificateId). */
-  sourceUrl?: string;
 }
 
 /**
@@ -136,16 +134,25 @@ export interface Lease {
   etag: string;
 }
 
+/**
+ * Where rotation records and leases live. Every implementation runs the contract suite
+ * (test/contracts/rotationStore.contract.ts), which is what the engine may rely on.
+ */
 export interface RotationStore {
-  /** Creates a new record; fails if the id exists. */
+  /** Creates a new record; a ConflictError if the id exists; a PreconditionError, writing nothing, past MAX_RECORD_JSON_CHARS. */
   create(record: RotationRecord): Promise<void>;
-  /** Replaces a record that has no outcome yet (records with an outcome are never rewritten, except for `retiredAt`). */
+  /**
+   * Replaces a stored record, judged against what is stored now (whoever wrote it): a PreconditionError when it does
+   * not exist, when `refusedUpdate` refuses it (a finished record changes only `retiredAt`), or past the size bound.
+   */
   update(record: RotationRecord): Promise<void>;
+  /** A copy of the record, or undefined. */
   get(id: string): Promise<RotationRecord | undefined>;
-  /** Newest first. */
+  /** Newest first (same start: by id), at most `limit` (default 50). */
   listForApp(appId: string, limit?: number): Promise<RotationRecord[]>;
-  /** Records without an outcome, or committed and still inside their verification window or due for retirement. */
+  /** The records `isOpenRecord` calls open on the store's clock, newest first. */
   listOpen(): Promise<RotationRecord[]>;
+  /** Every app's records, newest first (same start: by id), at most `limit` (default 100). */
   listAll(limit?: number): Promise<RotationRecord[]>;
 
   /** Takes the per-app lease, or returns undefined when someone else holds an unexpired one. */
@@ -156,4 +163,56 @@ export interface RotationStore {
   /** Small key/value state of the service itself (last scan time and summary). */
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
+}
+
+// ---- predicates: what "open", "in flight" and "in its window" mean, written once for every store and use case
+
+/** A rotation still running or left mid-way: it owns its app until it is finished or rolled back. */
+export function isInFlight(record: Pick<RotationRecord, 'outcome'>): boolean {
+  return !record.outcome;
+}
+
+/** A committed rotation the probe timer still re-verifies (and rolls back on a persistent failure). */
+export function isInVerificationWindow(record: Pick<RotationRecord, 'outcome' | 'verifyUntil'>, now: Date): boolean {
+  return record.outcome === 'committed' && record.verifyUntil !== undefined && Date.parse(record.verifyUntil) > now.getTime();
+}
+
+/** A finished rotation whose replaced (or staged) certificates have not been retired yet. */
+export function isRetirementPending(record: Pick<RotationRecord, 'retireAfter' | 'retiredAt'>): boolean {
+  return record.retireAfter !== undefined && !record.retiredAt;
+}
+
+/** A finished rotation whose grace period is over: its replaced (or staged) certificates may be deleted now. */
+export function isRetirementDue(record: RotationRecord, now: Date): boolean {
+  return (
+    !!record.outcome &&
+    record.outcome !== 'skipped' &&
+    isRetirementPending(record) &&
+    Date.parse(record.retireAfter as string) <= now.getTime()
+  );
+}
+
+/** What `RotationStore.listOpen` returns: a record that may still need work from the probe timer. */
+export function isOpenRecord(record: RotationRecord, now: Date): boolean {
+  return isInFlight(record) || isRetirementPending(record) || isInVerificationWindow(record, now);
+}
+
+/**
+ * Why replacing `stored` by `next` is refused, or undefined when it is allowed. A finished record is the audit log:
+ * only `retiredAt` (and `updatedAt`) may change; id and appId never change.
+ */
+export function refusedUpdate(stored: RotationRecord, next: RotationRecord): string | undefined {
+  if (next.appId !== stored.appId || next.id !== stored.id) return `rotation record ${next.id}: id and appId never change`;
+  if (stored.outcome === undefined) return undefined;
+  const changed = changedFields(stored, next).filter((key) => key !== 'retiredAt' && key !== 'updatedAt');
+  if (changed.length === 0) return undefined;
+  return `rotation record ${next.id} is finished (${stored.outcome}) and is the audit log: only retiredAt may change, not ${changed.join(', ')}`;
+}
+
+/** Top-level fields whose JSON differs (JSON drops undefined, as a stored copy does). */
+function changedFields(before: RotationRecord, after: RotationRecord): string[] {
+  const a = JSON.parse(JSON.stringify(before)) as Record<string, unknown>;
+  const b = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
 }

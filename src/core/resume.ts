@@ -7,12 +7,11 @@ import { mapLimit } from './concurrency.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError } from './errors.js';
 import { parseAppTags } from './tags.js';
-import type { RotationRecord } from './records.js';
+import { isInFlight, isInVerificationWindow, type RotationRecord } from './records.js';
 import { retireRecords, type RetireReport } from './retire.js';
 import { resumeRecord, rollbackRecord, type RotationResult } from './rotate.js';
-import { dimensionsOf } from './rotation/context.js';
-import { failureKindOf, probeWithRetries, summarise } from './rotation/probing.js';
-import { viaAppTargetFor } from './rotation/verifyRotation.js';
+import { failureKindOf, planProbes, probeWithRetries, reportProbeFailures, summarise } from './rotation/probing.js';
+import type { ProbeContext } from './rotation/probes/index.js';
 
 export interface ReverifyResult {
   rotationId: string;
@@ -32,10 +31,10 @@ export interface ResumeReport {
 export async function resumeOpenRotations(deps: RotatorDeps, config: Config): Promise<ResumeReport> {
   const open = await deps.store.listOpen();
   // One open record per app is the normal case; if there are more, the oldest goes first.
-  const inFlight = open.filter((r) => !r.outcome).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  const inFlight = open.filter(isInFlight).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   const resumed = await mapLimit(inFlight, config.maxParallelRotations, (record) => resumeRecord(deps, config, record));
-  const now = deps.clock.now().getTime();
-  const inWindow = open.filter((r) => r.outcome === 'committed' && r.verifyUntil && Date.parse(r.verifyUntil) > now);
+  const now = deps.clock.now();
+  const inWindow = open.filter((r) => isInVerificationWindow(r, now));
   const reverified = await mapLimit(inWindow, config.maxParallelRotations, (record) => reverifyCommitted(deps, config, record));
   const retired = await retireRecords(deps, config, open);
   return { resumed, reverified, retired };
@@ -53,14 +52,13 @@ export async function reverifyCommitted(deps: RotatorDeps, config: Config, recor
     const site = await deps.gateway.getSite(record.app);
     if (!site) return { ...base, status: 'skipped', detail: 'the app no longer exists' };
     const tags = parseAppTags(site.tags, config.rotationTag, probeTargetPolicyOf(config)).config;
-    const viaApp = viaAppTargetFor(site, tags, record, 'new');
-    if (!viaApp) return { ...base, status: 'skipped', detail: 'no health path to probe' };
-    const outcome = await probeWithRetries(deps, config, { viaApp }, { stopOnRefusal: false });
+    const probe: ProbeContext = { phase: 'reverify', deps, config, site, tags, record, notes: [] };
+    const planned = await planProbes(probe);
+    if (planned.length === 0) return { ...base, status: 'skipped', detail: ['nothing to re-verify (no health path to probe)', ...probe.notes].join('; ') };
+    const outcome = await probeWithRetries(probe, planned, { stopOnRefusal: false });
     if (outcome.ok) return { ...base, status: 'ok', detail: `healthy after ${outcome.attempts} attempt(s)` };
     const evidence = summarise(outcome.failures);
-    for (const failure of outcome.failures) {
-      deps.telemetry.event('ProbeFailed', dimensionsOf(record, { reason: 'VerificationWindowFailed', probe: failure.kind, target: failure.target, status: failure.status }));
-    }
+    reportProbeFailures(probe, outcome.failures, { reason: 'VerificationWindowFailed' });
     const rollback = await rollbackRecord(deps, config, record, 'probe', `VerificationWindowFailed: ${evidence}`, { failureKind: failureKindOf(outcome.failures) });
     return { ...base, status: rollback.outcome === 'skipped' ? 'skipped' : 'rolledBack', detail: evidence, rollback };
   } catch (error) {

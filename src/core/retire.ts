@@ -11,11 +11,10 @@ import { collect } from './concurrency.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError } from './errors.js';
 import type { CertificateInfo } from './ports.js';
-import type { BindingChange, RotationRecord } from './records.js';
-import { getTag, parseKeyVaultSourceUrl, sourceKeyOf, tagNames } from './tags.js';
+import { isInFlight, isRetirementDue, type BindingChange, type RotationRecord } from './records.js';
+import { getTag, sourceKeyOf, tagNames } from './tags.js';
 import { sameThumbprint } from './thumbprints.js';
 import { readWebspaceUsage, type AppUsage, type WebspaceUsage } from './usage.js';
-import { parseCertificateId } from './rotation/context.js';
 
 export interface RetiredCertificate {
   rotationId: string;
@@ -51,12 +50,10 @@ interface Target {
 export async function retireRecords(deps: RotatorDeps, config: Config, records: readonly RotationRecord[]): Promise<RetireReport> {
   const report: RetireReport = { deleted: [], kept: [], recordsRetired: [], errors: [] };
   const now = deps.clock.now();
-  const due = records.filter(
-    (r) => r.outcome && r.outcome !== 'skipped' && r.retireAfter && !r.retiredAt && Date.parse(r.retireAfter) <= now.getTime(),
-  );
+  const due = records.filter((r) => isRetirementDue(r, now));
   if (due.length === 0) return report;
   const usageCache = new Map<string, Promise<WebspaceUsage>>();
-  const inProgress = (await deps.store.listOpen()).filter((r) => !r.outcome);
+  const inProgress = (await deps.store.listOpen()).filter(isInFlight);
 
   for (const record of due) {
     try {
@@ -108,13 +105,9 @@ export async function retireRecords(deps: RotatorDeps, config: Config, records: 
   return report;
 }
 
-function sourceKeyOfBinding(binding: BindingChange): string | undefined {
-  if (binding.sourceUrl) {
-    const parsed = parseKeyVaultSourceUrl(binding.sourceUrl);
-    if (typeof parsed !== 'string') return sourceKeyOf(parsed);
-  }
-  const parsed = parseCertificateId(binding.keyVaultCertificateId);
-  return parsed ? sourceKeyOf(parsed.source) : undefined;
+function sourceKeyOfBinding(deps: RotatorDeps, binding: BindingChange): string | undefined {
+  const source = deps.sources.parseRef(binding.source);
+  return typeof source === 'string' ? undefined : sourceKeyOf(source);
 }
 
 async function targetsOf(deps: RotatorDeps, config: Config, record: RotationRecord): Promise<Target[]> {
@@ -122,7 +115,7 @@ async function targetsOf(deps: RotatorDeps, config: Config, record: RotationReco
   const inGroup = await collect(deps.gateway.listCertificatesInResourceGroup(record.app.subscriptionId, record.app.resourceGroup));
   const targets: Target[] = [];
   for (const binding of record.bindings) {
-    const sourceKey = sourceKeyOfBinding(binding);
+    const sourceKey = sourceKeyOfBinding(deps, binding);
     const withKey = (certificate: CertificateInfo): Target => (sourceKey ? { certificate, sourceKey } : { certificate });
     if (record.outcome === 'committed' && !record.rollbackOf) {
       if (!binding.oldThumbprint || sameThumbprint(binding.oldThumbprint, binding.newThumbprint)) continue;
@@ -187,7 +180,7 @@ async function wildcardLoads(deps: RotatorDeps, app: AppUsage, target: Target): 
   const rolledBack = new Set(history.filter((r) => r.rollbackOf && r.outcome === 'rolledBack').map((r) => r.rollbackOf));
   for (const record of history) {
     if (record.outcome !== 'committed' || rolledBack.has(record.id) || record.rollbackOf) continue;
-    const binding = record.bindings.find((b) => sourceKeyOfBinding(b) === target.sourceKey);
+    const binding = record.bindings.find((b) => sourceKeyOfBinding(deps, b) === target.sourceKey);
     if (binding) return sameThumbprint(binding.newThumbprint, target.certificate.thumbprint);
   }
   return true;

@@ -6,6 +6,7 @@
 //   next attempt = last failure + 1 h · 2^(n−1), at most 32 h, n = consecutive transient failures of that version.
 // Pure: the records and the time come from the caller.
 import type { RotationRecord } from './records.js';
+import { sameVersionId, versionIdOf } from './sources/sourceRef.js';
 
 export const BACKOFF_BASE_MS = 60 * 60 * 1000;
 /** 32 h: past a day, so a nightly run is never skipped for more than one night in a row by the cap itself. */
@@ -31,10 +32,9 @@ export function backoffDelayMs(failures: number): number {
   return n > 32 ? BACKOFF_CAP_MS : Math.min(BACKOFF_BASE_MS * 2 ** (n - 1), BACKOFF_CAP_MS);
 }
 
-const sameVersionId = (a: string, b: string) => a.trim().replace(/\/+$/, '').toLowerCase() === b.trim().replace(/\/+$/, '').toLowerCase();
 
 function rotates(record: RotationRecord, versionId: string): boolean {
-  return record.bindings.some((b) => sameVersionId(b.keyVaultCertificateId, versionId));
+  return record.bindings.some((b) => sameVersionId(versionIdOf(b.source), versionId));
 }
 
 /**
@@ -86,12 +86,13 @@ export function nextAttemptOf(records: readonly RotationRecord[], now: Date): { 
   const newest = records.find((r) => r.outcome !== undefined);
   if (!newest || newest.outcome === 'committed' || !newest.failureKind) return undefined;
   for (const binding of newest.bindings) {
-    const held = heldBackBy(records, binding.keyVaultCertificateId, now);
-    if (held) return { versionId: binding.keyVaultCertificateId, held };
+    const versionId = versionIdOf(binding.source);
+    const held = heldBackBy(records, versionId, now);
+    if (held) return { versionId, held };
   }
   return undefined;
 }
 
 function versionOf(record: RotationRecord, versionId: string): string {
-  return record.bindings.find((b) => sameVersionId(b.keyVaultCertificateId, versionId))?.keyVaultVersion ?? versionId;
+  return record.bindings.find((b) => sameVersionId(versionIdOf(b.source), versionId))?.source.version ?? versionId;
 }

@@ -10,14 +10,13 @@ import { probeTargetPolicyOf } from './config.js';
 import type { RotatorDeps } from './deps.js';
 import { describeError, LeaseLostError, NotFoundError, PreconditionError, toRotatorError } from './errors.js';
 import { appNameOf } from './identity.js';
-import { planApp, type AppPlan, type DueBinding } from './plan.js';
-import type { FailureKind, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from './records.js';
-import { holdBackFailedCandidates } from './holdBack.js';
+import { planApp, type AppPlan, type DueBinding } from './decision/plan.js';
+import { isInFlight, type FailureKind, type Lease, type RequestedBy, type RotationOutcome, type RotationRecord, type RotationStep } from './records.js';
+import { holdBackFailedCandidates } from './decision/holdBack.js';
 import { ownedSettingsSeenBy, scanApp, type ScannedApp } from './scan.js';
 import { parseAppTags, tagNames } from './tags.js';
 import { commitRotation } from './rotation/commitRotation.js';
 import {
-  addStep,
   crash,
   dimensionsOf,
   finish,
@@ -27,6 +26,7 @@ import {
   type CandidateReads,
   type RotationContext,
 } from './rotation/context.js';
+import { failOrRollBack } from './rotation/failOrRollBack.js';
 import { preflight } from './rotation/preflight.js';
 import { restartApp } from './rotation/restartApp.js';
 import { rollbackRotation } from './rotation/rollbackRotation.js';
@@ -85,8 +85,6 @@ export interface RotateOptions {
 /** Resume attempts after which a rotation stops retrying and rolls back (or fails). */
 export const MAX_ATTEMPTS = 5;
 
-const APP_UNCHANGED: readonly RotationStep[] = ['leased', 'staged', 'preflighted'];
-
 let defaultOwner: string | undefined;
 export function ownerOf(deps: RotatorDeps): string {
   defaultOwner ??= `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -129,7 +127,7 @@ export async function rotateScannedApp(
   if (plan.due.length === 0) {
     // A rotation stopped right after its settings write makes the app look up to date: it still has to be
     // finished (or rolled back) from its record, not reported as nothing to do.
-    const open = (await deps.store.listForApp(app.appId, 10)).find((r) => !r.outcome);
+    const open = (await deps.store.listForApp(app.appId, 10)).find(isInFlight);
     if (!open) return skipped(app, notDueReason(plan), { plan });
   }
 
@@ -137,7 +135,7 @@ export async function rotateScannedApp(
   if (!lease) {
     // Name the rotation that holds the app, so the alert leads to its record (none when the holder has not created
     // it yet, or is a manual rollback of a finished one).
-    const holder = (await deps.store.listForApp(app.appId, 10).catch(() => [])).find((r) => !r.outcome);
+    const holder = (await deps.store.listForApp(app.appId, 10).catch(() => [])).find(isInFlight);
     deps.telemetry.event('RotationConflict', {
       appId: app.appId,
       slot: app.ref.slot,
@@ -150,7 +148,7 @@ export async function rotateScannedApp(
   try {
     const history = await deps.store.listForApp(app.appId, 10);
     // A rotation left mid-way owns the app until it is finished or rolled back: finish it first.
-    const open = history.find((r) => !r.outcome);
+    const open = history.find(isInFlight);
     if (open) return await continueRecord(deps, config, open, lease);
 
     let current = app;
@@ -208,10 +206,8 @@ function newRecord(deps: RotatorDeps, app: ScannedApp, due: DueBinding[], trigge
   const bindings = due.map((d) => {
     const binding: RotationRecord['bindings'][number] = {
       newThumbprint: d.candidate.thumbprint.toUpperCase(),
-      keyVaultCertificateId: d.candidate.id,
-      keyVaultVersion: d.candidate.version,
+      source: { ...deps.sources.refOf(d.candidate.source), version: d.candidate.version },
       reason: d.forced ? `Forced (${d.reason})` : d.reason,
-      sourceUrl: d.sourceUrl,
     };
     if (d.oldThumbprint) binding.oldThumbprint = d.oldThumbprint;
     if (d.oldCertificateName) binding.oldCertificateResourceName = d.oldCertificateName;
@@ -292,17 +288,7 @@ export async function drive(ctx: RotationContext): Promise<void> {
       const fault = toRotatorError(error, `${ctx.record.id} after step ${ctx.record.step}`);
       if (fault.retryable || fault instanceof LeaseLostError) throw fault;
       ctx.deps.telemetry.exception(fault, dimensionsOf(ctx.record));
-      const reason = `${fault.code}: ${fault.message}`.slice(0, 500);
-      if (APP_UNCHANGED.includes(ctx.record.step)) {
-        await finish(ctx, 'failed', reason);
-      } else if (ctx.record.step === 'rollingBack') {
-        await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
-      } else {
-        ctx.record.reason = reason;
-        addStep(ctx, 'rollingBack', reason);
-        await save(ctx);
-        await crash(ctx, 'afterRollbackStarted');
-      }
+      await failOrRollBack(ctx, { reason: `${fault.code}: ${fault.message}`.slice(0, 500), by: 'fault' });
       continue;
     }
     // Every step either moves the record on or ends it; anything else would loop forever.
@@ -361,19 +347,17 @@ async function continueRecord(deps: RotatorDeps, config: Config, stored: Rotatio
     // A rollback gets as many attempts again as the rotation had: giving up on it leaves the app unverified.
     const limit = record.step === 'rollingBack' ? 2 * MAX_ATTEMPTS : MAX_ATTEMPTS;
     if (record.attempts > limit) {
-      const reason = `TooManyAttempts: ${record.attempts - 1} attempts did not finish the rotation`;
-      if (APP_UNCHANGED.includes(record.step)) await finish(ctx, 'failed', reason);
-      else if (record.step === 'rollingBack') await finish(ctx, 'failed', `RollbackFailed: ${reason}`);
-      else {
-        record.reason = reason;
-        // The app was changed and the rotation could not finish (the app never came back, steps kept timing out):
-        // the candidate is not proven bad, so it is retried later with backoff.
-        record.failureKind ??= 'transient';
-        addStep(ctx, 'rollingBack', reason);
-      }
+      await failOrRollBack(ctx, {
+        reason: `TooManyAttempts: ${record.attempts - 1} attempts did not finish the rotation`,
+        by: 'fault',
+        // The rotation could not finish (the app never came back, steps kept timing out): unless a probe already
+        // proved the candidate bad, it is retried later with backoff.
+        failureKind: record.failureKind ?? 'transient',
+      });
+    } else {
+      await save(ctx);
     }
     if (!record.outcome) {
-      await save(ctx);
       deps.logger.info(`resuming rotation ${record.id} of ${record.appId} at ${record.step} (attempt ${record.attempts})`, {
         rotationId: record.id,
         appId: record.appId,
@@ -443,16 +427,8 @@ export async function rollbackRecord(
       if (!('deps' in ctx)) return ctx;
       // Who stopped it is part of the audit trail, whichever way it ends.
       if (requestedBy) current.rollbackRequestedBy = { ...requestedBy };
-      if (APP_UNCHANGED.includes(current.step)) {
-        await finish(ctx, 'aborted', `${reason} (before the app was changed)`);
-        return resultOf(current);
-      }
-      if (current.step !== 'rollingBack') {
-        current.reason = reason;
-        current.failureKind = failureKind;
-        addStep(ctx, 'rollingBack', reason);
-        await save(ctx);
-      }
+      await failOrRollBack(ctx, { reason, by: 'operator', failureKind });
+      if (current.outcome) return resultOf(current);
       return await driveToResult(ctx);
     }
 

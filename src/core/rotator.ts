@@ -6,10 +6,11 @@ import type { RotatorDeps } from './deps.js';
 import { NotFoundError } from './errors.js';
 import { FleetBusyError, needsSlot, withRotationSlot } from './fleet.js';
 import { appIdOf, appNameOf, looksLikeResourceId, parseAppId } from './identity.js';
-import { planApp, planOf, type Plan } from './plan.js';
+import { bindingRow, planApp, planOf, type Plan } from './decision/plan.js';
+import type { CertificateBinding, ScannedApp } from './decision/decide.js';
 import type { AppRef } from './ports.js';
 import type { RequestedBy, RotationRecord } from './records.js';
-import { holdBackFailedCandidates } from './holdBack.js';
+import { holdBackFailedCandidates } from './decision/holdBack.js';
 import { resumeOpenRotations, type ResumeReport } from './resume.js';
 import { nextAttemptOf, RETRY_HISTORY_LIMIT, type HeldBack } from './retryPolicy.js';
 import { retireRecords, type RetireReport } from './retire.js';
@@ -77,8 +78,8 @@ export interface InventoryEntry {
 export interface NextAttempt {
   appId: string;
   reason: HeldBack['reason'];
-  /** The Key Vault certificate version held back. */
-  keyVaultCertificateId: string;
+  /** The id of the version held back (for Key Vault, its certificate version id). */
+  versionId: string;
   rotationId: string;
   /** BackingOff: the earliest time it is tried again; absent for CandidateRejected (a newer version or force). */
   at?: string;
@@ -296,7 +297,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
         const next: NextAttempt = {
           appId,
           reason: found.held.reason,
-          keyVaultCertificateId: found.versionId,
+          versionId: found.versionId,
           rotationId: found.held.rotationId,
           message: found.held.message,
         };
@@ -307,34 +308,34 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     inventory: () =>
       guard(async () => {
         const report = await scan();
-        return report.apps.flatMap((app) =>
-          app.bindings.map((binding) => {
-            const entry: InventoryEntry = {
-              appId: app.appId,
-              name: app.name,
-              subscriptionId: app.ref.subscriptionId,
-              mode: app.mode,
-              reason: binding.evaluation.decision.reason,
-              due: binding.evaluation.due && app.problems.length === 0,
-              dangling: binding.dangling,
-            };
-            if (binding.loaded?.thumbprint) entry.thumbprint = binding.loaded.thumbprint;
-            if (binding.certificate) entry.certificateName = binding.certificate.name;
-            if (binding.source) entry.source = sourceUrlOf(binding.source);
-            if (binding.sourceOrigin) entry.sourceOrigin = binding.sourceOrigin;
-            if (binding.latest) {
-              entry.latestVersion = binding.latest.version;
-              entry.latestThumbprint = binding.latest.thumbprint;
-            }
-            if (binding.loaded?.notAfter) entry.notAfter = binding.loaded.notAfter.toISOString();
-            if (binding.evaluation.daysRemaining !== undefined) entry.daysRemaining = binding.evaluation.daysRemaining;
-            if (binding.evaluation.refusal) entry.refusal = binding.evaluation.refusal.refusal;
-            if (binding.problem) entry.problem = binding.problem;
-            return entry;
-          }),
-        );
+        return report.apps.flatMap((app) => app.bindings.map((binding) => inventoryEntryOf(app, binding)));
       }),
 
     resolveApp: (appIdOrName) => guard(() => resolveApp(appIdOrName)),
   };
+}
+
+/** An inventory row: the plan's row of the binding (one builder), with the app and where the source was found. */
+function inventoryEntryOf(app: ScannedApp, binding: CertificateBinding): InventoryEntry {
+  const row = bindingRow(app, binding);
+  const entry: InventoryEntry = {
+    appId: app.appId,
+    name: app.name,
+    subscriptionId: app.ref.subscriptionId,
+    mode: app.mode,
+    reason: row.reason,
+    due: row.due,
+    dangling: binding.dangling,
+  };
+  if (row.thumbprint) entry.thumbprint = row.thumbprint;
+  if (row.certificateName) entry.certificateName = row.certificateName;
+  if (row.source) entry.source = row.source;
+  if (binding.sourceOrigin) entry.sourceOrigin = binding.sourceOrigin;
+  if (row.latestVersion) entry.latestVersion = row.latestVersion;
+  if (row.latestThumbprint) entry.latestThumbprint = row.latestThumbprint;
+  if (row.notAfter) entry.notAfter = row.notAfter;
+  if (row.daysRemaining !== undefined) entry.daysRemaining = row.daysRemaining;
+  if (row.refusal) entry.refusal = row.refusal.refusal;
+  if (row.problem) entry.problem = row.problem;
+  return entry;
 }

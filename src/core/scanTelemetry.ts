@@ -1,11 +1,10 @@
 // What a scan reports to Application Insights: one ScanCompleted, one metric per binding, an event per binding
 // that needs attention, and ScanIncomplete when a subscription could not be read (the alert rules in infra/ key on
 // these names).
-import type { Telemetry } from './events.js';
+import type { Dimensions, Telemetry } from './events.js';
 import { RotatorError, ScanFailedError } from './errors.js';
-import type { Plan } from './plan.js';
-import { TRUST_REFUSALS } from './candidateChecks.js';
-import type { ScanResult } from './scan.js';
+import type { Plan } from './decision/plan.js';
+import { scanEventsOf, type CertificateBinding, type ScanEventName, type ScanResult } from './decision/decide.js';
 import { sourceUrlOf } from './tags.js';
 
 export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: Plan): void {
@@ -29,28 +28,8 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
         refusal: refusal?.refusal,
       };
       if (daysRemaining !== undefined) telemetry.metric('CertificateDaysRemaining', daysRemaining, dimensions);
-      if (binding.dangling) {
-        dangling += 1;
-        telemetry.event('DanglingThumbprint', { ...dimensions, reason: 'DanglingThumbprint', problem: binding.problem });
-      }
-      // A held-back version (CandidateRejected, BackingOff) does not silence the expiry alerts.
-      if (decision.reason === 'Expired' || decision.reason === 'NearingExpiry' || binding.evaluation.expiring) {
-        telemetry.event('CertificateExpiring', { ...dimensions, daysRemaining });
-      }
-      if (decision.reason === 'CandidateRejected') {
-        telemetry.event('CandidateRejected', {
-          ...dimensions,
-          daysRemaining,
-          rotationId: binding.evaluation.heldBack?.rotationId,
-          wanted: binding.evaluation.wanted?.reason,
-        });
-      }
-      // With a problem (no source known, Key Vault refused the read), the renewal could not be looked up at all.
-      if (decision.reason === 'RenewalMissing') telemetry.event('RenewalMissing', { ...dimensions, daysRemaining, problem: binding.problem });
-      // Someone tried (or a grant is missing) to use a source or a candidate the trust boundaries refuse: alert.
-      if (refusal && TRUST_REFUSALS.includes(refusal.refusal)) {
-        telemetry.event('TrustRefused', { ...dimensions, refusal: refusal.refusal, problem: refusal.message });
-      }
+      if (binding.dangling) dangling += 1;
+      for (const name of scanEventsOf(binding)) telemetry.event(name, eventDimensions(name, binding, dimensions));
     }
   }
   const failed = scan.subscriptions.filter((s) => !s.ok);
@@ -95,4 +74,21 @@ export function emitScanTelemetry(telemetry: Telemetry, scan: ScanResult, plan: 
 export function scanFailure(scan: Pick<ScanResult, 'subscriptions'>): ScanFailedError | undefined {
   if (scan.subscriptions.length === 0 || scan.subscriptions.some((s) => s.ok)) return undefined;
   return new ScanFailedError(scan.subscriptions.map((s) => ({ subscriptionId: s.subscriptionId, ...(s.error !== undefined ? { error: s.error } : {}) })));
+}
+
+/** Each event's own dimensions beside the binding's (decide.ts says which events a binding raises). */
+function eventDimensions(name: ScanEventName, binding: CertificateBinding, dimensions: Dimensions): Dimensions {
+  const { daysRemaining, refusal, heldBack, wanted } = binding.evaluation;
+  switch (name) {
+    case 'DanglingThumbprint':
+      return { ...dimensions, reason: 'DanglingThumbprint', problem: binding.problem };
+    case 'CertificateExpiring':
+      return { ...dimensions, daysRemaining };
+    case 'CandidateRejected':
+      return { ...dimensions, daysRemaining, rotationId: heldBack?.rotationId, wanted: wanted?.reason };
+    case 'RenewalMissing':
+      return { ...dimensions, daysRemaining, problem: binding.problem };
+    case 'TrustRefused':
+      return { ...dimensions, refusal: refusal?.refusal, problem: refusal?.message };
+  }
 }

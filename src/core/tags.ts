@@ -48,7 +48,7 @@ export function tagNames(prefix: string = DEFAULT_TAG_PREFIX) {
     source: `${prefix}-source`,
     settings: `${prefix}-settings`,
     slots: `${prefix}-slots`,
-    /** On a Key Vault certificate, set by its vault owner: the app scopes allowed to consume it (issue 11). */
+    /** On a Key Vault certificate, set by its vault owner: the app scopes allowed to consume it. */
     consumers: `${prefix}-consumers`,
     /** On certificate resources the rotator uploads. */
     version: `${prefix}-version`,

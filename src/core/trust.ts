@@ -1,4 +1,4 @@
-// Trust boundaries of a Key Vault source (issue 11). The rotator's identity reads many teams' vaults and writes many
+// Trust boundaries of a Key Vault source. The rotator's identity reads many teams' vaults and writes many
 // teams' apps, so what an app owner controls (its tags, its settings, certificate resources in its resource group)
 // may only SELECT among the sources that someone else allowed for that app:
 // - the operator, with SOURCE_POLICY (app scope => vault host / certificate-name glob), or

@@ -5,7 +5,7 @@ import { collect, mapLimit } from './concurrency.js';
 import { describeError } from './errors.js';
 import { appIdOf, appNameOf } from './identity.js';
 import type { AppRef, AppServiceGateway, SiteInfo } from './ports.js';
-import { settingValue } from './scan.js';
+import { settingValue } from './inventory/appSettings.js';
 import { LOAD_CERTIFICATES_SETTING } from './tags.js';
 import { parseLoadCertificates } from './thumbprints.js';
 

@@ -5,7 +5,7 @@
 // PBE-SHA1-3DES and a SHA-1 MAC (what App Service's importer requires) or, for 'aes256',
 // PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC with a SHA-256 MAC (OpenSSL 3's default form).
 // Encryption, MAC and (for what node's OpenSSL 3 can decrypt) reading run natively (pfxNative.ts): forge's
-// JS SHA-1 and 3DES made each PFX cost 20-35 ms of CPU, which bounded the fan-out (issue 7).
+// JS SHA-1 and 3DES made each PFX cost 20-35 ms of CPU, which bounded the fan-out.
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { CertificateFormatError } from './errors.js';

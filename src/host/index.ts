@@ -15,7 +15,7 @@ import { TimerScheduler } from './timers.js';
 export { captureRegistrations, installRegistrationCapture, registeredFunctions, type Registration } from './capture.js';
 export { encodeQueueMessage } from './queues.js';
 export { LocalHostConfigError } from './settings.js';
-export { nextOccurrence, parseNcrontab, NcrontabError } from './ncrontab.js';
+export { nextOccurrence, parseNcrontab, NcrontabError } from '../core/schedule/ncrontab.js';
 
 installRegistrationCapture();
 

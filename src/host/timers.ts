@@ -3,7 +3,7 @@
 import type { Timer } from '@azure/functions';
 import type { Registration } from './capture.js';
 import { createInvocationContext, describeThrown, type HostLog, type InvocationTracker } from './invocation.js';
-import { nextOccurrence, NcrontabError, parseNcrontab, type CronSchedule } from './ncrontab.js';
+import { nextOccurrence, NcrontabError, parseNcrontab, type CronSchedule } from '../core/schedule/ncrontab.js';
 import { LocalHostConfigError, resolveSettingReferences } from './settings.js';
 
 // setTimeout stores its delay in a signed 32-bit int; longer waits (a yearly schedule) are chained.

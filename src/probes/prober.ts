@@ -209,8 +209,8 @@ function describeFailure(error: unknown, timeoutMs: number): Pick<ProbeResult, '
  * A context that trusts what Node trusts by default (the bundled roots and NODE_EXTRA_CA_CERTS) plus the extra CAs
  * (`extraCaPems` holds NODE_EXTRA_CA_CERTS and the extras when there are extras). The `ca` option would replace the
  * default store, so every root would have to be passed along, and parsing ~140 PEM roots costs ~25 ms of CPU per
- * context: with a certificate of its own per app, that was most of a rotation's CPU in the 100-app fan-out
- * (issue 7). Adding the CAs to the context's own copy of the bundled roots (already parsed, once per process)
+ * context: with a certificate of its own per app, that was most of a rotation's CPU in the 100-app fan-out.
+ * Adding the CAs to the context's own copy of the bundled roots (already parsed, once per process)
  * parses only them. Should a Node version not offer that, the context is built the slow way.
  */
 function trustingExtraCas(context: tls.SecureContext, extraCaPems: string[], tlsOptions: tls.SecureContextOptions): tls.SecureContext {

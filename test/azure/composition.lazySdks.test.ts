@@ -1,4 +1,4 @@
-// Issue 7, "load heavy SDKs only where used": building the dependencies for a scan (static token, connection-string
+// A heavy SDK loads only where it is used: building the dependencies for a scan (static token, connection-string
 // storage) must not load @azure/identity, @azure/data-tables, @azure/storage-queue, @azure/keyvault-secrets or
 // node-forge (PKCS#12); each loads on first use.
 // Proven in a fresh node process whose ESM resolve hook reports every one of those packages that gets resolved.
@@ -66,7 +66,7 @@ async function run(uses: string[]): Promise<string[]> {
       AZURE_CREDENTIAL: 'static',
       AZURE_STATIC_TOKEN: 'not-a-real-token',
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-      // The probe's vault URL is not a Key Vault host: allow-listed, as the sandbox's are (issue 11).
+      // The probe's vault URL is not a Key Vault host: allow-listed, as the sandbox's are.
       KEYVAULT_ALLOWED_HOSTS: '127.0.0.1:9',
     }, uses),
   );

@@ -94,7 +94,7 @@ describe('KeyVaultCertificateSource against a sandbox vault', () => {
   });
 });
 
-describe('trust boundaries of the adapter (issue 11)', () => {
+describe('trust boundaries of the adapter', () => {
   let hostile: HostileServer;
   beforeAll(async () => {
     hostile = await startHostileServer();

@@ -1,4 +1,4 @@
-// The response-size bound of the Key Vault clients (issue 11: a 50 MB "secret" once peaked at 3.6 GB), through the
+// The response-size bound of the Key Vault clients (a 50 MB "secret" once peaked at 3.6 GB), through the
 // SDK's own HTTP client against a local HTTPS server: refused by Content-Length before the body is read, or as a
 // chunked body runs past the bound; a body within the bound reaches the SDK's parser as text, as before.
 import { createServer, type Server } from 'node:https';

@@ -2,20 +2,21 @@
 import { odata } from '@azure/data-tables';
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import { ConflictError, PreconditionError } from '../../src/core/errors.js';
+import { PreconditionError } from '../../src/core/errors.js';
 import { MAX_RECORD_JSON_CHARS, type RotationRecord } from '../../src/core/records.js';
+import { upgradeStoredBinding } from '../../src/core/sources/sourceRef.js';
 import {
   CHUNK_CHARS,
   decodeKey,
   encodeKey,
   entitySizeBytes,
   MAX_ENTITY_BYTES,
-  isOpenRecord,
   odataString,
   partitionFilter,
   splitChunks,
   TableRotationStore,
 } from '../../src/azure/tableRotationStore.js';
+import { APP, record, SLOT } from '../contracts/rotationStore.contract.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
 import { ageLeases } from '../helpers/leases.js';
 
@@ -40,36 +41,6 @@ function newStore(clock = new FakeClock()) {
       await ageLeases({ storageConnectionString: azurite().connectionString, rotationTable: tableName }, ms);
     },
     tableName,
-  };
-}
-
-const APP = '/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg-one/providers/microsoft.web/sites/app-one';
-const SLOT = `${APP}/slots/staging`;
-
-function record(id: string, startedAt: string, overrides: Partial<RotationRecord> = {}): RotationRecord {
-  return {
-    id,
-    appId: APP,
-    app: { subscriptionId: '00000000-0000-4000-8000-000000000001', resourceGroup: 'rg-one', site: 'app-one' },
-    mode: 'explicit',
-    trigger: 'timer',
-    bindings: [
-      {
-        oldThumbprint: 'A'.repeat(40),
-        newThumbprint: 'B'.repeat(40),
-        keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/client/0123',
-        keyVaultVersion: '0123',
-        reason: 'NearingExpiry',
-      },
-    ],
-    previousSettings: { WEBSITE_LOAD_CERTIFICATES: 'A'.repeat(40), CONN: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)' },
-    step: 'leased',
-    steps: [{ step: 'leased', at: startedAt }],
-    attempts: 1,
-    probes: [],
-    startedAt,
-    updatedAt: startedAt,
-    ...overrides,
   };
 }
 
@@ -98,42 +69,13 @@ describe('OData filter literals (the store builds them itself so the table SDK l
   });
 });
 
+// What every store promises (create, update, lists, leases, state) is the contract suite, test/contracts/rotationStore.*;
+// these are the Table adapter's own concerns: keys, chunks, entity size, table calls, the service's clock.
 describe('TableRotationStore on Azurite', () => {
   it('refuses options without a connection string or a service URI and credential, before loading anything', () => {
     expect(() => new TableRotationStore({ tableName: 't', clock: new FakeClock() })).toThrow(PreconditionError);
   });
 
-
-  it('creates, reads back and updates a record, keeping every field', async () => {
-    const { store } = newStore();
-    const r = record('rot-1', '2030-01-01T00:00:00.000Z');
-    await store.create(r);
-    expect(await store.get('rot-1')).toEqual(r);
-
-    const updated = { ...r, step: 'staged' as const, steps: [...r.steps, { step: 'staged' as const, at: '2030-01-01T00:01:00.000Z' }] };
-    await store.update(updated);
-    expect(await store.get('rot-1')).toEqual(updated);
-    expect(await store.get('no-such-id')).toBeUndefined();
-  });
-
-  it('refuses to create a record whose id exists', async () => {
-    const { store } = newStore();
-    await store.create(record('dup', '2030-01-01T00:00:00.000Z'));
-    await expect(store.create(record('dup', '2030-01-02T00:00:00.000Z'))).rejects.toBeInstanceOf(ConflictError);
-  });
-
-  it('lists an app’s history newest first, limited, and keeps apps apart', async () => {
-    const { store } = newStore();
-    await store.create(record('old', '2030-01-01T00:00:00.000Z'));
-    await store.create(record('newest', '2030-03-01T00:00:00.000Z'));
-    await store.create(record('middle', '2030-02-01T00:00:00.000Z'));
-    await store.create(record('slot', '2030-04-01T00:00:00.000Z', { appId: SLOT }));
-
-    expect((await store.listForApp(APP)).map((r) => r.id)).toEqual(['newest', 'middle', 'old']);
-    expect((await store.listForApp(APP, 2)).map((r) => r.id)).toEqual(['newest', 'middle']);
-    expect((await store.listForApp(SLOT)).map((r) => r.id)).toEqual(['slot']);
-    expect((await store.listAll(3)).map((r) => r.id)).toEqual(['slot', 'newest', 'middle']);
-  });
 
   it('stores a record larger than one table property (split into chunks)', async () => {
     const { store } = newStore();
@@ -199,22 +141,6 @@ describe('TableRotationStore on Azurite', () => {
     expect(entitySizeBytes(entity)).toBeLessThanOrEqual(MAX_ENTITY_BYTES);
   });
 
-  it('never rewrites a finished record, except to set retiredAt', async () => {
-    const { store } = newStore();
-    const r = record('done', '2030-01-01T00:00:00.000Z');
-    await store.create(r);
-    const committed: RotationRecord = { ...r, step: 'committed', outcome: 'committed', finishedAt: '2030-01-01T00:05:00.000Z', retireAfter: '2030-01-08T00:00:00.000Z' };
-    await store.update(committed);
-
-    await expect(store.update({ ...committed, outcome: 'rolledBack' })).rejects.toThrow(/finished \(committed\).*outcome/);
-    await expect(store.update({ ...committed, bindings: [] })).rejects.toBeInstanceOf(PreconditionError);
-    expect(await store.get('done')).toEqual(committed);
-
-    const retired = { ...committed, retiredAt: '2030-01-08T01:00:00.000Z', updatedAt: '2030-01-08T01:00:00.000Z' };
-    await store.update(retired);
-    expect(await store.get('done')).toEqual(retired);
-  });
-
   it('saves a record step by step with one table write per save while nobody else writes it', async () => {
     const { store } = newStore();
     const r = record('steps', '2030-01-01T00:00:00.000Z');
@@ -239,98 +165,50 @@ describe('TableRotationStore on Azurite', () => {
     expect((await store.get('steps'))?.outcome).toBe('rolledBack');
   });
 
-  it('judges an update against the stored row when another writer changed it since, and still guards a finished one', async () => {
-    const { store } = newStore();
-    const other = new TableRotationStore({ connectionString: azurite().connectionString, tableName: (store as unknown as { options: { tableName: string } }).options.tableName, clock: new FakeClock() });
-    const r = record('shared', '2030-01-01T00:00:00.000Z');
+  it('reads a row stored before source references (Key Vault fields) as a source reference, and saves it in the new shape', async () => {
+    const { store, tableName } = newStore();
+    const r = record('legacy', '2030-01-01T00:00:00.000Z');
     await store.create(r);
-    // Another instance finishes it; this store still remembers the open row it wrote.
-    const done: RotationRecord = { ...r, step: 'committed', outcome: 'committed', finishedAt: '2030-01-01T00:05:00.000Z' };
-    await other.update(done);
-    await expect(store.update({ ...r, step: 'staged' })).rejects.toThrow(/finished \(committed\)/);
-    expect(await store.get('shared')).toEqual(done);
-    // An allowed change (retiredAt) goes through on the stored row's ETag.
-    const retired = { ...done, retiredAt: '2030-01-08T01:00:00.000Z' };
-    await store.update(retired);
-    expect(await other.get('shared')).toEqual(retired);
+    // Rewrite the row as an older release stored it: the binding names Key Vault's fields, not a source reference.
+    const { source: _source, ...binding } = r.bindings[0]!;
+    const legacyJson = JSON.stringify({
+      ...r,
+      bindings: [{ ...binding, keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/client/0123', keyVaultVersion: '0123', sourceUrl: 'https://kv.vault.azure.net/certificates/client' }],
+    });
+    const client = await store.client();
+    const rowsOf = async () => {
+      const rows: Array<Record<string, unknown>> = [];
+      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`Id eq ${'legacy'} and Kind eq ${'rotation'}` } })) rows.push(row);
+      return rows;
+    };
+    const rows = await rowsOf();
+    expect(rows).toHaveLength(1);
+    await client.updateEntity({ partitionKey: String(rows[0]!.partitionKey), rowKey: String(rows[0]!.rowKey), RecordChunks: 1, Record0: legacyJson }, 'Merge');
+
+    const fresh = new TableRotationStore({ connectionString: azurite().connectionString, tableName, clock: new FakeClock() });
+    const expected = { kind: 'keyvault', uri: 'https://kv.vault.azure.net/certificates/client', version: '0123' };
+    const read = await fresh.get('legacy');
+    expect(read?.bindings).toEqual([{ ...binding, source: expected }]);
+    expect((await fresh.listForApp(APP)).find((x) => x.id === 'legacy')?.bindings[0]?.source).toEqual(expected);
+    expect((await fresh.listOpen()).find((x) => x.id === 'legacy')?.bindings[0]?.source).toEqual(expected);
+
+    // The next save of the open record writes today's shape.
+    await fresh.update({ ...read!, step: 'staged' });
+    const [after] = await rowsOf();
+    const stored = JSON.parse(String(after!.Record0)) as { bindings: Array<Record<string, unknown>> };
+    expect(stored.bindings[0]).toMatchObject({ source: expected });
+    expect(stored.bindings[0]).not.toHaveProperty('keyVaultCertificateId');
   });
 
-  it('lists as open the unfinished, the committed inside their window and those awaiting retirement', async () => {
-    const clock = new FakeClock(new Date('2030-01-01T00:00:00Z'));
-    const { store } = newStore(clock);
-    const base = '2030-01-01T00:00:00.000Z';
-    await store.create(record('running', base));
-    const inWindow = record('in-window', base);
-    await store.create(inWindow);
-    await store.update({ ...inWindow, outcome: 'committed', step: 'committed', verifyUntil: '2030-01-01T01:00:00.000Z' });
-    const aborted = record('aborted', base);
-    await store.create(aborted);
-    await store.update({ ...aborted, outcome: 'aborted', step: 'aborted' });
-    const awaitingRetirement = record('to-retire', base);
-    await store.create(awaitingRetirement);
-    await store.update({ ...awaitingRetirement, outcome: 'rolledBack', step: 'rolledBack', retireAfter: '2030-01-08T00:00:00.000Z' });
-
-    expect((await store.listOpen()).map((r) => r.id).sort()).toEqual(['in-window', 'running', 'to-retire']);
-
-    clock.advance(2 * 60 * 60 * 1000); // past the verification window
-    expect((await store.listOpen()).map((r) => r.id).sort()).toEqual(['running', 'to-retire']);
-    expect(isOpenRecord({ ...inWindow, outcome: 'committed', verifyUntil: '2030-01-01T01:00:00.000Z' }, clock.now())).toBe(false);
+  it.each([
+    ['an id and a version', { keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/c/v1', keyVaultVersion: 'v1' }, 'https://kv.vault.azure.net/certificates/c', 'v1'],
+    ['an id with a trailing slash and no version field', { keyVaultCertificateId: 'https://kv.vault.azure.net/certificates/c/v2/' }, 'https://kv.vault.azure.net/certificates/c', 'v2'],
+    ['a source URL beside the id', { keyVaultCertificateId: 'https://KV.vault.azure.net/certificates/c/v3', keyVaultVersion: 'v3', sourceUrl: 'https://kv.vault.azure.net/certificates/c' }, 'https://kv.vault.azure.net/certificates/c', 'v3'],
+  ])('upgrades a stored Key Vault binding with %s', (_sentence, legacy, uri, version) => {
+    const upgraded = upgradeStoredBinding({ newThumbprint: 'B'.repeat(40), reason: 'Expired', ...legacy } as never) as Record<string, unknown>;
+    expect(upgraded).toEqual({ newThumbprint: 'B'.repeat(40), reason: 'Expired', source: { kind: 'keyvault', uri, version } });
   });
 
-  it('gives a lease to exactly one of two simultaneous acquirers', async () => {
-    const { store } = newStore();
-    const [a, b] = await Promise.all([store.acquireLease(APP, 'owner-a', 60_000), store.acquireLease(APP, 'owner-b', 60_000)]);
-    const winners = [a, b].filter((l) => l !== undefined);
-    expect(winners).toHaveLength(1);
-    expect(await store.acquireLease(APP, 'owner-c', 60_000)).toBeUndefined();
-    // A different app is independent.
-    expect(await store.acquireLease(SLOT, 'owner-c', 60_000)).toBeDefined();
-  });
-
-  it('lets an expired lease be taken over, after which the old holder can neither renew nor release it', async () => {
-    const { store, clock, pass } = newStore();
-    const first = await store.acquireLease(APP, 'crashed-owner', 60_000);
-    expect(first).toBeDefined();
-    await pass(61_000);
-
-    const second = await store.acquireLease(APP, 'next-owner', 60_000);
-    expect(second?.owner).toBe('next-owner');
-    expect(await store.renewLease(first!, 60_000)).toBeUndefined();
-    await store.releaseLease(first!); // quietly: it is not ours any more
-    expect(await store.acquireLease(APP, 'third', 60_000)).toBeUndefined();
-
-    const renewed = await store.renewLease(second!, 120_000);
-    expect(renewed?.expiresAt).toBe(new Date(clock.now().getTime() + 120_000).toISOString());
-    await store.releaseLease(renewed!);
-    expect(await store.acquireLease(APP, 'third', 60_000)).toBeDefined();
-  });
-
-  it('lets only one of two racers take over the same expired lease', async () => {
-    const { store, pass } = newStore();
-    await store.acquireLease(APP, 'crashed-owner', 1_000);
-    await pass(5_000);
-    const results = await Promise.all([store.acquireLease(APP, 'x', 60_000), store.acquireLease(APP, 'y', 60_000)]);
-    expect(results.filter((l) => l !== undefined)).toHaveLength(1);
-  });
-
-  it('lets the holder take its own unexpired lease again (the port: only someone else blocks)', async () => {
-    const { store } = newStore();
-    const first = await store.acquireLease(APP, 'owner-a', 60_000);
-    const again = await store.acquireLease(APP, 'owner-a', 60_000);
-    expect(again).toBeDefined();
-    expect(again!.etag).not.toBe(first!.etag);
-    // The earlier handle is stale now: renewing it fails, so two flows of one owner cannot both keep going.
-    expect(await store.renewLease(first!, 60_000)).toBeUndefined();
-    expect(await store.acquireLease(APP, 'owner-b', 60_000)).toBeUndefined();
-  });
-
-  it('keeps small service state', async () => {
-    const { store } = newStore();
-    expect(await store.getState('lastScan')).toBeUndefined();
-    await store.setState('lastScan', '{"at":"2030-01-01T00:00:00Z","apps":3}');
-    await store.setState('lastScan', '{"at":"2030-01-02T00:00:00Z","apps":4}');
-    expect(await store.getState('lastScan')).toBe('{"at":"2030-01-02T00:00:00Z","apps":4}');
-  });
 });
 
 describe('the caller of a rotation in the table', () => {

@@ -80,7 +80,7 @@ describe('candidate checks', () => {
   });
 });
 
-describe('the candidate policy (issue 11)', () => {
+describe('the candidate policy', () => {
   const facts = (over: Partial<CertificateFacts> = {}): CertificateFacts => ({
     keyType: 'rsa',
     keyBits: 2048,

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate } from '../../src/crypto/index.js';
-import { checkNcrontab, defaultSettings, loadConfig, SETTINGS, type SettingSpec } from '../../src/core/config.js';
+import { defaultSettings, loadConfig, SETTINGS, type SettingSpec } from '../../src/core/config.js';
+import { checkNcrontab } from '../../src/core/schedule/ncrontab.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const SUB = '11111111-2222-3333-4444-555555555555';
@@ -121,10 +122,11 @@ describe('loadConfig', () => {
     ['a tag prefix with a slash is refused', { ROTATION_TAG: 'mtls/rotation' },
       "ROTATION_TAG must be a tag name of letters, digits, \".\", \"_\" or \"-\" (at most 100 characters), got 'mtls/rotation'"],
     ['a custom tag prefix is accepted', { ROTATION_TAG: 'contoso.certs' }, undefined],
-    ['a five-field schedule is refused', { ROTATION_SCHEDULE: '0 2 * * *' },
-      "ROTATION_SCHEDULE must be an NCRONTAB expression with 6 fields (second minute hour day month weekday): found 5 fields, got '0 2 * * *'"],
+    ['a five-field schedule is read as the host reads it (second 0)', { ROTATION_SCHEDULE: '0 2 * * *' }, undefined],
+    ['a four-field schedule is refused', { ROTATION_SCHEDULE: '0 2 * *' },
+      "ROTATION_SCHEDULE must be an NCRONTAB expression (second minute hour day month day-of-week; 5 fields read with second 0): expected 6 fields (second minute hour day month day-of-week), got 4, got '0 2 * *'"],
     ['an hour out of range is refused', { VERIFY_SCHEDULE: '0 0 25 * * *' },
-      "VERIFY_SCHEDULE must be an NCRONTAB expression with 6 fields (second minute hour day month weekday): hour field '25' must be within 0-23, got '0 0 25 * * *'"],
+      "VERIFY_SCHEDULE must be an NCRONTAB expression (second minute hour day month day-of-week; 5 fields read with second 0): hour value 25 is out of range 0-23, got '0 0 25 * * *'"],
     ['a storage setting that is not a connection string is refused', { AzureWebJobsStorage: 'my-account' },
       'AzureWebJobsStorage must be a storage connection string (AccountName=...;AccountKey=... or UseDevelopmentStorage=true), got (value hidden)'],
     ['a full storage connection string is accepted',
@@ -227,9 +229,9 @@ describe('checkNcrontab', () => {
     ['the nightly default', '0 0 2 * * *', undefined],
     ['the probe default', '0 */5 * * * *', undefined],
     ['ranges, steps and names', '0 0-30/10 8-18 1,15 JAN-MAR mon-fri', undefined],
-    ['a step of zero', '0 */0 * * * *', "bad step in minute field '*/0'"],
-    ['a backwards range', '0 0 9-5 * * *', "hour field '9-5' has a range that runs backwards"],
-    ['weekday 7', '0 0 0 * * 7', "weekday field '7' must be within 0-6"],
+    ['a step of zero', '0 */0 * * * *', "minute step in '*/0' must be a positive integer"],
+    ['a backwards range', '0 0 9-5 * * *', "hour range '9-5' runs backwards"],
+    ['weekday 7', '0 0 0 * * 7', 'day-of-week value 7 is out of range 0-6 (0 = Sunday)'],
   ])('%s', (_sentence, expression, problem) => {
     expect(checkNcrontab(expression)).toBe(problem);
   });

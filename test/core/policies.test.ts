@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateRenewal, renewalPolicies, renewalTime, RENEWAL_REASONS, type LoadedCertificate, type PolicyInput } from '../../src/core/policies.js';
+import { evaluateRenewal, renewalPolicies, renewalTime, RENEWAL_REASONS, type LoadedCertificate, type PolicyInput } from '../../src/core/decision/policies.js';
 import type { KeyVaultCertificateVersion } from '../../src/core/ports.js';
 import { DAY, FakeClock, START } from '../helpers/memory-ports.js';
 

@@ -40,7 +40,7 @@ function record(outcome: RotationRecord['outcome'], failureKind: RotationRecord[
     appId: 'app',
     mode: 'explicit',
     trigger: 'timer',
-    bindings: [{ newThumbprint: 'A'.repeat(40), keyVaultCertificateId: versionId, keyVaultVersion: versionId.split('/').pop()!, reason: 'NewerVersionAvailable' }],
+    bindings: [{ newThumbprint: 'A'.repeat(40), source: { kind: 'keyvault', uri: versionId.slice(0, versionId.lastIndexOf('/')), version: versionId.split('/').pop()! }, reason: 'NewerVersionAvailable' }],
     step: (outcome ?? 'switched') as RotationRecord['step'],
     steps: [],
     attempts: 1,

@@ -56,7 +56,7 @@ describe('rotating one app', () => {
         certificateResourceName: staged.name,
         oldCertificateResourceName: 'client-old',
         uploaded: true,
-        keyVaultCertificateId: expect.stringMatching(new RegExp(`^${VAULT_URL}/certificates/client/`)),
+        source: { kind: 'keyvault', uri: `${VAULT_URL}/certificates/client`, version: expect.any(String) },
       }),
     ]);
     expect(record.previousSettings).toEqual({ WEBSITE_LOAD_CERTIFICATES: s.original.WEBSITE_LOAD_CERTIFICATES, CLIENT_CERT_THUMBPRINT: old.thumbprint });
@@ -75,7 +75,7 @@ describe('rotating one app', () => {
       subscription: SUB,
       oldThumbprint: old.thumbprint,
       newThumbprint: fresh.thumbprint,
-      keyVaultVersion: record.bindings[0]?.keyVaultVersion,
+      keyVaultVersion: record.bindings[0]?.source.version,
       rotationId: record.id,
     });
     assertNoSecrets(world, [old.keyPem.slice(40, 100), fresh.keyPem.slice(40, 100)]);
@@ -328,7 +328,7 @@ describe('rotating one app', () => {
   });
 });
 
-describe('a candidate secret that breaks a trust boundary (issue 11)', () => {
+describe('a candidate secret that breaks a trust boundary', () => {
   it.each<[string, () => { contentType: string; value: string }, string]>([
     ['a PFX asking for 10,000,000 iterations', () => ({ contentType: 'application/x-pkcs12', value: tripleDesPfxWithKeyIterations(pool.get('new2'), 10_000_000).toString('base64') }), 'TooManyIterations'],
     ['a secret far larger than any Key Vault secret', () => ({ contentType: 'application/x-pkcs12', value: 'A'.repeat(300_000) }), 'SecretTooLarge'],

@@ -1,4 +1,4 @@
-// The streaming subscription scan (issue 7): settings reads start while the site listing is still paging, stay
+// The streaming subscription scan: settings reads start while the site listing is still paging, stay
 // bounded per subscription, and the result keeps listing order and shares what repeats across apps.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppRef, AppServiceGateway, SiteInfo } from '../../src/core/ports.js';

@@ -148,7 +148,7 @@ describe('scanInventory', () => {
     expect(byName('by-tag')).toMatchObject({ dangling: true, sourceOrigin: 'appTag', evaluation: { due: true } });
   });
 
-  describe('sources are granted, never taken (issue 11)', () => {
+  describe('sources are granted, never taken', () => {
     const TEAM_B = `/subscriptions/${SUB}/resourceGroups/rg-team-b`;
     // kv1's 'client' is granted by its vault owner to team B's resource group only; SOURCE_POLICY grants nothing here.
     function teams(policy: string): World {

@@ -1,4 +1,4 @@
-// The trust rules of a Key Vault source (issue 11): which hosts are Key Vault, how the operator's SOURCE_POLICY and
+// The trust rules of a Key Vault source: which hosts are Key Vault, how the operator's SOURCE_POLICY and
 // the vault owner's consumers tag read, and who is granted what.
 import { describe, expect, it } from 'vitest';
 import type { AppRef, KeyVaultSource } from '../../src/core/ports.js';

@@ -1,4 +1,4 @@
-// The bounds on PKCS#12 key derivation (issue 11): a hostile PFX is refused by its iteration counts before the KDF
+// The bounds on PKCS#12 key derivation: a hostile PFX is refused by its iteration counts before the KDF
 // runs, on the native reader and on the forge reader (RC2-40), while what real producers write still opens.
 import { describe, expect, it } from 'vitest';
 import { CertificateFormatError, readPfx, writePfx } from '../../src/crypto/index.js';

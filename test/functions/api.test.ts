@@ -9,7 +9,7 @@ import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/e
 import type { AppRef } from '../../src/core/ports.js';
 import type { RotationRecord } from '../../src/core/records.js';
 import { maxDequeueCount } from '../../src/functions/app/hostJson.js';
-import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
 import { postChunked } from '../helpers/chunked.js';

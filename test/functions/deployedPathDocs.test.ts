@@ -1,6 +1,6 @@
 // What the docs tell an operator to deploy and a developer to run under `func start` must be the artifact the
 // cold-start figure measures: package.json `main`, built by scripts/bundle.mjs and zipped by scripts/package.mjs.
-// The deploy docs once published `dist/` (tsc's output) while the figure measured the bundle (issue 13, item 9);
+// The deploy docs once published `dist/` (tsc's output) while the figure measured the bundle;
 // these checks read the docs and the build scripts as text, so a drift between them fails here without building.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -3,7 +3,7 @@
 // setting, never a stack). No rotation happens here, so no sandbox: the ARM endpoint is never called.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate, pemToDer } from '../../src/crypto/pki.js';
-import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../local/sandboxSettings.js';
 import { resetServices } from '../../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../../src/host/index.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';

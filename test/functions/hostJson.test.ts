@@ -7,7 +7,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
 import { HostSettingError, MAX_DEQUEUE_COUNT_SETTING, maxDequeueCount } from '../../src/functions/app/hostJson.js';
-import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { startLocalHost } from '../../src/host/index.js';
 import { readHostJson, withHostJsonOverrides } from '../../src/host/settings.js';

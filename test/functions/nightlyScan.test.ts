@@ -6,7 +6,7 @@ import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../sandbox/index.js';
 import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
-import { sandboxAppSettings } from '../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../../src/host/index.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';

@@ -13,7 +13,7 @@ import {
   writePfx,
   type IssuedCertificate,
 } from '../../src/crypto/index.js';
-import { ConflictError, NotFoundError } from '../../src/core/errors.js';
+import { ConflictError, NotFoundError, PreconditionError } from '../../src/core/errors.js';
 import type { Dimensions, Telemetry, TelemetryEventName, TelemetryMetricName } from '../../src/core/events.js';
 import { appIdOf, webspaceKey } from '../../src/core/identity.js';
 import type { Logger } from '../../src/core/logger.js';
@@ -22,7 +22,7 @@ import type {
   AppServiceGateway,
   CertificateInfo,
   CertificateSecret,
-  CertificateSource,
+  CertificateSourceAdapter,
   ClientCredential,
   Clock,
   KeyVaultCertificateVersion,
@@ -33,7 +33,9 @@ import type {
   UploadCertificateInput,
 } from '../../src/core/ports.js';
 import type { AppSettings } from '../../src/core/ports.js';
-import type { Lease, RotationRecord, RotationStore } from '../../src/core/records.js';
+import { keyVaultRefOf, parseKeyVaultRef } from '../../src/core/sources/keyVaultRef.js';
+import { KEY_VAULT } from '../../src/core/sources/sourceRef.js';
+import { isOpenRecord, MAX_RECORD_JSON_CHARS, refusedUpdate, type Lease, type RotationRecord, type RotationStore } from '../../src/core/records.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import type { RotatorDeps } from '../../src/core/deps.js';
 import { createRotator, type Rotator } from '../../src/core/rotator.js';
@@ -274,7 +276,7 @@ export class FakeAppService implements AppServiceGateway {
     const appId = appIdOf(ref);
     this.enter('readAppSettings', appId);
     const settings = this.settings.get(appId);
-    if (!settings) throw Object.assign(new Error(`site ${appId} not found`), { statusCode: 404 });
+    if (!settings) throw new NotFoundError(`read app settings of ${appId}: the site does not exist (HTTP 404)`);
     return { ...settings };
   }
 
@@ -295,8 +297,13 @@ export class FakeAppService implements AppServiceGateway {
   async uploadCertificate(input: UploadCertificateInput): Promise<CertificateInfo> {
     this.enter('uploadCertificate', `${input.resourceGroup}/${input.name}`);
     this.secretsSeen.push(input.password, Buffer.from(input.pfx).toString('base64').slice(0, 64));
-    // App Service opens the PFX with the password: a wrong wrap fails here as it would there.
-    const bundle = readPfx(input.pfx, input.password);
+    // App Service opens the PFX with the password: a wrong wrap fails here as it would there (400, a precondition).
+    let bundle: ReturnType<typeof readPfx>;
+    try {
+      bundle = readPfx(input.pfx, input.password);
+    } catch (error) {
+      throw new PreconditionError(`upload certificate ${input.resourceGroup}/${input.name}: 400 BadRequest: The specified PFX password is incorrect`, { cause: error });
+    }
     const existing = this.find(input.subscriptionId, input.resourceGroup, input.name);
     if (existing) {
       if (existing.info.thumbprint !== bundle.thumbprint) {
@@ -320,7 +327,7 @@ export class FakeAppService implements AppServiceGateway {
   async resolveVaultUri(keyVaultResourceId: string): Promise<string> {
     this.enter('resolveVaultUri', keyVaultResourceId);
     const uri = this.vaults.get(keyVaultResourceId.toLowerCase());
-    if (!uri) throw Object.assign(new Error(`vault ${keyVaultResourceId} not found`), { statusCode: 404 });
+    if (!uri) throw new NotFoundError(`resolve vault ${keyVaultResourceId}: the vault does not exist (HTTP 404)`);
     return uri;
   }
 
@@ -418,7 +425,10 @@ interface StoredVersion {
   secret: CertificateSecret | (() => never);
 }
 
-export class FakeKeyVault implements CertificateSource {
+export class FakeKeyVault implements CertificateSourceAdapter {
+  readonly kind = KEY_VAULT;
+  readonly parseRef = parseKeyVaultRef;
+  readonly refOf = keyVaultRefOf;
   private readonly certificates = new Map<string, StoredVersion[]>();
   readonly log: Array<{ op: string; target: string }> = [];
   private sequence = 0;
@@ -505,6 +515,15 @@ function keyOf(source: KeyVaultSource): string {
 
 // ---------------------------------------------------------------- rotation store
 
+/** The record's JSON, refused (as the Table store refuses it) when it outgrows one table entity. */
+function boundedJson(record: RotationRecord): string {
+  const json = JSON.stringify(record);
+  if (json.length > MAX_RECORD_JSON_CHARS) {
+    throw new PreconditionError(`rotation record ${record.id}: ${json.length} characters exceed what one table entity holds (${MAX_RECORD_JSON_CHARS})`);
+  }
+  return json;
+}
+
 export class MemoryRotationStore implements RotationStore {
   private readonly records = new Map<string, string>();
   private readonly leases = new Map<string, Lease>();
@@ -516,22 +535,20 @@ export class MemoryRotationStore implements RotationStore {
   constructor(private readonly clock: FakeClock) {}
 
   async create(record: RotationRecord): Promise<void> {
+    const json = boundedJson(record);
     if (this.records.has(record.id)) throw new ConflictError(`record ${record.id} exists`);
     this.writes.push({ op: 'create', id: record.id });
-    this.records.set(record.id, JSON.stringify(record));
+    this.records.set(record.id, json);
   }
 
   async update(record: RotationRecord): Promise<void> {
+    const json = boundedJson(record);
     const existing = this.records.get(record.id);
-    if (!existing) throw new NotFoundError(`record ${record.id} does not exist`);
-    const before = JSON.parse(existing) as RotationRecord;
-    if (before.outcome) {
-      // The audit log: after the outcome only retiredAt may change.
-      const strip = (r: RotationRecord) => JSON.stringify({ ...r, retiredAt: undefined });
-      if (strip(before) !== strip(record)) throw new Error(`record ${record.id} has outcome ${before.outcome} and cannot be rewritten`);
-    }
+    if (!existing) throw new PreconditionError(`rotation record ${record.id} does not exist (create it first)`);
+    const refusal = refusedUpdate(JSON.parse(existing) as RotationRecord, record);
+    if (refusal !== undefined) throw new PreconditionError(refusal);
     this.writes.push({ op: 'update', id: record.id });
-    this.records.set(record.id, JSON.stringify(record));
+    this.records.set(record.id, json);
   }
 
   async get(id: string): Promise<RotationRecord | undefined> {
@@ -539,21 +556,20 @@ export class MemoryRotationStore implements RotationStore {
     return value ? (JSON.parse(value) as RotationRecord) : undefined;
   }
 
-  async listForApp(appId: string, limit = 100): Promise<RotationRecord[]> {
-    return (await this.listAll()).filter((r) => r.appId === appId).slice(0, limit);
+  async listForApp(appId: string, limit = 50): Promise<RotationRecord[]> {
+    return (await this.listAll(Number.POSITIVE_INFINITY)).filter((r) => r.appId === appId).slice(0, limit);
   }
 
   async listOpen(): Promise<RotationRecord[]> {
-    const now = this.clock.now().toISOString();
-    return (await this.listAll()).filter(
-      (r) => !r.outcome || (r.retireAfter && !r.retiredAt) || (r.outcome === 'committed' && r.verifyUntil && r.verifyUntil > now),
-    );
+    const now = this.clock.now();
+    return (await this.listAll(Number.POSITIVE_INFINITY)).filter((r) => isOpenRecord(r, now));
   }
 
-  async listAll(limit = 10_000): Promise<RotationRecord[]> {
+  async listAll(limit = 100): Promise<RotationRecord[]> {
     return [...this.records.values()]
       .map((v) => JSON.parse(v) as RotationRecord)
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id))
+      // Newest first; records started in the same millisecond by id, as the Table store's row keys sort.
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, limit);
   }
 
@@ -754,7 +770,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     AZURE_SUBSCRIPTION_IDS: SUB,
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     PROBE_ATTEMPTS: '3',
-    // The in-memory world's operator grants its one vault to both of its subscriptions (issue 11: default deny).
+    // The in-memory world's operator grants its one vault to both of its subscriptions (sources are denied unless granted).
     SOURCE_POLICY: `/subscriptions/${SUB} => kv1.vault.azure.net/*; /subscriptions/${SUB2} => kv1.vault.azure.net/*`,
     ...overrides,
   });
@@ -786,7 +802,7 @@ export function createWorld(options: { certs?: CertificateFactory; config?: Reco
   const telemetry = new RecordingTelemetry();
   const logger = new RecordingLogger();
   const config = testConfig(options.config);
-  const deps: RotatorDeps = { gateway: appService, keyVault, store, prober, telemetry, clock, logger, owner: 'rotator-a', ...options.deps };
+  const deps: RotatorDeps = { gateway: appService, sources: keyVault, store, prober, telemetry, clock, logger, owner: 'rotator-a', ...options.deps };
   return {
     clock,
     certs,

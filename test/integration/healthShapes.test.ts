@@ -1,4 +1,4 @@
-// The figure of issue 12: apps whose health paths answer the way real frameworks do (sandbox/README.md, "Health
+// The health-shapes figure: apps whose health paths answer the way real frameworks do (sandbox/README.md, "Health
 // shapes"), one app per shape plus apps whose partner refuses the new certificate. The engine scans and rotates
 // everything due, twice. Every app must end as the verification contract says (docs/operations.md), each record must
 // say how strongly it was verified, and the second run must restart none of the apps it rolled back.

@@ -1,6 +1,7 @@
 // No restart loops, against the sandbox and Azurite: an app whose new certificate breaks its outbound call is rolled
 // back once and left alone by the next runs (CandidateRejected); an app that never comes back after its restart backs
-// off for an hour and is then tried again. Restarts are counted from the sandbox's own request log.
+// off for an hour and is then tried again, as does an app whose restart does not pick the switch up (it keeps presenting
+// the old certificate: no verdict on the new one). Restarts are counted from the sandbox's own request log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createRotator, type Config } from '../../src/core/index.js';
@@ -23,6 +24,8 @@ beforeAll(async () => {
       // Its own partner trusts only the old CA: with the renewal (new CA) its outbound call fails, for good.
       { name: 'breaks', calls: 'strict' },
       { name: 'never-back' },
+      // Its restarts finish on the process it had (an instance that missed the recycle): it keeps the old certificate.
+      { name: 'stale' },
     ]),
   );
   config = sandboxConfig(sb, azurite().connectionString, SUB);
@@ -70,6 +73,28 @@ describe('no restart loops (sandbox + Azurite)', () => {
     expect(restartsOf(later.changes(app))).toBe(1);
   });
 
+  it('an app that still presents the old certificate after its restart backs off; the new version is not rejected', async () => {
+    const ref = appRef('stale');
+    const app = { site: 'stale' };
+    sb.control.setRestartBehaviour(ref, { stale: true });
+    const first = watch(sb);
+    const run1 = await rotator().rotateApp('stale', { trigger: 'timer' });
+    // The rollback's own check expects the old certificate, which the app never stopped presenting.
+    expect(run1.outcome).toBe('rolledBack');
+    expect(run1.record?.failureKind).toBe('transient');
+    expect(run1.reason).toMatch(/still presents [0-9A-F]{40}, the certificate it was switched away from/);
+    expect(restartsOf(first.changes(app))).toBe(2);
+    const failedAt = Date.parse(run1.record!.finishedAt!);
+    expect(await rotator().nextAttempt('stale')).toMatchObject({ reason: 'BackingOff', at: new Date(failedAt + HOUR).toISOString() });
+
+    // Once restarts take again, the same version goes out after the backoff.
+    sb.control.setRestartBehaviour(ref, { stale: false });
+    clock.jump(HOUR + 60_000);
+    const run2 = await rotator().rotateApp('stale', { trigger: 'timer' });
+    expect(run2.outcome).toBe('committed');
+    expect(run2.record?.verification).toBe('thumbprint');
+  });
+
   it('an app whose new certificate breaks its outbound call is rolled back once, and the next runs do not restart it', async () => {
     const app = { site: 'breaks' };
     const first = watch(sb);
@@ -99,4 +124,5 @@ describe('no restart loops (sandbox + Azurite)', () => {
     console.log(`no restart loops: breaks restarted ${restartsOf(first.changes(app))} time(s) over 3 runs, rejected by ${run1.rotationId}`);
     expect(restartsOf(first.changes(app))).toBe(2);
   });
+
 });

@@ -1,4 +1,4 @@
-// Who may grant a source, end to end through the real SDKs (issue 11): the vault owner's consumers tag or the
+// Who may grant a source, end to end through the real SDKs: the vault owner's consumers tag or the
 // operator's SOURCE_POLICY each suffice; without either the source is refused with SourceNotAuthorized and nothing is
 // written. The refusals themselves, with every trick an app owner has, are the trust suite's (test/security/).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -6,6 +6,7 @@ import { seededRandom } from '../../sandbox/faults.js';
 import type { SiteSpec } from '../../sandbox/scenario.js';
 import { ArmAppServiceGateway } from '../../src/azure/appServiceGateway.js';
 import { KeyVaultCertificateSource } from '../../src/azure/keyVaultSource.js';
+import { SourceRegistry } from '../../src/core/sources/registry.js';
 import { createDependencies, type Dependencies } from '../../src/composition.js';
 import type { CrashBoundary } from '../../src/core/boundaries.js';
 import { createRotator, loadConfig, type Config, type Rotator } from '../../src/core/index.js';
@@ -271,6 +272,7 @@ export function engine(
       tlsCa: sb.caPem,
       attemptTimeoutMs: parts.attemptTimeoutMs,
     });
+    deps.sources = new SourceRegistry().register(deps.keyVault);
   }
   parts.capture.watch(deps);
   return { deps, rotator: createRotator(deps, config) };

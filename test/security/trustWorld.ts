@@ -1,4 +1,4 @@
-// The world of the source and candidate attacks (issue 11): team B's vault and app, and one attacker app per attack
+// The world of the source and candidate attacks: team B's vault and app, and one attacker app per attack
 // in its own resource group (its own webspace) with Contributor-like control over its tags, settings and certificate
 // resources. The engine runs as deployed: real SDKs over HTTPS to the sandbox, records in Azurite, Key Vault hosts
 // allow-listed by exact host:port (the sandbox vaults only), and a hostile HTTPS server on 127.0.0.1 that the engine

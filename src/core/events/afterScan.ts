@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { describeError } from '../errors.js';
 import type { Telemetry } from '../events.js';
 import type { Logger } from '../logger.js';
-import type { Plan } from '../plan.js';
+import type { Plan } from '../decision/plan.js';
 import type { Clock } from '../ports.js';
 import type { ScanResult } from '../scan.js';
 import { indexEntriesOf, type SourceIndex } from './sourceIndex.js';

@@ -9,12 +9,13 @@
 // - the right to queue an app is claimed per (app, Key Vault version) in storage before the message is sent, so
 //   duplicates and events that lead to the same version start at most one rotation per app.
 import type { Config } from '../config.js';
+import type { RotationRequestQueue } from '../enqueueDue.js';
 import { mapLimit } from '../concurrency.js';
 import { describeError, NotFoundError, TransientError } from '../errors.js';
 import type { Telemetry } from '../events.js';
 import { parseAppId } from '../identity.js';
 import type { Logger } from '../logger.js';
-import type { AppPlan, Plan } from '../plan.js';
+import type { AppPlan, Plan } from '../decision/plan.js';
 import type { CertificateSource, Clock, KeyVaultCertificateVersion } from '../ports.js';
 import { getTag, sourceKeyOf, sourceUrlOf, tagNames } from '../tags.js';
 import { sameThumbprint } from '../thumbprints.js';
@@ -22,17 +23,14 @@ import { authorizeSource, checkVaultHost } from '../trust.js';
 import type { CertificateEvent } from './certificateEvent.js';
 import type { SourceIndex } from './sourceIndex.js';
 
-/** The fan-out queue, as the nightly scan uses it. */
-export interface RotationRequests {
-  send(message: { appId: string; reason?: string; requestedBy: string; requestId: string }): Promise<unknown>;
-}
-
 export interface CertificateEventDeps {
   /** Plans one app from its live state (site, settings, certificates, Key Vault): no fleet listing. */
   planApp(appId: string): Promise<Plan>;
-  keyVault: CertificateSource;
+  /** Metadata only: an event never reads a secret. */
+  keyVault: Pick<CertificateSource, 'getLatest' | 'getVersion'>;
   index: SourceIndex;
-  queue: RotationRequests;
+  /** The nightly fan-out's queue port (src/core/enqueueDue.ts). */
+  queue: RotationRequestQueue;
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;

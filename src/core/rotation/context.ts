@@ -8,9 +8,10 @@ import type { Config } from '../config.js';
 import type { RotatorDeps } from '../deps.js';
 import { LeaseLostError, NotFoundError } from '../errors.js';
 import type { Dimensions, TelemetryEventName } from '../events.js';
-import type { AppRef, ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
+import type { ClientCredential, KeyVaultSource, ProbeResult, SiteInfo } from '../ports.js';
 import type { AppSettings, KeyVaultCertificateVersion } from '../ports.js';
 import type { BindingChange, Lease, RequestedBy, RotationOutcome, RotationRecord, RotationStep } from '../records.js';
+import { versionIdOf } from '../sources/sourceRef.js';
 import { tagNames, type AppTagConfig } from '../tags.js';
 import { DAY_MS } from './time.js';
 
@@ -146,8 +147,9 @@ export function dimensionsOf(record: RotationRecord, extra: Dimensions = {}): Di
     subscription: record.app.subscriptionId,
     oldThumbprint: join((b) => b.oldThumbprint),
     newThumbprint: join((b) => b.newThumbprint),
-    keyVaultCertificateId: join((b) => b.keyVaultCertificateId),
-    keyVaultVersion: join((b) => b.keyVaultVersion),
+    // The names the alert rules and workbooks key on, from the record's source reference.
+    keyVaultCertificateId: join((b) => versionIdOf(b.source)),
+    keyVaultVersion: join((b) => b.source.version),
     rotationId: record.id,
     step: record.step,
     trigger: record.trigger,
@@ -186,16 +188,16 @@ export async function loadCandidates(
 ): Promise<(CandidateRefusal & { binding: BindingChange }) | undefined> {
   for (const binding of ctx.record.bindings) {
     if (ctx.candidates.has(binding.newThumbprint)) continue;
-    const parsed = parseCertificateId(binding.keyVaultCertificateId);
-    if (!parsed) throw new NotFoundError(`'${binding.keyVaultCertificateId}' is not a Key Vault certificate version id`);
+    const source = ctx.deps.sources.parseRef(binding.source);
+    const versionId = versionIdOf(binding.source);
+    if (typeof source === 'string') throw new NotFoundError(`the source of ${versionId} cannot be read: ${source}`);
     const load = async (): Promise<ReadCandidate | CandidateRefusal> => {
-      const version =
-        ctx.scannedVersions?.get(binding.keyVaultCertificateId.trim().toLowerCase()) ?? (await ctx.deps.keyVault.getVersion(parsed.source, parsed.version));
-      if (!version) return { refusal: 'Missing', message: `Key Vault version ${binding.keyVaultCertificateId} no longer exists` };
+      const version = ctx.scannedVersions?.get(versionId.toLowerCase()) ?? (await ctx.deps.sources.getVersion(source, binding.source.version));
+      if (!version) return { refusal: 'Missing', message: `version ${versionId} no longer exists at its source` };
       // The loaded certificate's dates were checked when planning; a dangling one has none.
-      return readCandidate(ctx.deps.keyVault, version, undefined, ctx.deps.clock.now(), { maxLifetimeDays: ctx.config.candidateMaxLifetimeDays });
+      return readCandidate(ctx.deps.sources, version, undefined, ctx.deps.clock.now(), { maxLifetimeDays: ctx.config.candidateMaxLifetimeDays });
     };
-    const result = await (ctx.candidateReads ? ctx.candidateReads.get(binding.keyVaultCertificateId.trim().toLowerCase(), load) : load());
+    const result = await (ctx.candidateReads ? ctx.candidateReads.get(versionId.toLowerCase(), load) : load());
     if (isRefusal(result)) return { ...result, binding };
     ctx.candidates.set(binding.newThumbprint, result);
   }
@@ -207,8 +209,4 @@ export function credentials(ctx: RotationContext): ClientCredential[] {
     .map((b) => ctx.candidates.get(b.newThumbprint))
     .filter((c): c is ReadCandidate => !!c)
     .map(credentialOf);
-}
-
-export function appRefOf(ctx: RotationContext): AppRef {
-  return ctx.record.app;
 }

@@ -1,38 +1,42 @@
-// Preflight: before anything on the app changes, the rotator itself calls each downstream of the app
-// (tag `<p>-probe`) over mTLS presenting the candidate. A refusal aborts the rotation with the app
-// untouched; the staged certificate may stay (retirement removes it once unreferenced).
-import { addStep, crash, credentials, finish, loadCandidates, recordProbes, save, dimensionsOf, type RotationContext } from './context.js';
-import { probeWithRetries, summarise } from './probing.js';
+// Preflight: before anything on the app changes, every probe kind that can try the candidate without the app does so
+// (the direct probe: the rotator calls each downstream of the app over mTLS presenting the candidate). A refusal
+// aborts the rotation with the app untouched; the staged certificate may stay (retirement removes it once
+// unreferenced).
+import type { CandidateRefusal } from '../candidate.js';
+import { addStep, crash, finish, recordProbes, save, type RotationContext } from './context.js';
+import { planProbes, probeContextOf, probeWithRetries, reportProbeFailures, summarise } from './probing.js';
 
 export async function preflight(ctx: RotationContext): Promise<void> {
-  const urls = ctx.tags.probeUrls;
-  if (urls.length === 0) {
+  const probe = probeContextOf(ctx, 'preflight');
+  // A candidate that cannot be used aborts here, before the switch, rather than being skipped as verify would.
+  let refusal: CandidateRefusal | undefined;
+  const load = probe.candidateCredentials;
+  if (load) {
+    probe.candidateCredentials = async () => {
+      const loaded = await load();
+      if (!Array.isArray(loaded)) refusal = loaded;
+      return loaded;
+    };
+  }
+  const planned = await planProbes(probe);
+  if (refusal) {
+    await finish(ctx, 'aborted', `CandidateRefused: ${refusal.refusal}: ${refusal.message}`);
+    return;
+  }
+  if (planned.length === 0) {
     addStep(ctx, 'preflighted', `no downstream endpoints (tag ${ctx.names.probe}): nothing to probe`);
     await save(ctx);
     await crash(ctx, 'afterPreflight');
     return;
   }
-  const refusal = await loadCandidates(ctx);
-  if (refusal) {
-    await finish(ctx, 'aborted', `CandidateRefused: ${refusal.refusal}: ${refusal.message}`);
-    return;
-  }
-  const outcome = await probeWithRetries(
-    ctx.deps,
-    ctx.config,
-    { direct: { urls, credentials: credentials(ctx) } },
-    { stopOnRefusal: true },
-  );
+  const outcome = await probeWithRetries(probe, planned, { stopOnRefusal: true });
   recordProbes(ctx, outcome.results);
   if (!outcome.ok) {
-    const evidence = summarise(outcome.failures);
-    for (const failure of outcome.failures) {
-      ctx.deps.telemetry.event('ProbeFailed', dimensionsOf(ctx.record, { reason: 'PreflightFailed', probe: failure.kind, target: failure.target, status: failure.status }));
-    }
-    await finish(ctx, 'aborted', `PreflightFailed: ${evidence}`);
+    reportProbeFailures(ctx, outcome.failures, { reason: 'PreflightFailed' });
+    await finish(ctx, 'aborted', `PreflightFailed: ${summarise(outcome.failures)}`);
     return;
   }
-  addStep(ctx, 'preflighted', `${urls.length} downstream endpoint(s) accepted the candidate`);
+  addStep(ctx, 'preflighted', `${planned.length} probe target(s) accepted the candidate`);
   await save(ctx);
   await crash(ctx, 'afterPreflight');
 }

@@ -1,13 +1,15 @@
-// Rollback: put back what the rotation changed, restart, and prove the old state works.
+// Rollback: put back what the rotation changed, restart, and prove the old state works (every probe kind's targets
+// for the old state).
 // Explicit mode writes back the recorded previous values, but only for keys that still hold what the
 // rotation wrote: a key someone changed since is theirs now, left alone and reported as a conflict.
 import { addStep, crash, dimensionsOf, finish, recordProbes, save, type RotationContext } from './context.js';
-import { hasTargets, probeWithRetries, strengthOf, summarise, type ProbeTargets } from './probing.js';
-import { applyValues } from './switchThumbprint.js';
-import { expectationCoversEveryBinding, viaAppTarget } from './verifyRotation.js';
+import { planProbes, probeContextOf, probeWithRetries, summarise } from './probing.js';
+import { verificationStrength, VIA_APP } from './probes/viaApp.js';
+import { applyValues, compareSettings } from './settingsChange.js';
 import { readWebspaceUsage } from '../usage.js';
 import { sameThumbprint } from '../thumbprints.js';
 import { collect } from '../concurrency.js';
+import { isInFlight } from '../records.js';
 
 export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   const notes: string[] = [];
@@ -39,26 +41,25 @@ export async function rollbackRotation(ctx: RotationContext): Promise<void> {
   await ctx.deps.gateway.restart(ctx.record.app);
   await crash(ctx, 'afterRollbackRestart');
 
-  const targets: ProbeTargets = {};
-  const viaApp = viaAppTarget(ctx, 'old');
-  if (viaApp) targets.viaApp = viaApp;
+  const probe = probeContextOf(ctx, 'rollback');
+  const planned = await planProbes(probe);
   const reason = ctx.record.reason ?? 'RolledBack';
-  if (!hasTargets(targets)) {
+  if (planned.length === 0) {
     ctx.record.verification = 'none';
     await finish(ctx, 'rolledBack', reason);
     return;
   }
   // Taken before the rollback's own probes join the record: did the app itself call the candidate's state unhealthy?
-  const candidateSaidUnhealthy = ctx.record.probes.some((p) => p.kind === 'via-app' && p.unhealthy === true);
+  const candidateSaidUnhealthy = ctx.record.probes.some((p) => p.kind === VIA_APP && p.unhealthy === true);
   if (ctx.config.probeWarmupSeconds > 0) await ctx.deps.clock.sleep(ctx.config.probeWarmupSeconds * 1000);
-  const outcome = await probeWithRetries(ctx.deps, ctx.config, targets, { stopOnRefusal: false });
+  const outcome = await probeWithRetries(probe, planned, { stopOnRefusal: false });
   recordProbes(ctx, outcome.results);
   if (outcome.ok) {
     // A 503 counts as "the app never came back" (transient), but an app that answered its own unhealthy verdict
     // (503 Unhealthy / DOWN / {"status":"fail"}) on the candidate and passes on the old certificate did come back:
     // the candidate is what failed, so it is rejected rather than retried after a backoff.
     if (ctx.record.failureKind === 'transient' && candidateSaidUnhealthy) ctx.record.failureKind = 'definite';
-    ctx.record.verification = strengthOf(outcome, targets, expectationCoversEveryBinding(ctx.record, 'old'));
+    ctx.record.verification = verificationStrength(outcome, ctx.record, 'old');
     await finish(ctx, 'rolledBack', reason);
   } else {
     await finish(ctx, 'failed', `RollbackUnverified: the old state does not pass either (${summarise(outcome.failures)}); first failure: ${reason}`);
@@ -85,14 +86,8 @@ async function restoreSettings(ctx: RotationContext, notes: string[]): Promise<b
     return false;
   }
   const settings = await ctx.deps.gateway.readAppSettings(ctx.record.app);
-  const restore: string[] = [];
-  const conflicts: string[] = [];
-  for (const [key, value] of Object.entries(written)) {
-    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] as string) : null;
-    if (current === (previous[key] ?? null)) continue;
-    if (current === value) restore.push(key);
-    else conflicts.push(key);
-  }
+  // Only keys still holding what the rotation wrote go back; one someone changed since is theirs.
+  const { holdingWritten: restore, conflicts } = compareSettings(settings, { previous, written });
   if (conflicts.length > 0) {
     ctx.record.conflicts = [...new Set([...(ctx.record.conflicts ?? []), ...conflicts])];
     notes.push(`left alone (changed by someone since the switch): ${conflicts.join(', ')}`);
@@ -143,7 +138,7 @@ async function removeStagedForWildcard(ctx: RotationContext, notes: string[]): P
       return `${resource.name} is loaded explicitly by ${pinnedBy.map((a) => a.name).join(', ')}; it cannot be removed to roll back the * app`;
     }
     const others = (await store.listOpen()).filter(
-      (r) => r.id !== ctx.record.id && !r.outcome && r.bindings.some((b) => sameThumbprint(b.newThumbprint, binding.newThumbprint)),
+      (r) => r.id !== ctx.record.id && isInFlight(r) && r.bindings.some((b) => sameThumbprint(b.newThumbprint, binding.newThumbprint)),
     );
     if (others.length > 0) {
       return `${resource.name} is used by rotation(s) in progress: ${others.map((r) => r.id).join(', ')}`;

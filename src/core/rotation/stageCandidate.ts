@@ -7,9 +7,10 @@ import { collect } from '../concurrency.js';
 import { PreconditionError } from '../errors.js';
 import type { CertificateInfo } from '../ports.js';
 import { sameThumbprint } from '../thumbprints.js';
-import { getTag, sourceUrlOf } from '../tags.js';
-import { TRUST_REFUSALS } from '../candidateChecks.js';
-import { addStep, crash, dimensionsOf, finish, loadCandidates, parseCertificateId, save, type RotationContext } from './context.js';
+import { versionIdOf } from '../sources/sourceRef.js';
+import { getTag } from '../tags.js';
+import { TRUST_REFUSALS } from '../refusals.js';
+import { addStep, crash, dimensionsOf, finish, loadCandidates, save, type RotationContext } from './context.js';
 
 /** `<kv-name>-<first 8 of thumbprint>`, lowercase; the full thumbprint when the short name is taken. */
 export function certificateResourceName(keyVaultName: string, thumbprint: string, taken: (name: string) => boolean): string {
@@ -55,17 +56,17 @@ export async function stageCandidate(ctx: RotationContext): Promise<void> {
     );
     if (reusable) {
       binding.certificateResourceName = reusable.name;
-      if (binding.uploaded && !isOurs(ctx, reusable, binding.keyVaultVersion)) binding.uploaded = false;
+      if (binding.uploaded && !isOurs(ctx, reusable, binding.source.version)) binding.uploaded = false;
       binding.uploaded ??= false;
       details.push(`reused ${reusable.name}`);
       continue;
     }
-    const parsed = parseCertificateId(binding.keyVaultCertificateId);
-    if (!parsed) throw new PreconditionError(`'${binding.keyVaultCertificateId}' is not a Key Vault certificate version id`);
+    const source = ctx.deps.sources.parseRef(binding.source);
+    if (typeof source === 'string') throw new PreconditionError(`the source of ${versionIdOf(binding.source)} cannot be read: ${source}`);
     const name =
       binding.certificateResourceName && !byName(binding.certificateResourceName)
         ? binding.certificateResourceName
-        : certificateResourceName(parsed.source.name, binding.newThumbprint, (n) => !!byName(n));
+        : certificateResourceName(source.name, binding.newThumbprint, (n) => !!byName(n));
     // Intent first: if the process dies after the upload, resume finds the resource by this name.
     binding.certificateResourceName = name;
     binding.uploaded = true;
@@ -84,8 +85,8 @@ export async function stageCandidate(ctx: RotationContext): Promise<void> {
       password,
       ...(ctx.site.serverFarmId ? { serverFarmId: ctx.site.serverFarmId } : {}),
       tags: {
-        [ctx.names.source]: binding.sourceUrl ?? sourceUrlOf(parsed.source),
-        [ctx.names.version]: binding.keyVaultVersion,
+        [ctx.names.source]: binding.source.uri,
+        [ctx.names.version]: binding.source.version,
         [ctx.names.managed]: 'true',
       },
     });

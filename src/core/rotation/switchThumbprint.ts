@@ -9,11 +9,7 @@ import type { BindingChange } from '../records.js';
 import { LOAD_CERTIFICATES_SETTING } from '../tags.js';
 import { parseLoadCertificates, replaceThumbprint, replaceThumbprintInValue, sameThumbprint } from '../thumbprints.js';
 import { addStep, crash, finish, save, type RotationContext } from './context.js';
-
-export interface SettingsChange {
-  previous: Record<string, string | null>;
-  written: Record<string, string | null>;
-}
+import { applyValues, compareSettings, type SettingsChange } from './settingsChange.js';
 
 /** The actual key of a setting in the dictionary (names are case-insensitive in App Service). */
 export function keyOf(settings: AppSettings, name: string): string | undefined {
@@ -52,32 +48,6 @@ export function computeSwitch(
   return change;
 }
 
-/** Compares the recorded change with the current settings, key by key. */
-export function compareRecorded(settings: AppSettings, change: SettingsChange) {
-  const toWrite: string[] = [];
-  const written: string[] = [];
-  const conflicts: string[] = [];
-  for (const [key, value] of Object.entries(change.written)) {
-    // A key set to null reads as absent, as `previous` records an absent key.
-    const current = Object.prototype.hasOwnProperty.call(settings, key) ? (settings[key] ?? null) : null;
-    if (current === value) written.push(key);
-    else if (current === (change.previous[key] ?? null)) toWrite.push(key);
-    else conflicts.push(key);
-  }
-  return { toWrite, written, conflicts };
-}
-
-export function applyValues(settings: AppSettings, values: Record<string, string | null>, keys: readonly string[]): AppSettings {
-  // Every other key goes back as read, a null value included.
-  const next: AppSettings = { ...settings };
-  for (const key of keys) {
-    const value = values[key];
-    if (value === null || value === undefined) delete next[key];
-    else next[key] = value;
-  }
-  return next;
-}
-
 export async function switchThumbprint(ctx: RotationContext, replanOn?: AppSettings): Promise<void> {
   const { gateway } = ctx.deps;
   const ref = ctx.record.app;
@@ -94,7 +64,7 @@ export async function switchThumbprint(ctx: RotationContext, replanOn?: AppSetti
   // `POST …/appsettings/list` is a write in ARM's subscription quota. Nothing another writer does can be lost by it:
   // - the previous values are still recorded before the write: what the scan read;
   // - the write is still a read-modify-write on a read made right before it (below), of only the owned keys, and
-  //   only of keys whose current value is still the recorded previous one (compareRecorded);
+  //   only of keys whose current value is still the recorded previous one (compareSettings);
   // - a key someone changed after the scan (up to that read) is a conflict on it: the change is then planned again
   //   on that read, as a rotation without a scan plans on its own first read, recorded, and the settings are read
   //   once more before the write, so an edit made before the switch is built upon, never overwritten; a conflict
@@ -145,7 +115,8 @@ export async function switchThumbprint(ctx: RotationContext, replanOn?: AppSetti
     previous: ctx.record.previousSettings as Record<string, string | null>,
     written: ctx.record.writtenSettings as Record<string, string | null>,
   };
-  const state = compareRecorded(settings, change);
+  const compared = compareSettings(settings, change);
+  const state = { toWrite: compared.holdingPrevious, written: compared.holdingWritten, conflicts: compared.conflicts };
   if (state.conflicts.length > 0 && plannedOnScan && state.written.length === 0) {
     // Changed since the scan, and nothing written yet: plan again on this read (see above). Until the new
     // change is saved, the stored record keeps the old one, which a resume would find in conflict and abort on.

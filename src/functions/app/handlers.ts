@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import { decodeRotationMessage, validateRotationMessage, type RotationQueueMessage } from '../../azure/rotationQueue.js';
+import { enqueueDueApps } from '../../core/enqueueDue.js';
 import { LAST_SCAN_STATE, scanFailure, type Plan } from '../../core/index.js';
 import type { RequestedBy } from '../../core/records.js';
 import { authenticateCaller, clientCertRefusal } from '../auth/clientCert.js';
@@ -28,10 +29,7 @@ export async function nightlyScan(_timer: Timer, context: InvocationContext): Pr
     // Reaching no subscription is not "nothing due": the run fails, so the host's failure count and alerts see it.
     const failure = scanFailure(report);
     if (failure !== undefined) throw failure;
-    const due = report.plan.apps.filter((app) => app.action === 'rotate');
-    for (const app of due) {
-      await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'timer', requestId: context.invocationId });
-    }
+    const { queued: due } = await enqueueDueApps(deps.queue, report.plan, { requestedBy: 'timer', requestId: context.invocationId });
     const failed = report.subscriptions.filter((s) => !s.ok).map((s) => s.subscriptionId);
     const summary = `nightly scan: ${report.apps.length} opted-in app(s), ${due.length} queued for rotation: ${due.map((a) => a.name).join(', ') || 'none'}`;
     if (failed.length > 0) context.warn(`${summary}; subscription(s) not scanned (ScanIncomplete): ${failed.join(', ')}`);
@@ -148,16 +146,13 @@ async function startRotations(request: HttpRequest, context: InvocationContext, 
   } else {
     plan = await rotator.plan(subscriptionIds ? { subscriptionIds } : {});
   }
-  const due = plan.apps.filter((app) => app.action === 'rotate');
-  const notDue = plan.apps.filter((app) => app.action !== 'rotate').map((app) => ({ appId: app.appId, name: app.name, action: app.action, reasons: app.bindings.map((b) => b.reason) }));
+  const fanOut = await enqueueDueApps(deps.queue, plan, { requestedBy: 'http', requestId: context.invocationId, caller });
+  const due = fanOut.queued;
+  const notDue = fanOut.notDue.map((app) => ({ appId: app.appId, name: app.name, action: app.action, reasons: app.bindings.map((b) => b.reason) }));
   if (due.length === 0) {
     return jsonResponse(200, { requestId: context.invocationId, queued: [], notDue, message: 'nothing is due; use force (with app) to roll out a re-issue' });
   }
-  const queued = [];
-  for (const app of due) {
-    await deps.queue.send({ appId: app.appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'http', requestId: context.invocationId, caller });
-    queued.push({ appId: app.appId, name: app.name, history: historyLocation(app.appId) });
-  }
+  const queued = due.map((app) => ({ appId: app.appId, name: app.name, history: historyLocation(app.appId) }));
   const location = due.length === 1 ? historyLocation(due[0]!.appId) : `${ROUTE_PREFIX}/rotations`;
   return jsonResponse(202, { requestId: context.invocationId, queued, notDue: body.app === undefined ? notDue : [] }, { location });
 }

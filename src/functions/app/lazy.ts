@@ -1,6 +1,6 @@
 // The registration modules hand the host these stand-ins, which import the handlers (and with them the engine, the
-// Azure SDKs and PKCS#12) on the first invocation instead of at worker start (issue 7: "load heavy SDKs only where
-// used"). The host indexes the functions as soon as the registration modules are evaluated; what an invocation
+// Azure SDKs and PKCS#12) on the first invocation instead of at worker start: a heavy SDK loads only
+// where it is used. The host indexes the functions as soon as the registration modules are evaluated; what an invocation
 // needs is loaded once per process, when the first one arrives.
 type Handlers = typeof import('./handlers.js');
 type HandlerName = 'nightlyScan' | 'rotateAppFromQueue' | 'verifyRotations' | 'rotationsHandler' | 'rotationHandler' | 'rollbackHandler' | 'certificatesHandler' | 'healthHandler';

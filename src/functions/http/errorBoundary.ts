@@ -23,11 +23,8 @@ const MAPPINGS: ReadonlyArray<{ names: readonly string[]; codes: readonly string
   { names: ['NotFoundError'], codes: ['NotFound'], mapping: { status: 404, code: 'NotFound', exposeMessage: true } },
   { names: ['LeaseLostError'], codes: ['LeaseLost'], mapping: { status: 409, code: 'Conflict', exposeMessage: true } },
   { names: ['ConflictError'], codes: ['Conflict'], mapping: { status: 409, code: 'Conflict', exposeMessage: true } },
-  // A refused Key Vault version is a fact about the request's target, not a server fault.
-  { names: ['CandidateRefusedError'], codes: ['CandidateRefused'], mapping: { status: 422, code: 'CandidateRefused', exposeMessage: true } },
   // "The world is not in the state the step needs": retrying unchanged will not help; 409 like a state conflict.
   { names: ['PreconditionError'], codes: ['Precondition'], mapping: { status: 409, code: 'PreconditionFailed', exposeMessage: true } },
-  { names: ['ValidationError', 'RequestValidationError'], codes: ['Validation'], mapping: { status: 400, code: 'ValidationFailed', exposeMessage: true } },
   // Throttled or unreachable dependencies: the client may retry; ARM's own Retry-After is usually well under this.
   {
     names: ['TransientError'],

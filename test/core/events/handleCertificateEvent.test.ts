@@ -9,7 +9,7 @@ import { parseCertificateEvent } from '../../../src/core/events/certificateEvent
 import { handleCertificateEvent, type CertificateEventDeps } from '../../../src/core/events/handleCertificateEvent.js';
 import type { SourceIndex, SourceIndexEntry } from '../../../src/core/events/sourceIndex.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { Plan } from '../../../src/core/plan.js';
+import type { Plan } from '../../../src/core/decision/plan.js';
 import type { KeyVaultCertificateVersion } from '../../../src/core/ports.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
@@ -101,9 +101,6 @@ function world(versions: KeyVaultCertificateVersion[], options: { queueFails?: n
     keyVault: {
       getLatest: async () => latest,
       getVersion: async (_s, v) => versions.find((x) => x.version === v),
-      getSecret: async () => {
-        throw new Error('an event never reads a secret');
-      },
     },
     index,
     queue: {

@@ -1,4 +1,4 @@
-// Attacks on the HTTP API's client-certificate authentication (issue 11, attack 5), through the real HTTP path: the
+// Attacks on the HTTP API's client-certificate authentication, through the real HTTP path: the
 // function app under the local host, over real HTTP, against the sandbox's demo world and Azurite, with
 // CLIENT_CERT_AUTH=required. Every attacker sends the most damaging call there is, a forced rotation of `orders`
 // (it runs inline), so a bypass would show up as ARM writes in the sandbox's request log. `succeeded` = the request
@@ -6,7 +6,7 @@
 // different answer (a 500 above all) fails the attack even when nothing was authorized.
 import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../../sandbox/index.js';
 import { startAzurite, type Azurite } from '../../../sandbox/azurite.js';
-import { sandboxAppSettings } from '../../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../../../src/host/index.js';
 import { uniqueName } from '../../helpers/azurite.js';

@@ -1,4 +1,4 @@
-// Attacks with what a source serves (issue 11, attacks 2 and 3): the attacker owns a vault (kv-evil, a real vault
+// Attacks with what a source serves: the attacker owns a vault (kv-evil, a real vault
 // host in production) and may grant its certificates to their own apps, so the only defences left are the candidate
 // policy and the bounds on reading the secret. Each candidate must be refused with its documented reason before
 // anything is written: weak keys, a CA, a server-only EKU, a 20-year lifetime, a key that is not the certificate's,

@@ -4,7 +4,7 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startAzurite, type Azurite } from '../../../sandbox/azurite.js';
 import { startSandbox, type Sandbox } from '../../../sandbox/index.js';
-import { sandboxAppSettings } from '../../../src/functions/app/localSettings.js';
+import { sandboxAppSettings } from '../../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../../src/functions/app/services.js';
 import { startLocalHost, type LocalHost } from '../../../src/host/index.js';
 import { watch } from '../../integration/world.js';

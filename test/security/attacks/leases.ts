@@ -1,4 +1,4 @@
-// Attacks on the per-app lease (issue 11, attack 6): an instance whose clock is two days off, ahead or behind, tries
+// Attacks on the per-app lease: an instance whose clock is two days off, ahead or behind, tries
 // to take over a live rotation (a steal: two rotations of one app at once) or leaves a lease nobody can take for two
 // days (a strand: the app is not rotated, nor rolled back after a crash). Two store instances with skewed clocks
 // share one table in Azurite, through the real @azure/data-tables client; the lease's owner is read from Azurite

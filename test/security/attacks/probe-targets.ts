@@ -1,4 +1,4 @@
-// Attacks on the probe targets (issue 11, attack 4): an app owner points the `-probe` tag (or the `-health` tag) at
+// Attacks on the probe targets: an app owner points the `-probe` tag (or the `-health` tag) at
 // what the rotator's network position reaches and theirs does not: the metadata endpoint, loopback services, private
 // ranges, through every spelling and every trick of the URL and of DNS. The direct probe would present the candidate
 // certificate there. The engine here runs WITHOUT loopback on its allow-list (unlike the sandbox's settings), so any

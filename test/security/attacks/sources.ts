@@ -1,4 +1,4 @@
-// Attacks on the source of a rotation (issue 11, attacks 1 and 2): an app owner names another team's certificate, or
+// Attacks on the source of a rotation: an app owner names another team's certificate, or
 // a host that is not Key Vault, through every input they control (the source tag, a pinned thumbprint, a linked or
 // tagged certificate resource in their resource group, `*` mode). Each must be refused with SourceNotAuthorized (or
 // as a bad tag), with no ARM write, no upload, and no request at all to the hostile server.

@@ -1,46 +1,12 @@
-// The candidate checks that need only Key Vault's metadata (and the refusal reasons of every check). Apart from
-// candidate.ts, which reads and opens the secret, so that planning and scanning load no PKCS#12 code (issue 7).
-import type { LoadedCertificate } from './policies.js';
-import type { CertificateFacts, KeyVaultCertificateVersion } from './ports.js';
+// The candidate checks that need only the source's metadata, and the validity rule every check shares (the renewal
+// policies ask it too). Apart from candidate.ts, which reads and opens the secret, so that planning and scanning load
+// no PKCS#12 code.
+import type { LoadedCertificate } from '../inventory/types.js';
+import type { CertificateFacts, KeyVaultCertificateVersion } from '../ports.js';
+import type { CandidateRefusal } from '../refusals.js';
 
-export const CANDIDATE_REFUSALS = [
-  'Missing', // Key Vault has no version for the source
-  'Disabled',
-  'NotYetValid',
-  'Expired',
-  'ExpiresBeforeLoaded',
-  'NoPrivateKey', // exported without its key (non-exportable key policy) or the key is encrypted
-  'KeyMismatch', // the private key does not belong to the certificate
-  'UnsupportedContentType',
-  'Corrupt', // bad base64, broken PFX/PEM
-  'Unreadable', // Key Vault refused the secret (403) or it vanished
-  'ThumbprintMismatch', // the secret holds another certificate than the version's x5t says
-  // Issue 11, the trust boundaries:
-  'SourceNotAuthorized', // no operator policy entry and no vault-owner tag grants this source to the app, or not a vault host
-  'WeakKey', // RSA under 2048 bits, an EC curve weaker than P-256, or another key type
-  'CertificateAuthority', // basicConstraints CA:TRUE: a CA key has no business in an app
-  'NoClientAuth', // an EKU extension without clientAuth: servers refuse it as a client certificate
-  'LifetimeTooLong', // valid for longer than CANDIDATE_MAX_LIFETIME_DAYS
-  'SecretTooLarge', // the secret is larger than any Key Vault secret can be; refused before it is parsed
-  'TooManyIterations', // the PFX asks for more key-derivation work than any real producer writes
-] as const;
-export type CandidateRefusalReason = (typeof CANDIDATE_REFUSALS)[number];
-
-/** Refusals at a trust boundary (issue 11): each raises the TrustRefused event and its alert. */
-export const TRUST_REFUSALS: readonly CandidateRefusalReason[] = [
-  'SourceNotAuthorized',
-  'WeakKey',
-  'CertificateAuthority',
-  'NoClientAuth',
-  'LifetimeTooLong',
-  'SecretTooLarge',
-  'TooManyIterations',
-];
-
-export interface CandidateRefusal {
-  refusal: CandidateRefusalReason;
-  message: string;
-}
+export { CANDIDATE_REFUSALS, TRUST_REFUSALS } from '../refusals.js';
+export type { CandidateRefusal, CandidateRefusalReason } from '../refusals.js';
 
 /** What a candidate certificate must be to be rolled out (besides valid now): CANDIDATE_MAX_LIFETIME_DAYS. */
 export interface CandidatePolicy {

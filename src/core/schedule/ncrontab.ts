@@ -3,7 +3,10 @@
 // Each field is `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n` (from a to the field's maximum),
 // or a comma list of those. Months and days of week also take three-letter English names (JAN, MON),
 // case-insensitive. Day of week is 0-6 with 0 = Sunday, as in NCrontab (7 is rejected, not folded onto 0).
-// Five fields (no seconds) are accepted like the host does, with second 0.
+// Five fields (no seconds) are accepted like the host does, with second 0: the timer extension parses an
+// expression of exactly five fields without seconds and any other with (azure-webjobs-sdk-extensions,
+// Timers/Scheduling/CronSchedule.cs, CreateParseOptions). One module for the setting's validation (config.ts)
+// and the local host's timers, so what loadConfig accepts is what a timer can be armed with.
 //
 // Two deliberate choices, both the host's:
 // - Times are UTC. Azure runs timers in UTC unless WEBSITE_TIME_ZONE is set; the local runner has no such
@@ -15,7 +18,7 @@ export class NcrontabError extends Error {
   override readonly name = 'NcrontabError';
   constructor(
     readonly expression: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`invalid NCRONTAB expression '${expression}': ${detail}`);
   }
@@ -186,4 +189,15 @@ function parseValue(expression: string, text: string, spec: FieldSpec): number {
     throw new NcrontabError(expression, `${spec.name} value ${value} is out of range ${spec.min}-${spec.max}${hint}`);
   }
   return value;
+}
+
+/** Why `expression` is not a schedule the timer trigger takes, or undefined when it is one. */
+export function checkNcrontab(expression: string): string | undefined {
+  try {
+    parseNcrontab(expression);
+    return undefined;
+  } catch (error) {
+    if (error instanceof NcrontabError) return error.detail;
+    throw error;
+  }
 }

@@ -1,5 +1,5 @@
-// App settings for running the function app against the local sandbox and Azurite (the demo, tests). Plain
-// values, no sandbox import: the sandbox is a dev tool and dist/ must not depend on it.
+// App settings for running the function app against the local sandbox and Azurite (the demo, tests). A development
+// tool like the sandbox itself: it lives outside src/, so neither dist/ nor the bundle carries sandbox settings.
 export interface LocalSettingsInput {
   armEndpoint: string;
   token: string;

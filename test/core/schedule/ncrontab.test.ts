@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NcrontabError, nextOccurrence, parseNcrontab } from '../../src/host/ncrontab.js';
+import { NcrontabError, nextOccurrence, parseNcrontab } from '../../../src/core/schedule/ncrontab.js';
 
 const at = (iso: string): Date => new Date(iso);
 

@@ -5,15 +5,15 @@
 // restarted) again. `--once` exits after that: 0 only when every outcome the scenario expects happened.
 // Everything listens on and talks to 127.0.0.1 only.
 import { randomBytes } from 'node:crypto';
-import { startLocalHost, type LocalHost } from './host/index.js';
+import { startLocalHost, type LocalHost } from '../src/host/index.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../sandbox/index.js';
-import type { Telemetry } from './core/events.js';
-import type { AppRef } from './core/ports.js';
-import type { RotationRecord } from './core/records.js';
-import type { InventoryEntry } from './core/rotator.js';
-import { sandboxAppSettings } from './functions/app/localSettings.js';
-import { configureServices } from './functions/app/services.js';
+import type { Telemetry } from '../src/core/events.js';
+import type { AppRef } from '../src/core/ports.js';
+import type { RotationRecord } from '../src/core/records.js';
+import type { InventoryEntry } from '../src/core/rotator.js';
+import { sandboxAppSettings } from './sandboxSettings.js';
+import { configureServices } from '../src/functions/app/services.js';
 
 /** What the demo scenario must produce, per app ("site" or "site/slot"); `untouched` = no record, nothing changed. */
 export const DEMO_EXPECTATIONS: Record<string, 'committed' | 'aborted' | 'rolledBack' | 'untouched'> = {
@@ -135,7 +135,7 @@ async function main(): Promise<number> {
       else say(`  ${app}: not retried: ${next.reason}${next.at ? ` until ${next.at}` : ' (a newer Key Vault version or force clears it)'}, rotation ${next.rotationId}`);
     }
 
-    problems.push(...(await (await import('../local/demoEvents.js')).demoEventRotation({ sandbox, host, api, say })));
+    problems.push(...(await (await import('./demoEvents.js')).demoEventRotation({ sandbox, host, api, say })));
     if (problems.length === 0) say('', 'Every outcome the demo scenario expects happened.');
     else say('', `Unexpected: ${problems.join('; ')}`);
 
@@ -164,7 +164,7 @@ async function main(): Promise<number> {
 
 async function startHost(settings: Record<string, string>): Promise<LocalHost> {
   const options = {
-    register: () => import('./functions/index.js'),
+    register: () => import('../src/functions/index.js'),
     settings,
     // The demo's own settings only: a developer's local.settings.json may point at real Azure.
     localSettings: false as const,

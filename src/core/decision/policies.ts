@@ -1,7 +1,11 @@
 // The renewal decision, cert-manager style: an ordered chain of small pure policies, the first one
 // that answers wins. Time comes from the injected clock only.
-import type { Clock, KeyVaultCertificateVersion } from './ports.js';
-import { sameThumbprint } from './thumbprints.js';
+import type { LoadedCertificate } from '../inventory/types.js';
+import type { Clock, KeyVaultCertificateVersion } from '../ports.js';
+import { sameThumbprint } from '../thumbprints.js';
+import { checkValidity } from './candidateChecks.js';
+
+export type { LoadedCertificate } from '../inventory/types.js';
 
 /**
  * Why a binding does (or does not) need a rotation. Also a telemetry dimension, so the names are stable.
@@ -43,12 +47,6 @@ export interface PolicyDecision {
   message: string;
 }
 
-export interface LoadedCertificate {
-  thumbprint: string;
-  notBefore?: Date;
-  notAfter?: Date;
-}
-
 export interface PolicyInput {
   /** What the app loads now; undefined for a `*` app with nothing of its source in the webspace. */
   loaded?: LoadedCertificate;
@@ -87,58 +85,90 @@ export function renewalTime(loaded: LoadedCertificate, options: PolicyOptions): 
   return new Date(loaded.notAfter.getTime() - margin);
 }
 
-/** Key Vault's latest can replace the loaded one: enabled, valid now, and outlives what is loaded. */
+/** The source's latest can replace the loaded one: the candidate validity rule (candidateChecks.ts) finds nothing. */
 export function isUsableNow(latest: KeyVaultCertificateVersion, loaded: LoadedCertificate | undefined, now: Date): boolean {
-  if (!latest.enabled) return false;
-  if (latest.notBefore && latest.notBefore.getTime() > now.getTime()) return false;
-  if (latest.expiresOn && latest.expiresOn.getTime() <= now.getTime()) return false;
-  if (loaded?.notAfter && latest.expiresOn && latest.expiresOn.getTime() <= loaded.notAfter.getTime()) return false;
-  return true;
+  return checkValidity(latest.version, { enabled: latest.enabled, notBefore: latest.notBefore, notAfter: latest.expiresOn }, loaded, now) === undefined;
 }
+
+/**
+ * The renewal policies, in order; the first that answers wins. One named policy per line, each a small pure function
+ * of the binding's facts (time from the injected clock): a new rule is a new function and one line here.
+ */
+export function renewalPolicies(clock: Clock, options: PolicyOptions): RenewalPolicy[] {
+  const window = renewalWindow(clock, options);
+  return [
+    danglingThumbprint, // a pinned thumbprint without a resource breaks the app at its next restart: repair first
+    renewalMissing(window), // expired or near expiry with nothing newer at the source: alert, nothing to roll out
+    expired(window),
+    newerVersionAvailable(clock),
+    nearingExpiry(window),
+    upToDate, // always last: the chain always answers
+  ];
+}
+
+interface RenewalWindow {
+  isExpired(loaded?: LoadedCertificate): boolean;
+  isNearing(loaded?: LoadedCertificate): boolean;
+}
+
+function renewalWindow(clock: Clock, options: PolicyOptions): RenewalWindow {
+  return {
+    isExpired: (loaded) => !!loaded?.notAfter && loaded.notAfter.getTime() <= clock.now().getTime(),
+    isNearing: (loaded) => {
+      const due = loaded && renewalTime(loaded, options);
+      return !!due && due.getTime() <= clock.now().getTime();
+    },
+  };
+}
+
+const expiry = (loaded?: LoadedCertificate) => loaded?.notAfter?.toISOString() ?? 'an unknown date';
 
 function hasNothingNewer(input: PolicyInput): boolean {
   return input.latest === undefined || sameThumbprint(input.latest.thumbprint, input.loaded?.thumbprint);
 }
 
-export function renewalPolicies(clock: Clock, options: PolicyOptions): RenewalPolicy[] {
-  const isExpired = (loaded?: LoadedCertificate) => !!loaded?.notAfter && loaded.notAfter.getTime() <= clock.now().getTime();
-  const isNearing = (loaded?: LoadedCertificate) => {
-    const due = loaded && renewalTime(loaded, options);
-    return !!due && due.getTime() <= clock.now().getTime();
+export const danglingThumbprint: RenewalPolicy = ({ dangling, loaded }) =>
+  dangling
+    ? { reason: 'DanglingThumbprint', message: `thumbprint ${loaded?.thumbprint ?? '?'} is pinned but no certificate resource in the webspace has it` }
+    : undefined;
+
+export const renewalMissing =
+  (window: RenewalWindow): RenewalPolicy =>
+  (input) => {
+    if (!input.loaded && !input.latest) return { reason: 'RenewalMissing', message: 'Key Vault has no version of the source' };
+    if (!(window.isExpired(input.loaded) || window.isNearing(input.loaded)) || !hasNothingNewer(input)) return undefined;
+    return {
+      reason: 'RenewalMissing',
+      message: `certificate ${input.loaded?.thumbprint} ${window.isExpired(input.loaded) ? 'expired' : 'expires'} on ${expiry(input.loaded)} and Key Vault has no newer version`,
+    };
   };
-  const expiry = (loaded?: LoadedCertificate) => loaded?.notAfter?.toISOString() ?? 'an unknown date';
-  return [
-    // A pinned thumbprint without a resource breaks the app at its next restart: repair before anything else.
-    ({ dangling, loaded }) =>
-      dangling
-        ? { reason: 'DanglingThumbprint', message: `thumbprint ${loaded?.thumbprint ?? '?'} is pinned but no certificate resource in the webspace has it` }
-        : undefined,
-    // Expired or near expiry with nothing newer in Key Vault: alert, there is nothing to roll out.
-    (input) => {
-      if (!input.loaded && !input.latest) return { reason: 'RenewalMissing', message: 'Key Vault has no version of the source' };
-      if (!(isExpired(input.loaded) || isNearing(input.loaded)) || !hasNothingNewer(input)) return undefined;
-      return {
-        reason: 'RenewalMissing',
-        message: `certificate ${input.loaded?.thumbprint} ${isExpired(input.loaded) ? 'expired' : 'expires'} on ${expiry(input.loaded)} and Key Vault has no newer version`,
-      };
-    },
-    ({ loaded }) =>
-      isExpired(loaded) ? { reason: 'Expired', message: `certificate ${loaded?.thumbprint} expired on ${expiry(loaded)}` } : undefined,
-    ({ loaded, latest }) =>
-      latest && !sameThumbprint(latest.thumbprint, loaded?.thumbprint) && isUsableNow(latest, loaded, clock.now())
-        ? {
-            reason: 'NewerVersionAvailable',
-            message: `Key Vault version ${latest.version} (${latest.thumbprint}, expires ${latest.expiresOn?.toISOString() ?? '?'}) replaces ${loaded?.thumbprint ?? 'nothing loaded'}`,
-          }
-        : undefined,
-    ({ loaded }) =>
-      isNearing(loaded)
-        ? { reason: 'NearingExpiry', message: `certificate ${loaded?.thumbprint} expires on ${expiry(loaded)}, within the renewal window` }
-        : undefined,
-    // Always last: the chain always answers.
-    ({ loaded }) => ({ reason: 'UpToDate', message: `certificate ${loaded?.thumbprint ?? '?'} is current (expires ${expiry(loaded)})` }),
-  ];
-}
+
+export const expired =
+  (window: RenewalWindow): RenewalPolicy =>
+  ({ loaded }) =>
+    window.isExpired(loaded) ? { reason: 'Expired', message: `certificate ${loaded?.thumbprint} expired on ${expiry(loaded)}` } : undefined;
+
+export const newerVersionAvailable =
+  (clock: Clock): RenewalPolicy =>
+  ({ loaded, latest }) =>
+    latest && !sameThumbprint(latest.thumbprint, loaded?.thumbprint) && isUsableNow(latest, loaded, clock.now())
+      ? {
+          reason: 'NewerVersionAvailable',
+          message: `Key Vault version ${latest.version} (${latest.thumbprint}, expires ${latest.expiresOn?.toISOString() ?? '?'}) replaces ${loaded?.thumbprint ?? 'nothing loaded'}`,
+        }
+      : undefined;
+
+export const nearingExpiry =
+  (window: RenewalWindow): RenewalPolicy =>
+  ({ loaded }) =>
+    window.isNearing(loaded)
+      ? { reason: 'NearingExpiry', message: `certificate ${loaded?.thumbprint} expires on ${expiry(loaded)}, within the renewal window` }
+      : undefined;
+
+export const upToDate: RenewalPolicy = ({ loaded }) => ({
+  reason: 'UpToDate',
+  message: `certificate ${loaded?.thumbprint ?? '?'} is current (expires ${expiry(loaded)})`,
+});
 
 /** Runs the chain; the first policy that answers wins. */
 export function evaluateRenewal(input: PolicyInput, policies: readonly RenewalPolicy[]): PolicyDecision {
