@@ -1,6 +1,6 @@
 // `npm run bench`: the performance figures (README, docs/design.md "Cost of a rotation"), measured in one run against the sandbox (and Azurite for
 // the fan-out), printed as `name: value (target …)` and written to bench/results.json. Not part of `npm test`:
-// it takes a few minutes and its timings depend on the machine. Options: --only=floor,throttled,fanout,deployed,cold,memory,rollout
+// it takes a few minutes and its timings depend on the machine. Options: --only=floor,throttled,fanout,deployed,cold,memory,rollout,events
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import { measureColdStart } from './coldStart.js';
 import { DEPLOYED_DEFAULTS, measureDeployedFanout } from './deployed.js';
 import { FANOUT_TIMING, measureFanout, SHORT_RESTART_TIMING, type FanoutTiming } from './fanout.js';
 import { measureScanMemory } from './memory.js';
+import { measureEventArmCalls, measureEventLatency } from './events.js';
 import { measureScanFloor, measureThrottledScan, round } from './scan.js';
 import { measureRolloutFigures } from './rollout.js';
 
@@ -115,6 +116,24 @@ if (wanted('rollout')) {
   console.log(r.canary);
   report({ name: 'canary rollout: apps restarted onto a version that breaks them, of 20 sharing its source', value: r.restarted, target: '1', met: r.restarted === 1 });
   report({ name: 'canary rollout: 20 apps of one source, good version, wall / one app (restart 15 s, warm-up 16 s, soak 1 s)', value: round(r.wallOverOne), target: '≤ 3', met: r.wallOverOne <= 3 });
+}
+
+if (wanted('events')) {
+  // Issue 16: a new Key Vault version reaches its app through Event Grid without a scan (bench/events.ts).
+  const latency = await measureEventLatency(100, 20);
+  details.eventLatency = latency.detail;
+  const met = latency.p99Seconds <= 60 && latency.fleetListings === 0 && latency.started === latency.events;
+  console.log(`event to rotation started: P50 ${latency.p50Seconds} s, P99 ${latency.p99Seconds} s over ${latency.events} events (goal P99 ≤ 60 s with no full scan${met ? '' : ', NOT MET'})`);
+  figures.push({ name: 'event to rotation started, P99 (new version created in the sandbox → rotation record created)', value: latency.p99Seconds, unit: 's', target: '≤ 60 s', met: latency.p99Seconds <= 60 });
+  report({ name: 'event to rotation started, P50', value: latency.p50Seconds, unit: 's', target: 'comparison', met: null });
+  report({ name: 'event-driven rotations started of the events published', value: latency.started, target: String(latency.events), met: latency.started === latency.events });
+  report({ name: 'fleet listings (WebApps_List, Certificates_List) while events were handled', value: latency.fleetListings, target: '0', met: latency.fleetListings === 0 });
+  const small = await measureEventArmCalls(100);
+  const large = await measureEventArmCalls(2_000);
+  details.eventArmCalls = { small: small.detail, large: large.detail };
+  console.log(`ARM calls per event: ${small.perEvent} with 100 opted-in apps, ${large.perEvent} with 2,000 (one bound app per event; goal: the bound apps' reads, independent of fleet size)`);
+  report({ name: 'ARM calls per event, 100 opted-in apps (one bound app per event)', value: small.perEvent, target: 'the bound app\'s reads', met: small.fleetListings === 0 && small.queued === 20 });
+  report({ name: 'ARM calls per event, 2,000 opted-in apps (one bound app per event)', value: large.perEvent, target: '= the figure at 100 apps', met: large.perEvent === small.perEvent && large.fleetListings === 0 && large.queued === 20 });
 }
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json');

@@ -136,6 +136,7 @@ async function main(): Promise<number> {
     }
 
     problems.push(...(await (await import('../sandbox/rolloutDemo.js')).rolloutDemo(say))); // issue 17: canary rollout
+    problems.push(...(await (await import('./demoEvents.js')).demoEventRotation({ sandbox, host, api, say })));
     if (problems.length === 0) say('', 'Every outcome the demo scenario expects happened.');
     else say('', `Unexpected: ${problems.join('; ')}`);
 

@@ -34,6 +34,7 @@ import {
 } from './state.js';
 import { ArmThrottle, type ThrottlingOptions } from './throttling.js';
 import { AUTHORITY_PATH, newServicePrincipal, type ServicePrincipal } from './tenant.js';
+import { SandboxEventGrid } from './eventGrid.js';
 
 export type { Scenario } from './scenario.js';
 export type { SandboxControl, KeyVaultVersionInfo, SandboxCertificateInfo, RenewSpec, RestartBehaviour, RequestFilter } from './control.js';
@@ -100,6 +101,8 @@ export interface Sandbox {
   appUrl(ref: AppRef): string;
   downstreamUrl(name: string): string;
   control: SandboxControl;
+  /** Key Vault's Event Grid system topic: subscribe a webhook; renew() publishes CertificateNewVersionCreated (sandbox/eventGrid.ts). */
+  eventGrid: SandboxEventGrid;
   stop(): Promise<void>;
 }
 
@@ -158,7 +161,9 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
   };
 
   let identity: ManagedIdentityEndpoint | undefined;
+  const eventGrid = new SandboxEventGrid(() => world.vaults.values(), log);
   const stopAll = async () => {
+    eventGrid.stop();
     await Promise.allSettled([
       identity?.stop(),
       ...[...world.apps.values()].map((a) => a.app?.stop()),
@@ -425,7 +430,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
       await Promise.all(Array.from({ length: Math.min(APP_START_CONCURRENCY, queue.length) }, worker));
     }
 
-    control = createControl({ world, materials, recorder, throttle, faults, downstreams, seed, now, serverCert, thumbprintOf });
+    control = createControl({ world, materials, recorder, throttle, faults, downstreams, seed, now, serverCert, thumbprintOf, onVersionCreated: (v, c, x) => eventGrid.versionCreated(v, c, x) });
     const token = `sandbox.${randomUUID()}`;
     const sandbox: Sandbox = {
       armEndpoint,
@@ -455,6 +460,7 @@ export async function startSandbox(scenario: Scenario, opts: SandboxOptions = {}
         return d.url;
       },
       control,
+      eventGrid,
       stop: stopAll,
     };
     infoFn = () => ({
@@ -515,6 +521,8 @@ interface ControlDeps {
   now: Date;
   serverCert: IssuedCertificate;
   thumbprintOf(ref: string): string;
+  /** Key Vault publishes CertificateNewVersionCreated for every version it creates (issue 16). */
+  onVersionCreated?: (vault: VaultState, certificate: VaultCertificate, version: VaultVersion) => void;
 }
 
 function createControl(d: ControlDeps): SandboxControl {
@@ -552,6 +560,7 @@ function createControl(d: ControlDeps): SandboxControl {
         throw new RangeError('renew needs { issuer: <CA name>, notAfterDays: <days from the sandbox start> }');
       }
       const x = addVersion(v, c, spec, c.versions.length, d.materials, d.now, true);
+      d.onVersionCreated?.(v, c, x);
       return info(v, c, x);
     },
     setVersionEnabled(vault, certificate, version, enabled) {

@@ -11,6 +11,7 @@ import { ArmSubscriptionDirectory } from './azure/subscriptionDirectory.js';
 import { TableRotationStore } from './azure/tableRotationStore.js';
 import { TableRotationSlots } from './azure/tableRotationSlots.js';
 import { TableRolloutStore } from './azure/tableRolloutStore.js';
+import { TableSourceIndex } from './azure/tableSourceIndex.js';
 import type { CrashBoundary } from './core/boundaries.js';
 import type { Config, StorageSettings } from './core/config.js';
 import type { RotatorDeps } from './core/deps.js';
@@ -54,6 +55,7 @@ export interface Dependencies extends RotatorDeps {
   credential: TokenCredential;
   /** Canary rollouts' state (issue 17), in the rotation table. */
   rollouts: TableRolloutStore;
+  sourceIndex: TableSourceIndex;
 }
 
 export function createDependencies(config: Config, overrides: CompositionOverrides = {}): Dependencies {
@@ -98,6 +100,13 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     await store.ensureTable();
     return store.client();
   });
+  // Key Vault events look apps up in the index the scan keeps in the same table (issue 16).
+  const sourceIndex = new TableSourceIndex({
+    table: async () => {
+      await store.ensureTable();
+      return store.client();
+    },
+  });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],
@@ -120,6 +129,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     pacer,
     credential,
     rollouts,
+    sourceIndex,
   };
   // Only with AZURE_SUBSCRIPTION_IDS unset or '*': the subscriptions the identity can list (src/core/subscriptions.ts).
   if (config.subscriptionDiscovery) {

@@ -97,6 +97,10 @@ export const SETTINGS = [
     description: 'Table of rotation records and leases.' },
   { name: 'ROTATION_QUEUE', kind: 'string', default: 'rotation-requests', optional: false,
     description: 'Queue of per-app rotation requests (fan-out).' },
+  { name: 'EVENT_ROTATION', kind: 'boolean', default: 'false', optional: false,
+    description: 'Act on Key Vault certificate events (Event Grid): queue the bound apps at once. false = the events are logged and dropped, and the nightly scan reports no missed event.' },
+  { name: 'EVENT_MISSED_AFTER_MINUTES', kind: 'integer', default: '60', min: 5, max: 1440, optional: false,
+    description: 'With EVENT_ROTATION, the scan reports (EventRotationMissed) an app still due for a Key Vault version created longer ago than this.' },
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', kind: 'string', optional: true, secret: true,
     description: 'Application Insights connection string; unset = no telemetry.' },
   { name: 'CLIENT_CERT_AUTH', kind: 'choice', default: 'off', choices: ['off', 'required'], optional: false,
@@ -157,6 +161,9 @@ export interface Config {
   leaseSeconds: number;
   maxParallelRotations: number;
   armPacing: boolean;
+  /** EVENT_ROTATION: Key Vault events queue the bound apps (issue 16). */
+  eventRotation: boolean;
+  eventMissedAfterMinutes: number;
   /** How to reach Table and Queue storage. */
   storage: StorageSettings;
   /** Set when `storage.kind` is `connectionString` (convenience for adapters that take one). */
@@ -387,6 +394,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     leaseSeconds: integer('LEASE_SECONDS'),
     maxParallelRotations: integer('MAX_PARALLEL_ROTATIONS'),
     armPacing: boolean('ARM_PACING'),
+    eventRotation: boolean('EVENT_ROTATION'),
+    eventMissedAfterMinutes: integer('EVENT_MISSED_AFTER_MINUTES'),
     storage,
     rotationTable,
     rotationQueue,

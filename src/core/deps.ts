@@ -4,6 +4,7 @@ import type { Telemetry } from './events.js';
 import type { Logger } from './logger.js';
 import type { AppServiceGateway, CertificateSource, Clock, Prober, RotationSlots } from './ports.js';
 import type { RotationStore } from './records.js';
+import type { SourceIndex } from './events/sourceIndex.js';
 import type { ProbeKind } from './rotation/probes/probeKind.js';
 import type { SubscriptionDirectory } from './subscriptions.js';
 
@@ -26,6 +27,8 @@ export interface RotatorDeps {
   owner?: string;
   /** The fleet-wide bound on rotations in flight (MAX_PARALLEL_ROTATIONS); without it only the per-run bound applies. */
   slots?: RotationSlots;
+  /** The source → apps index a full scan writes for Key Vault events (issue 16); without it, none is kept. */
+  sourceIndex?: SourceIndex;
   /** The probe kinds every phase runs; defaults to the list in src/core/rotation/probes/index.ts. */
   probeKinds?: readonly ProbeKind[];
   /** Subscription discovery (AZURE_SUBSCRIPTION_IDS unset or '*'; src/core/subscriptions.ts). */

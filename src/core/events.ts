@@ -26,6 +26,11 @@ export const TELEMETRY_EVENTS = [
   // A wave failed (rollback, or too many aborted): the later waves wait for an operator; urgent near expiry.
   'RolloutHalted',
   'RolloutCompleted',
+  // Event-driven rotation (issue 16): a Key Vault event dropped as a whole (reason: UnknownVault, NoBoundApps, ...),
+  // an app queued by one, and the nightly safety net's apps that an event should have rotated but did not.
+  'CertificateEventIgnored',
+  'CertificateEventQueued',
+  'EventRotationMissed',
 ] as const;
 export type TelemetryEventName = (typeof TELEMETRY_EVENTS)[number];
 

@@ -18,6 +18,7 @@ import { ownerOf, rollbackRecord, rotateScannedApp, type RotationResult } from '
 import { CandidateReads } from './rotation/context.js';
 import { scanApp, scanInventory, type ScanResult, type SourceOrigin } from './scan.js';
 import { emitScanTelemetry, scanFailure } from './scanTelemetry.js';
+import { afterScan } from './events/afterScan.js';
 import { sourceUrlOf } from './tags.js';
 import { subscriptionsInScope } from './subscriptions.js';
 
@@ -144,6 +145,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     } catch (error) {
       deps.logger.warn('the scan summary could not be stored', { error: String(error) });
     }
+    await afterScan(deps, config, result, plan);
     return { ...result, plan };
   };
 

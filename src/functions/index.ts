@@ -8,3 +8,4 @@ import './verifyRotations.js';
 import './api.js';
 import './dashboard.js';
 import './rollouts.js';
+import './certificateEvents.js';

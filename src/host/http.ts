@@ -14,6 +14,7 @@ import type { Cookie, HttpResponseInit } from '@azure/functions';
 import type { Registration } from './capture.js';
 import { HttpRequest, HttpResponse } from './functionsRuntime.js';
 import { createInvocationContext, describeThrown, type HostLog, type InvocationTracker } from './invocation.js';
+import { isEventGridWebhook } from './eventGrid.js';
 import { compareRoutes, compileRoute, matchRoute, RouteTemplateError, type CompiledRoute } from './routes.js';
 import { LocalHostConfigError } from './settings.js';
 
@@ -22,6 +23,8 @@ export interface HostKeys {
   function: string;
   /** Accepted for `function` and `admin`, and for the admin endpoint. */
   master: string;
+  /** The `eventgrid_extension` system key of the Event Grid webhook. */
+  eventGrid?: string;
 }
 
 export interface HttpFrontOptions {
@@ -32,6 +35,8 @@ export interface HttpFrontOptions {
   maxRequestBodyBytes: number;
   /** Runs a non-HTTP function by name for the admin endpoint; undefined when there is no such function. */
   invokeNonHttp: (name: string, input: unknown) => Promise<void> | undefined;
+  /** The Event Grid trigger's webhook, `/runtime/webhooks/eventgrid` (src/host/eventGrid.ts). */
+  eventGrid?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 }
 
 interface HttpRoute {
@@ -109,6 +114,10 @@ export class HttpFront {
     const url = new URL(req.url ?? '/', `http://${host}`);
     const segments = url.pathname.split('/').filter((s) => s !== '');
 
+    if (this.options.eventGrid !== undefined && isEventGridWebhook(url)) {
+      await this.options.eventGrid(req, res, url);
+      return;
+    }
     if (segments[0]?.toLowerCase() === 'admin' && segments[1]?.toLowerCase() === 'functions' && segments.length === 3 && method === 'POST') {
       await this.#admin(req, res, url, decodeURIComponent(segments[2]!));
       return;

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { captureRegistrations, installRegistrationCapture, registeredFunctions, registeredHooks, setSystemLog, type Registration } from './capture.js';
+import { createEventGridWebhook } from './eventGrid.js';
 import { HttpFront, type HostKeys } from './http.js';
 import { createInvocationContext, describeThrown, InvocationTracker, type HostLog } from './invocation.js';
 import { QueueListeners, type QueueOptions } from './queues.js';
@@ -122,12 +123,17 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     };
     const queues = queuesEnabled && queueRegs.length > 0 ? new QueueListeners(queueRegs, settings, queueOptions, log, tracker) : undefined;
     for (const r of registrations.filter((r) => r.kind === 'other')) {
+      if (r.trigger.type.toLowerCase() === 'eventgridtrigger') {
+        log(`function '${r.name}' (eventGridTrigger): POST /runtime/webhooks/eventgrid?functionName=${r.name}&code=<eventgrid_extension key>`);
+        continue;
+      }
       log(`function '${r.name}' (${r.trigger.type}) is registered but the local host has no ${r.trigger.type} source; invoke it via /admin/functions/${r.name}`);
     }
 
     const keys: HostKeys = {
       function: settings.FUNCTIONS_KEY || randomKey(),
       master: settings.FUNCTIONS_MASTER_KEY || randomKey(),
+      eventGrid: settings.FUNCTIONS_EVENTGRID_KEY || randomKey(),
     };
     if (!settings.FUNCTIONS_KEY) log('no FUNCTIONS_KEY set: generated a function key for this run (LocalHost.keys.function)');
 
@@ -158,6 +164,12 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
         keys,
         maxRequestBodyBytes: options.maxRequestBodyBytes ?? 10 * 1024 * 1024,
         invokeNonHttp,
+        eventGrid: createEventGridWebhook(
+          registrations,
+          { systemKey: keys.eventGrid!, masterKey: keys.master, maxBodyBytes: options.maxRequestBodyBytes ?? 10 * 1024 * 1024 },
+          log,
+          tracker,
+        ),
       },
       log,
       tracker,

@@ -41,6 +41,9 @@ async function main(): Promise<void> {
     // Shown once, on the terminal of whoever started this run (Core Tools would not check keys at all locally).
     console.log(`no FUNCTIONS_KEY set; this run's function key (ephemeral): ${host.keys.function}`);
   }
+  if (!process.env.FUNCTIONS_EVENTGRID_KEY && host.registrations.some((r) => r.trigger.type.toLowerCase() === 'eventgridtrigger')) {
+    console.log(`no FUNCTIONS_EVENTGRID_KEY set; this run's eventgrid_extension key (ephemeral, for /runtime/webhooks/eventgrid?code=): ${host.keys.eventGrid}`);
+  }
   const shutdown = (): void => {
     void host.stop().then(() => process.exit(0));
   };

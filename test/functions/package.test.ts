@@ -86,7 +86,7 @@ describe('the deployment package', () => {
   });
 
   it('registers every function from the extracted package alone', () => {
-    expect(registrations.map((r) => r.name).sort()).toEqual(['abortRollout', 'certificates', 'dashboard', 'health', 'nightlyScan', 'promoteRollout', 'rollbackRotation', 'rollout', 'rollouts', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
+    expect(registrations.map((r) => r.name).sort()).toEqual(['abortRollout', 'certificateEvents', 'certificates', 'dashboard', 'health', 'nightlyScan', 'promoteRollout', 'rollbackRotation', 'rollout', 'rollouts', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
   });
 
   it('answers a call through its lazily loaded chunks, reaching Table storage, with telemetry from the vendored SDK, with nothing but what it ships', async () => {

@@ -14,7 +14,7 @@ const byName = (name: string): Registration => {
 describe('the function app registrations', () => {
   it('registers each function exactly once', () => {
     const names = registrations.map((r) => r.name).sort();
-    expect(names).toEqual(['abortRollout', 'certificates', 'dashboard', 'health', 'nightlyScan', 'promoteRollout', 'rollbackRotation', 'rollout', 'rollouts', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
+    expect(names).toEqual(['abortRollout', 'certificateEvents', 'certificates', 'dashboard', 'health', 'nightlyScan', 'promoteRollout', 'rollbackRotation', 'rollout', 'rollouts', 'rotateApp', 'rotation', 'rotations', 'verifyRotations']);
   });
 
   it.each([
@@ -25,6 +25,12 @@ describe('the function app registrations', () => {
     expect(reg.trigger.type).toBe('timerTrigger');
     expect(reg.trigger).toMatchObject({ schedule, direction: 'in' });
     expect((reg.trigger as { runOnStartup?: boolean }).runOnStartup ?? false).toBe(false);
+  });
+
+  it('certificateEvents is an Event Grid trigger (the host serves it at /runtime/webhooks/eventgrid?functionName=certificateEvents)', () => {
+    const reg = byName('certificateEvents');
+    expect(reg.trigger.type).toBe('eventGridTrigger');
+    expect(reg.trigger).toMatchObject({ direction: 'in' });
   });
 
   it('rotateApp is a storage queue trigger on ROTATION_QUEUE through AzureWebJobsStorage', () => {
@@ -59,9 +65,9 @@ describe('what the bundle in package.json main is built from (src/functions/inde
   const topLevel = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
 
   it('matches only registration modules and the index at the top level; helpers live in subfolders', () => {
-    expect(topLevel).toEqual(['api.ts', 'dashboard.ts', 'index.ts', 'nightlyScan.ts', 'rollouts.ts', 'rotateApp.ts', 'verifyRotations.ts']);
+    expect(topLevel).toEqual(['api.ts', 'certificateEvents.ts', 'dashboard.ts', 'index.ts', 'nightlyScan.ts', 'rollouts.ts', 'rotateApp.ts', 'verifyRotations.ts']);
     for (const file of topLevel.filter((f) => f !== 'index.ts')) {
-      expect(readFileSync(new URL(file, dir), 'utf8'), file).toMatch(/^app\.(http|timer|storageQueue)\(/m);
+      expect(readFileSync(new URL(file, dir), 'utf8'), file).toMatch(/^app\.(http|timer|storageQueue|eventGrid)\(/m);
     }
   });
 

@@ -241,6 +241,10 @@ function evalNode(node: ArmNode, ctx: EvalContext, lambdas: Record<string, unkno
     }
     case 'toLower':
       return String(args(0)).toLowerCase();
+    case 'length': {
+      const v = args(0);
+      return typeof v === 'string' || Array.isArray(v) ? v.length : Object.keys(v as object).length;
+    }
     case 'replace':
       return String(args(0)).split(String(args(1))).join(String(args(2)));
     case 'take': {

@@ -25,3 +25,19 @@ export function lazyHandler<K extends HandlerName>(name: K): Handlers[K] {
   };
   return call as unknown as Handlers[K];
 }
+
+// Key Vault events (issue 16) have their handler module of their own, loaded the same way.
+type EventHandlers = typeof import('./eventHandlers.js');
+let loadingEvents: Promise<EventHandlers> | undefined;
+
+export function lazyEventHandler<K extends keyof EventHandlers>(name: K): EventHandlers[K] {
+  const call = async (...args: unknown[]): Promise<unknown> => {
+    loadingEvents ??= import('./eventHandlers.js').catch((error: unknown) => {
+      loadingEvents = undefined;
+      throw error;
+    });
+    const handler = (await loadingEvents)[name] as (...a: unknown[]) => Promise<unknown>;
+    return handler(...args);
+  };
+  return call as unknown as EventHandlers[K];
+}

@@ -1,0 +1,38 @@
+// The handler behind src/functions/certificateEvents.ts: read the event, call the use case, log what it did.
+// A refused event (garbage, another event type, a vault mismatch) is logged and dropped: delivering it again would
+// not change it. A fault while queueing fails the invocation, so Event Grid delivers again (its retry schedule) and
+// the claims keep that retry from queueing an app twice.
+import type { InvocationContext } from '@azure/functions';
+import { CertificateEventRefusedError, parseCertificateEvent, type CertificateEvent } from '../../core/events/certificateEvent.js';
+import { handleCertificateEvent } from '../../core/events/handleCertificateEvent.js';
+import { withInvocation } from './services.js';
+
+export async function certificateEvents(input: unknown, context: InvocationContext): Promise<void> {
+  let event: CertificateEvent;
+  try {
+    event = parseCertificateEvent(input);
+  } catch (error) {
+    if (!(error instanceof CertificateEventRefusedError)) throw error;
+    context.warn(`Key Vault event refused, nothing done: ${error.message}`);
+    return;
+  }
+  await withInvocation(context, async ({ config, rotator, deps, telemetry, logger }) => {
+    const outcome = await handleCertificateEvent(
+      {
+        planApp: (appId) => rotator.plan({ app: appId }),
+        keyVault: deps.keyVault,
+        index: deps.sourceIndex,
+        queue: deps.queue,
+        telemetry,
+        logger,
+        clock: deps.clock,
+      },
+      config,
+      event,
+    );
+    if (outcome.outcome === 'handled') {
+      const failed = outcome.apps.filter((a) => a.action === 'failed');
+      if (failed.length > 0) throw new Error(`Key Vault event ${event.id}: ${failed.length} app(s) could not be handled: ${failed.map((f) => `${f.appId}: ${f.detail}`).join('; ').slice(0, 1000)}`);
+    }
+  });
+}
