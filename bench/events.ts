@@ -1,4 +1,4 @@
-// Event-driven rotation (issue 16): how long a new Key Vault version takes to start its app's rotation, and how many
+// Event-driven rotation: how long a new Key Vault version takes to start its app's rotation, and how many
 // ARM calls an event costs as the fleet grows. One process runs the sandbox (its Key Vault publishes to its Event Grid,
 // which delivers to the local host's webhook), the local host with the real function app, and Azurite.
 // - latency: `events` certificates, each bound to one app of a 100-app fleet; each gets a new version in turn;

@@ -1,4 +1,4 @@
-// Canary rollouts (issue 17), measured by `npm run bench` and asserted by test/integration/rollout.test.ts: a fleet of
+// Canary rollouts, measured by `npm run bench` and asserted by test/integration/rollout.test.ts: a fleet of
 // apps that load one Key Vault certificate (one partner, one client identity), the real function app under the local
 // host (nightly timer → queue → rotateApp → verify timer) over the sandbox and Azurite, and the measures taken from
 // the outside: the sandbox's restart counts and request log.

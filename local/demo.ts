@@ -135,7 +135,7 @@ async function main(): Promise<number> {
       else say(`  ${app}: not retried: ${next.reason}${next.at ? ` until ${next.at}` : ' (a newer Key Vault version or force clears it)'}, rotation ${next.rotationId}`);
     }
 
-    problems.push(...(await (await import('../sandbox/rolloutDemo.js')).rolloutDemo(say))); // issue 17: canary rollout
+    problems.push(...(await (await import('../sandbox/rolloutDemo.js')).rolloutDemo(say))); // canary rollout
     problems.push(...(await (await import('./demoEvents.js')).demoEventRotation({ sandbox, host, api, say })));
     if (problems.length === 0) say('', 'Every outcome the demo scenario expects happened.');
     else say('', `Unexpected: ${problems.join('; ')}`);

@@ -1,4 +1,4 @@
-// The demo's event-driven step (issue 16), after the nightly runs: the sandbox's Key Vault creates a new version of
+// The demo's event-driven step, after the nightly runs: the sandbox's Key Vault creates a new version of
 // one certificate, its Event Grid delivers CertificateNewVersionCreated to the local host's webhook, and the app
 // rotates with no scan. Printed as a timeline from what each side recorded: the sandbox's Key Vault and Event Grid,
 // the rotation record's steps, the sandbox's ARM request log.

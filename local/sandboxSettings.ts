@@ -36,7 +36,7 @@ export function sandboxAppSettings(input: LocalSettingsInput): Record<string, st
     ROLLOUT_SOAK_SECONDS: '0',
     ROTATION_QUEUE: input.rotationQueue ?? 'rotation-requests',
     ROTATION_TABLE: input.rotationTable ?? 'rotations',
-    // Key Vault events reach the apps at once (issue 16); the sandbox's Event Grid delivers them.
+    // Key Vault events reach the apps at once; the sandbox's Event Grid delivers them.
     EVENT_ROTATION: 'true',
     CLIENT_CERT_AUTH: 'off',
     APPLICATIONINSIGHTS_CONNECTION_STRING: '',

@@ -521,7 +521,7 @@ interface ControlDeps {
   now: Date;
   serverCert: IssuedCertificate;
   thumbprintOf(ref: string): string;
-  /** Key Vault publishes CertificateNewVersionCreated for every version it creates (issue 16). */
+  /** Key Vault publishes CertificateNewVersionCreated for every version it creates. */
   onVersionCreated?: (vault: VaultState, certificate: VaultCertificate, version: VaultVersion) => void;
 }
 

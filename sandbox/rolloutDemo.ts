@@ -1,4 +1,4 @@
-// The canary-rollout part of the demo (issue 17): five apps load one Key Vault certificate whose new version breaks
+// The canary-rollout part of the demo: five apps load one Key Vault certificate whose new version breaks
 // the apps' own outbound call (their partner does not trust its issuer, though the partner the tags name does). The
 // canary is rolled back, the four others are never touched, and the halt is alerted. It runs in a child process with
 // its own Azurite, sandbox and function host, because the demo's host holds the process-wide function app services.

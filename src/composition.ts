@@ -53,7 +53,7 @@ export interface Dependencies extends RotatorDeps {
   pacingStats: PacingStats;
   pacer: ArmPacer | ArmRequestCounter;
   credential: TokenCredential;
-  /** Canary rollouts' state (issue 17), in the rotation table. */
+  /** Canary rollouts' state, in the rotation table. */
   rollouts: TableRolloutStore;
   sourceIndex: TableSourceIndex;
 }
@@ -100,7 +100,7 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
     await store.ensureTable();
     return store.client();
   });
-  // Key Vault events look apps up in the index the scan keeps in the same table (issue 16).
+  // Key Vault events look apps up in the index the scan keeps in the same table.
   const sourceIndex = new TableSourceIndex({
     table: async () => {
       await store.ensureTable();

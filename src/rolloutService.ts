@@ -1,4 +1,4 @@
-// Canary rollouts (issue 17) composed over the ports the composition root built: the use cases of
+// Canary rollouts composed over the ports the composition root built: the use cases of
 // src/core/rollout/ with the rotation queue, the rotation store and the rollout table. Shared by the function app and
 // the CLI; nothing here loads @azure/functions.
 import type { Dependencies } from './composition.js';

@@ -1,4 +1,4 @@
-// SourceIndex in Azure Table Storage, in the rotation table (issue 16). Partitions:
+// SourceIndex in Azure Table Storage, in the rotation table. Partitions:
 // - `ix-<source key>`: one row per app loading the source (RowKey = app id), what an event looks up in one query;
 // - `ixc-<app id>`: one row per Key Vault version an event queued the app for (the at-most-once claim, a create that
 //   fails with 409 for the second delivery);

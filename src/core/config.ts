@@ -113,7 +113,7 @@ export const SETTINGS = [
     description: 'Comma-separated thumbprints of the API client certificates allowed (spaces and colons allowed); with CLIENT_CERT_ALLOWED_SUBJECTS unset too, any certificate that chains to an anchor.' },
   { name: 'CLIENT_CERT_ALLOWED_SUBJECTS', kind: 'string', optional: true,
     description: "Callers allowed by exact subject and issuer, entries separated by ';': '<subject> | <issuer>' as RFC 4514 names, e.g. 'CN=ops-cli,O=Contoso | CN=Contoso Issuing CA'; survives a caller's certificate renewal." },
-  // Canary rollouts (issue 17, src/core/rollout/).
+  // Canary rollouts (src/core/rollout/).
   { name: 'ROLLOUT_WAVES', kind: 'string', default: '1,10%', optional: false,
     description: "Apps due for the same version of one source rotate in waves: the sizes of the waves before the last, which takes the rest, each a number of apps (1-1000) or a percentage (1%-99%) of the source's apps, at most 5; the first is the canary. 'off' = every due app at once." },
   { name: 'ROLLOUT_SOAK_SECONDS', kind: 'integer', default: '1800', min: 0, max: 604800, optional: false,
@@ -161,7 +161,7 @@ export interface Config {
   leaseSeconds: number;
   maxParallelRotations: number;
   armPacing: boolean;
-  /** EVENT_ROTATION: Key Vault events queue the bound apps (issue 16). */
+  /** EVENT_ROTATION: Key Vault events queue the bound apps. */
   eventRotation: boolean;
   eventMissedAfterMinutes: number;
   /** How to reach Table and Queue storage. */

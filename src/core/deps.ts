@@ -27,7 +27,7 @@ export interface RotatorDeps {
   owner?: string;
   /** The fleet-wide bound on rotations in flight (MAX_PARALLEL_ROTATIONS); without it only the per-run bound applies. */
   slots?: RotationSlots;
-  /** The source → apps index a full scan writes for Key Vault events (issue 16); without it, none is kept. */
+  /** The source → apps index a full scan writes for Key Vault events; without it, none is kept. */
   sourceIndex?: SourceIndex;
   /** The probe kinds every phase runs; defaults to the list in src/core/rotation/probes/index.ts. */
   probeKinds?: readonly ProbeKind[];

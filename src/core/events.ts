@@ -20,13 +20,13 @@ export const TELEMETRY_EVENTS = [
   'ScanIncomplete',
   // A source or candidate refused at a trust boundary (reason: SourceNotAuthorized, WeakKey, ...).
   'TrustRefused',
-  // Canary rollouts (issue 17, src/core/rollout/): a source's apps rotate in waves.
+  // Canary rollouts (src/core/rollout/): a source's apps rotate in waves.
   'RolloutStarted',
   'RolloutWaveQueued',
   // A wave failed (rollback, or too many aborted): the later waves wait for an operator; urgent near expiry.
   'RolloutHalted',
   'RolloutCompleted',
-  // Event-driven rotation (issue 16): a Key Vault event dropped as a whole (reason: UnknownVault, NoBoundApps, ...),
+  // Event-driven rotation: a Key Vault event dropped as a whole (reason: UnknownVault, NoBoundApps, ...),
   // an app queued by one, and the nightly safety net's apps that an event should have rotated but did not.
   'CertificateEventIgnored',
   'CertificateEventQueued',

@@ -51,7 +51,7 @@ export function tagNames(prefix: string = DEFAULT_TAG_PREFIX) {
     source: `${prefix}-source`,
     settings: `${prefix}-settings`,
     slots: `${prefix}-slots`,
-    /** The canary of its source's rollout (issue 17); read by src/core/rollout/, not by parseAppTags. */
+    /** The canary of its source's rollout; read by src/core/rollout/, not by parseAppTags. */
     canary: `${prefix}-canary`,
     /** On a Key Vault certificate, set by its vault owner: the app scopes allowed to consume it. */
     consumers: `${prefix}-consumers`,

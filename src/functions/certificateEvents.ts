@@ -1,4 +1,4 @@
-// Key Vault certificate events from Event Grid (issue 16): each event queues the apps bound to its certificate,
+// Key Vault certificate events from Event Grid: each event queues the apps bound to its certificate,
 // verified live, through the nightly fan-out's queue. The Event Grid system topics and the subscription that
 // delivers here are in infra/azuredeploy.json; the host's webhook is /runtime/webhooks/eventgrid?functionName=certificateEvents.
 import { app } from '@azure/functions';

@@ -1,4 +1,4 @@
-// Canary rollouts (issue 17): list, read, and the operator's promote or abort of a halted or running rollout.
+// Canary rollouts: list, read, and the operator's promote or abort of a halted or running rollout.
 import { app } from '@azure/functions';
 import { lazyHandler } from './app/lazy.js';
 

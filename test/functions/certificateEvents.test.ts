@@ -1,4 +1,4 @@
-// Event-driven rotation (issue 16), end to end: the sandbox's Key Vault publishes certificate events through its
+// Event-driven rotation, end to end: the sandbox's Key Vault publishes certificate events through its
 // Event Grid to the local host's webhook (/runtime/webhooks/eventgrid), the certificateEvents function finds the bound
 // apps in the index the nightly scan wrote to Azurite, verifies them live against the sandbox's ARM and queues them;
 // the rotateApp queue trigger rotates them. Evidence is read from the outside: the sandbox's request log and app

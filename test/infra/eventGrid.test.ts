@@ -1,4 +1,4 @@
-// infra/azuredeploy.json, event-driven rotation (issue 16): a system topic per listed vault and a subscription that
+// infra/azuredeploy.json, event-driven rotation: a system topic per listed vault and a subscription that
 // delivers exactly the certificate events the function accepts to the function that is registered, dead-lettered to
 // a container the template creates, with EVENT_ROTATION following the switch.
 import fs from 'node:fs';

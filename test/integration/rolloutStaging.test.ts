@@ -1,4 +1,4 @@
-// Staging first (issue 17): a site whose staging slot is opted in and loads the same source has its slot rotated and
+// Staging first: a site whose staging slot is opted in and loads the same source has its slot rotated and
 // verified before its production slot. The slot runs the real app code, so it is the canary: when the new version
 // breaks the app, the slot is rolled back and production (and every other app) is never touched.
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// What a full scan leaves for event-driven rotation (issue 16): the source → apps index the events look apps up in,
+// What a full scan leaves for event-driven rotation: the source → apps index the events look apps up in,
 // and the safety net: apps still due for a Key Vault version that is older than EVENT_MISSED_AFTER_MINUTES, which an
 // event should have rotated already (a lost delivery, a subscription switched off, a dead-lettered event).
 import type { Config } from '../config.js';

@@ -1,4 +1,4 @@
-// What a Key Vault certificate event does (issue 16): find the apps the index binds to its certificate, check each
+// What a Key Vault certificate event does: find the apps the index binds to its certificate, check each
 // against the trust rules and its live settings, and queue exactly the due ones through the nightly fan-out's queue;
 // NearExpiry/Expired also raise the expiry alert at once for the apps still loading that version.
 //

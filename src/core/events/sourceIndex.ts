@@ -1,6 +1,6 @@
 // The source → apps index: which opted-in apps load a certificate from which Key Vault source, as the last scan
 // found them. It lets a Key Vault event reach exactly the apps bound to its certificate without listing the fleet
-// (issue 16). The index only narrows the search: every app it names is scanned live before anything is queued, so
+//. The index only narrows the search: every app it names is scanned live before anything is queued, so
 // an entry made stale by an app owner's change since the scan costs one read, never a wrong rotation.
 import type { ScanResult } from '../scan.js';
 import { sourceKeyOf } from '../tags.js';

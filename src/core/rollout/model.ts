@@ -1,4 +1,4 @@
-// A canary rollout (issue 17): the apps that load one certificate source and are due for the same Key Vault version
+// A canary rollout: the apps that load one certificate source and are due for the same Key Vault version
 // rotate in waves, each after the previous one verified and soaked. The rollout's state is one entity in Table storage
 // (RolloutStore), so waves survive restarts of the rotator; the rotation records stay the audit log of each app.
 import { createHash } from 'node:crypto';

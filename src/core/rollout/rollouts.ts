@@ -1,4 +1,4 @@
-// The canary rollout use cases (issue 17): which due apps the fan-out queues now, what a finished rotation means for
+// The canary rollout use cases: which due apps the fan-out queues now, what a finished rotation means for
 // its wave, when the next wave goes out, and the operator's promote and abort. Thin hooks in the nightly scan, the
 // queue trigger and the verify timer call these; the queue stays the only way a rotation runs.
 import type { Clock } from '../ports.js';

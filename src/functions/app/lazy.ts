@@ -26,7 +26,7 @@ export function lazyHandler<K extends HandlerName>(name: K): Handlers[K] {
   return call as unknown as Handlers[K];
 }
 
-// Key Vault events (issue 16) have their handler module of their own, loaded the same way.
+// Key Vault events have their handler module of their own, loaded the same way.
 type EventHandlers = typeof import('./eventHandlers.js');
 let loadingEvents: Promise<EventHandlers> | undefined;
 

@@ -1,4 +1,4 @@
-// The /api/rollouts handlers (issue 17). The engine's decisions live in src/core/rollout/, its composition over the
+// The /api/rollouts handlers. The engine's decisions live in src/core/rollout/, its composition over the
 // ports in src/rolloutService.ts.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { RequestedBy } from '../../core/records.js';

@@ -1,4 +1,4 @@
-// Attacks through Key Vault events (issue 16): whoever can reach the Event Grid webhook, or get a vault to publish,
+// Attacks through Key Vault events: whoever can reach the Event Grid webhook, or get a vault to publish,
 // tries to make the rotator fetch from their host or rotate an app onto a certificate it is not granted. Measured
 // from the outside: the hostile server's own request log, the sandbox's ARM writes, the queue.
 import { QueueServiceClient } from '@azure/storage-queue';
