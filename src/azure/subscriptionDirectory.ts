@@ -22,7 +22,7 @@ export class ArmSubscriptionDirectory implements SubscriptionDirectory {
 
   constructor(private readonly options: SubscriptionDirectoryOptions) {}
 
-  // Loaded on first use: only an installation with discovery on pays for the SDK (issue 7, lazy SDKs).
+  // Loaded on first use: only an installation with discovery on pays for the SDK (the lazy-SDK rule of the cold start).
   private async sdk(): Promise<SubscriptionClient> {
     if (this.client === undefined) {
       const { SubscriptionClient } = await import('@azure/arm-resources-subscriptions');
