@@ -8,7 +8,7 @@ import type { Plan, ScanReport } from './core/index.js';
 import type { Logger } from './core/logger.js';
 import type { RequestedBy } from './core/records.js';
 import type { Rollout } from './core/rollout/model.js';
-import { createRollouts, type DueApp, type Rollouts } from './core/rollout/rollouts.js';
+import { createRollouts, dueAppOf, type DueApp, type Rollouts } from './core/rollout/rollouts.js';
 import { describeWaves } from './core/rollout/waves.js';
 
 /** The rollouts of one invocation (or CLI run): its queue messages carry `requestedBy` and the request id like the others. */
@@ -36,20 +36,7 @@ export function rolloutsOf(
 /** The due apps of a scan, with their tags (the canary tag) and the loaded certificates' expiry. */
 export function dueAppsOf(plan: Plan, apps: ScanReport['apps']): DueApp[] {
   const tags = new Map(apps.map((a) => [a.appId, a.site.tags]));
-  return plan.apps
-    .filter((app) => app.action === 'rotate')
-    .map((app) => {
-      const keys = new Set(app.due.map((d) => d.key));
-      const due: DueApp = {
-        appId: app.appId,
-        name: app.name,
-        due: app.due.map((d) => ({ sourceUrl: d.sourceUrl, candidate: { id: d.candidate.id, thumbprint: d.candidate.thumbprint } })),
-        notAfter: app.bindings.filter((b) => keys.has(b.key) && b.notAfter).map((b) => b.notAfter!),
-      };
-      const t = tags.get(app.appId);
-      if (t) due.tags = t;
-      return due;
-    });
+  return plan.apps.filter((app) => app.action === 'rotate').map((app) => dueAppOf(app, tags.get(app.appId)));
 }
 
 export function reasonOf(plan: Plan): (app: DueApp) => string {

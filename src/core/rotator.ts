@@ -91,6 +91,8 @@ export interface Rotator {
   /** Scans every subscription (no writes), plans, emits scan telemetry, stores a summary as state `lastScan`. */
   scan(options?: { subscriptionIds?: string[] }): Promise<ScanReport>;
   plan(filter?: PlanFilter): Promise<Plan>;
+  /** One app's plan with the site's tags, from one app's reads (a Key Vault event dispatching it into a rollout). */
+  planOne(appIdOrName: string): Promise<{ plan: Plan; tags: Record<string, string> }>;
   rotateApp(appIdOrName: string, options: RotateAppOptions): Promise<RotationResult>;
   rotateDue(options: RotateDueOptions): Promise<RotateDueReport>;
   resumeOpen(): Promise<ResumeReport>;
@@ -195,15 +197,22 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
     return app;
   };
 
+  const planOfOne = (app: ScannedApp): Plan => planOf({ startedAt: '', finishedAt: '', durationMs: 0, subscriptions: [], apps: [app], problems: [] }, deps.clock.now());
+
   return {
     scan: (options) => guard(() => scan(options)),
+
+    planOne: (appIdOrName) =>
+      guard(async () => {
+        const app = await scanOne(appIdOrName);
+        return { plan: planOfOne(app), tags: app.site.tags };
+      }),
 
     plan: (filter = {}) =>
       guard(async () => {
         let plan: Plan;
         if (filter.app) {
-          const app = await scanOne(filter.app);
-          plan = planOf({ startedAt: '', finishedAt: '', durationMs: 0, subscriptions: [], apps: [app], problems: [] }, deps.clock.now());
+          plan = planOfOne(await scanOne(filter.app));
         } else {
           const report = await scan(filter.subscriptionIds ? { subscriptionIds: filter.subscriptionIds } : {});
           // An empty plan because no subscription could be read would read as "nothing is due".

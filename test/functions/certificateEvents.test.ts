@@ -161,7 +161,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('a new Key Vault version reaches its apps without a scan', () => {
-  it('a CertificateNewVersionCreated event (Event Grid schema) rotates exactly the two apps bound to it, with no fleet listing', async () => {
+  it('a CertificateNewVersionCreated event (Event Grid schema) rotates exactly the two apps bound to it, canary first, with no fleet listing', async () => {
     const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
     const since = watch(sb);
     const created = sb.control.renew(KV, 'shared-client', { issuer: 'ca-new', notAfterDays: 365 });
@@ -176,7 +176,13 @@ describe('a new Key Vault version reaches its apps without a scan', () => {
     // Nothing else moved, and the fleet was never listed: only the bound apps' own reads.
     expect(new Set(since.changes().map((r) => r.path.split('/resourceGroups/')[1]?.split('/')[0]))).toEqual(new Set(['rg-alpha', 'rg-beta']));
     expect(since.all().filter((r) => r.operation === 'WebApps_List' || r.operation === 'Certificates_List')).toEqual([]);
-    expect(named('CertificateEventQueued').map((e) => e.dimensions.appId).sort()).toEqual([appId('alpha'), appId('beta')]);
+    // The two apps share the version, so they form a rollout: the event queued only its canary, and the
+    // other app followed in the second wave once the canary verified (soak 0 here).
+    const queued = named('CertificateEventQueued');
+    expect(queued).toHaveLength(1);
+    expect([appId('alpha'), appId('beta')]).toContain(queued[0]!.dimensions.appId);
+    expect(queued[0]!.dimensions).toMatchObject({ wave: 1 });
+    expect(named('RolloutWaveQueued').map((e) => e.dimensions.wave)).toEqual([1, 2]);
   }, 120_000);
 
   it('CloudEvents 1.0 delivered out of order (newest first) and an older version redelivered after the rotation: one rotation, to the newest, never back', async () => {

@@ -1,21 +1,24 @@
 // What a Key Vault certificate event does: find the apps the index binds to its certificate, check each
-// against the trust rules and its live settings, and queue exactly the due ones through the nightly fan-out's queue;
-// NearExpiry/Expired also raise the expiry alert at once for the apps still loading that version.
+// against the trust rules and its live settings, and hand exactly the due ones to the nightly fan-out's rollout
+// dispatch, so apps sharing the version rotate in waves (canary first) and a bad certificate restarts one
+// app, not every bound app at once; NearExpiry/Expired also raise the expiry alert at once for the apps still loading
+// that version.
 //
 // Event Grid delivers at least once and in no particular order, so:
 // - a delivery is judged against Key Vault's latest version and the app's live state, never against the event alone:
 //   an older version's event after a newer one finds the app up to date (or due for the newest) and can never roll
 //   it back;
-// - the right to queue an app is claimed per (app, Key Vault version) in storage before the message is sent, so
-//   duplicates and events that lead to the same version start at most one rotation per app.
+// - the right to dispatch an app is claimed per (app, Key Vault version) in storage before the dispatch, so
+//   duplicates and events that lead to the same version start at most one rotation per app; an app the rollout holds
+//   for a later wave keeps its claim (the rollout, not another delivery, queues it when its wave comes).
 import type { Config } from '../config.js';
-import type { RotationRequestQueue } from '../enqueueDue.js';
 import { mapLimit } from '../concurrency.js';
 import { describeError, NotFoundError, TransientError } from '../errors.js';
 import type { Telemetry } from '../events.js';
 import { parseAppId } from '../identity.js';
 import type { Logger } from '../logger.js';
 import type { AppPlan, Plan } from '../decision/plan.js';
+import { dueAppOf, type DispatchReport, type DueApp } from '../rollout/rollouts.js';
 import type { CertificateSource, Clock, KeyVaultCertificateVersion } from '../ports.js';
 import { getTag, sourceKeyOf, sourceUrlOf, tagNames } from '../tags.js';
 import { sameThumbprint } from '../thumbprints.js';
@@ -25,13 +28,19 @@ import type { CertificateEvent } from './certificateEvent.js';
 import type { SourceIndex } from './sourceIndex.js';
 
 export interface CertificateEventDeps {
-  /** Plans one app from its live state (site, settings, certificates, Key Vault): no fleet listing. */
-  planApp(appId: string): Promise<Plan>;
+  /**
+   * Plans one app from its live state (site, settings, certificates, Key Vault): no fleet listing. The site's tags
+   * (the canary tag) come from the same read of the site.
+   */
+  planApp(appId: string): Promise<{ plan: Plan; tags?: Record<string, string> }>;
   /** Metadata only: an event never reads a secret. */
   keyVault: Pick<CertificateSource, 'getLatest' | 'getVersion'>;
   index: SourceIndex;
-  /** The nightly fan-out's queue port (src/core/enqueueDue.ts). */
-  queue: RotationRequestQueue;
+  /**
+   * The nightly fan-out's rollout dispatch (src/core/rollout/rollouts.ts): queues a lone app directly, forms or joins
+   * the rollout of apps due for the same version and queues only its current wave.
+   */
+  dispatch(due: readonly DueApp[], reasonOf: (app: DueApp) => string): Promise<DispatchReport>;
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
@@ -43,7 +52,8 @@ export type EventIgnoredReason = 'Disabled' | 'UnknownVault' | 'NoBoundApps' | '
 /** What the event did for one bound app. */
 export interface AppEventResult {
   appId: string;
-  action: 'queued' | 'duplicate' | 'notDue' | 'notBound' | 'refused' | 'failed';
+  /** held = claimed and due, but its rollout queues it later (a later wave) or holds it (halted, aborted). */
+  action: 'queued' | 'held' | 'duplicate' | 'notDue' | 'notBound' | 'refused' | 'failed';
   /** The expiry alert was raised for this app (NearExpiry / Expired). */
   alerted?: boolean;
   detail: string;
@@ -102,7 +112,7 @@ export async function handleCertificateEvent(deps: CertificateEventDeps, config:
   }
   const consumers = getTag(latest.tags, tagNames(config.rotationTag).consumers);
 
-  const apps = await mapLimit(entries, VERIFY_CONCURRENCY, async (entry): Promise<AppEventResult> => {
+  const checked = await mapLimit(entries, VERIFY_CONCURRENCY, async (entry): Promise<AppEventResult | Claimed> => {
     const ref = parseAppId(entry.appId);
     if (!ref) return { appId: entry.appId, action: 'notBound', detail: 'the index entry is not an app resource id' };
     const grant = authorizeSource(ref, source, config.sourcePolicy, consumers, tagNames(config.rotationTag).consumers);
@@ -111,14 +121,17 @@ export async function handleCertificateEvent(deps: CertificateEventDeps, config:
       return { appId: entry.appId, action: 'refused', detail: `SourceNotAuthorized: ${grant.message}` };
     }
     try {
-      return await actOnApp(deps, event, entry.appId, sourceKey, latest, announced, superseded);
+      return await checkApp(deps, event, entry.appId, sourceKey, latest, announced, superseded);
     } catch (error) {
-      // One app's failure (ARM down for its subscription, a lost queue write) leaves the others to go on; the
-      // function then fails so Event Grid delivers again, and the claims make that retry queue only what is missing.
+      // One app's failure (ARM down for its subscription, a lost claim write) leaves the others to go on; the
+      // function then fails so Event Grid delivers again, and the claims make that retry dispatch only what is missing.
       deps.logger.error(`Key Vault event ${event.id}: ${entry.appId} could not be handled`, { error: describeError(error) });
       return { appId: entry.appId, action: 'failed', detail: describeError(error) };
     }
   });
+  const claimed = checked.filter((c): c is Claimed => 'claimed' in c);
+  const dispatched = await dispatchClaimed(deps, event, claimed);
+  const apps = checked.map((c) => ('claimed' in c ? dispatched.get(c.app.appId)! : c));
   const outcome: CertificateEventOutcome = { eventId: event.id, outcome: 'handled', latestVersion: latest.version, superseded, apps };
   deps.logger.info(
     `Key Vault event ${event.id} (${event.eventType} ${sourceUrl}/${event.version}${superseded ? `, superseded by ${latest.version}` : ''}): ` +
@@ -127,7 +140,16 @@ export async function handleCertificateEvent(deps: CertificateEventDeps, config:
   return outcome;
 }
 
-async function actOnApp(
+/** A due app whose (app, version) claim this delivery holds: it goes to the rollout dispatch with the others. */
+interface Claimed {
+  claimed: true;
+  app: DueApp;
+  target: string;
+  reason: string;
+  alerted: boolean;
+}
+
+async function checkApp(
   deps: CertificateEventDeps,
   event: CertificateEvent,
   appId: string,
@@ -135,10 +157,11 @@ async function actOnApp(
   latest: KeyVaultCertificateVersion,
   announced: KeyVaultCertificateVersion | undefined,
   superseded: boolean,
-): Promise<AppEventResult> {
+): Promise<AppEventResult | Claimed> {
   let plan: Plan;
+  let tags: Record<string, string> | undefined;
   try {
-    plan = await deps.planApp(appId);
+    ({ plan, tags } = await deps.planApp(appId));
   } catch (error) {
     if (error instanceof NotFoundError) return { appId, action: 'notBound', detail: `the app no longer exists: ${error.message}` };
     throw error;
@@ -169,14 +192,46 @@ async function actOnApp(
   }
   const target = app.due.find((d) => d.sourceUrl.toLowerCase() === sourceKey)!.candidate.version.toLowerCase();
   if (!(await deps.index.claim(appId, target, event.id))) {
-    return { appId, action: 'duplicate', alerted, detail: `a rotation to version ${target} was already queued by an earlier delivery` };
+    return { appId, action: 'duplicate', alerted, detail: `version ${target} was already dispatched by an earlier delivery (queued, or held for its rollout wave)` };
   }
+  return { claimed: true, app: dueAppOf(app, tags), target, reason: app.due.map((d) => d.reason).join(','), alerted };
+}
+
+/**
+ * The claimed apps go to the rollout dispatch together, so apps due for the same version form (or join) one rollout
+ * and only its current wave is queued. A failed dispatch gives every claim back and reports the apps failed: the
+ * invocation fails, Event Grid delivers again, and the retry dispatches them (a wave queued twice is harmless: the
+ * rotation's lease and records make the second message find the app done).
+ */
+async function dispatchClaimed(deps: CertificateEventDeps, event: CertificateEvent, claimed: readonly Claimed[]): Promise<Map<string, AppEventResult>> {
+  const results = new Map<string, AppEventResult>();
+  if (claimed.length === 0) return results;
+  let report: DispatchReport;
   try {
-    await deps.queue.send({ appId, reason: app.due.map((d) => d.reason).join(','), requestedBy: 'eventgrid', requestId: event.id });
+    const reasons = new Map(claimed.map((c) => [c.app.appId, c.reason]));
+    report = await deps.dispatch(
+      claimed.map((c) => c.app),
+      (app) => reasons.get(app.appId) ?? 'eventgrid',
+    );
   } catch (error) {
-    await deps.index.release(appId, target).catch(() => undefined);
-    throw error;
+    await Promise.all(claimed.map((c) => deps.index.release(c.app.appId, c.target).catch(() => undefined)));
+    deps.logger.error(`Key Vault event ${event.id}: the due apps could not be dispatched`, { error: describeError(error) });
+    for (const c of claimed) results.set(c.app.appId, { appId: c.app.appId, action: 'failed', alerted: c.alerted, detail: describeError(error) });
+    return results;
   }
-  deps.telemetry.event('CertificateEventQueued', { appId, eventId: event.id, eventType: event.eventType, version: target });
-  return { appId, action: 'queued', alerted, detail: `queued for version ${target}` };
+  for (const c of claimed) {
+    const appId = c.app.appId;
+    const queued = report.queued.find((q) => q.appId === appId);
+    const held = report.held.find((h) => h.appId === appId);
+    if (queued) {
+      deps.telemetry.event('CertificateEventQueued', { appId, eventId: event.id, eventType: event.eventType, version: c.target, ...(queued.rollout ? { rolloutId: queued.rollout.id, wave: queued.rollout.wave + 1 } : {}) });
+      const wave = queued.rollout ? ` as wave ${queued.rollout.wave + 1} of rollout ${queued.rollout.id}` : '';
+      results.set(appId, { appId, action: 'queued', alerted: c.alerted, detail: `queued for version ${c.target}${wave}` });
+    } else {
+      const why = held ? `rollout ${held.rolloutId}: ${held.why}` : 'the rollout dispatch did not queue it';
+      results.set(appId, { appId, action: 'held', alerted: c.alerted, detail: `due for version ${c.target}; ${why}` });
+    }
+  }
+  for (const line of report.lines) deps.logger.info(`Key Vault event ${event.id}: ${line}`);
+  return results;
 }

@@ -1,6 +1,7 @@
 // The canary rollout use cases: which due apps the fan-out queues now, what a finished rotation means for
 // its wave, when the next wave goes out, and the operator's promote and abort. Thin hooks in the nightly scan, the
 // queue trigger and the verify timer call these; the queue stays the only way a rotation runs.
+import type { AppPlan } from '../decision/plan.js';
 import type { Clock } from '../ports.js';
 import type { Telemetry } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -42,6 +43,22 @@ export interface DueApp {
   /** The loaded certificates' notAfter (ISO) of the due bindings. */
   notAfter: readonly string[];
   tags?: Record<string, string>;
+}
+
+/**
+ * The due app the fan-out dispatches, from its plan and the site's tags (the canary tag): one builder for the nightly
+ * scan, the API and Key Vault events, from what their scan already read (no ARM call of its own).
+ */
+export function dueAppOf(app: AppPlan, tags: Record<string, string> | undefined): DueApp {
+  const keys = new Set(app.due.map((d) => d.key));
+  const due: DueApp = {
+    appId: app.appId,
+    name: app.name,
+    due: app.due.map((d) => ({ sourceUrl: d.sourceUrl, candidate: { id: d.candidate.id, thumbprint: d.candidate.thumbprint } })),
+    notAfter: app.bindings.filter((b) => keys.has(b.key) && b.notAfter).map((b) => b.notAfter!),
+  };
+  if (tags) due.tags = tags;
+  return due;
 }
 
 export interface RolloutRef {

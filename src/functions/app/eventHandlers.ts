@@ -1,10 +1,12 @@
 // The handler behind src/functions/certificateEvents.ts: read the event, call the use case, log what it did.
 // A refused event (garbage, another event type, a vault mismatch) is logged and dropped: delivering it again would
-// not change it. A fault while queueing fails the invocation, so Event Grid delivers again (its retry schedule) and
-// the claims keep that retry from queueing an app twice.
+// not change it. The due apps go through the nightly fan-out's rollout dispatch (waves, canary first). A fault while
+// dispatching fails the invocation, so Event Grid delivers again (its retry schedule) and the claims keep that retry
+// from dispatching an app twice.
 import type { InvocationContext } from '@azure/functions';
 import { CertificateEventRefusedError, parseCertificateEvent, type CertificateEvent } from '../../core/events/certificateEvent.js';
 import { handleCertificateEvent } from '../../core/events/handleCertificateEvent.js';
+import { rolloutsOf } from '../../rolloutService.js';
 import { withInvocation } from './services.js';
 
 export async function certificateEvents(input: unknown, context: InvocationContext): Promise<void> {
@@ -16,13 +18,15 @@ export async function certificateEvents(input: unknown, context: InvocationConte
     context.warn(`Key Vault event refused, nothing done: ${error.message}`);
     return;
   }
-  await withInvocation(context, async ({ config, rotator, deps, telemetry, logger }) => {
+  await withInvocation(context, async (invocation) => {
+    const { config, rotator, deps, telemetry, logger } = invocation;
     const outcome = await handleCertificateEvent(
       {
-        planApp: (appId) => rotator.plan({ app: appId }),
+        planApp: (appId) => rotator.planOne(appId),
         keyVault: deps.keyVault,
         index: deps.sourceIndex,
-        queue: deps.queue,
+        // Messages carry requestedBy 'eventgrid' and the event id, as before rollouts.
+        dispatch: (due, reasonOf) => rolloutsOf(invocation, event.id, 'eventgrid').dispatch(due, reasonOf),
         telemetry,
         logger,
         clock: deps.clock,
