@@ -354,6 +354,8 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
               return true;
             })) ?? rollout;
         }
+        // Waves already sent before this call: one that advance() sends now is not sent a second time below.
+        const sentBefore = new Set(rollout.waves.flatMap((w, i) => (w.queuedAt ? [i] : [])));
         const advanced = (await advance(id, group.apps.map(reasonOf)[0] ?? 'rollout')) ?? rollout;
         const current = advanced.waves[advanced.current];
         const dueIds = new Set(group.apps.map((a) => a.appId));
@@ -364,7 +366,7 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
               // Still due in the current wave: queue it again (the lease makes a duplicate harmless); a message that
               // went to poison is how an app gets here.
               if (!report.queued.some((q) => q.appId === app.appId)) {
-                await deps.queue(app.appId, 'rollout', { id, wave: index });
+                if (sentBefore.has(index)) await deps.queue(app.appId, 'rollout', { id, wave: index });
                 report.queued.push({ appId: app.appId, name: app.name, rollout: { id, wave: index } });
               }
             } else {

@@ -51,6 +51,8 @@ describe('a wave ends: halt or next wave', () => {
     const report = await rollouts.dispatch(due(20), () => 'NearingExpiry');
     expect(report.queued).toHaveLength(1);
     expect(report.held).toHaveLength(19);
+    // The canary's wave is sent once: by the step that queued the wave, not again by the dispatch that started it.
+    expect(sent).toEqual([{ appId: report.queued[0]!.appId, rollout: report.queued[0]!.rollout }]);
     const ref = report.queued[0]!.rollout!;
     await rollouts.recordResult(ref, { appId: report.queued[0]!.appId, outcome: 'committed', rotationId: 'r-canary' });
     const second = sent.filter((m) => m.rollout?.wave === 1);
