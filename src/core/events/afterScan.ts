@@ -27,7 +27,9 @@ export interface MissedEvent {
 }
 
 export async function afterScan(deps: AfterScanDeps, config: Config, result: ScanResult, plan: Plan): Promise<MissedEvent[]> {
-  if (deps.sourceIndex === undefined) return [];
+  // With EVENT_ROTATION off every event is dropped unread, so the index would be written for nobody: one Table
+  // transaction per source, awaited before the fan-out starts. The first scan after the switch is turned on builds it.
+  if (deps.sourceIndex === undefined || !config.eventRotation) return [];
   try {
     const complete = result.subscriptions.filter((s) => s.ok).map((s) => s.subscriptionId.toLowerCase());
     const { written, removed } = await deps.sourceIndex.replace(complete, indexEntriesOf(result));
