@@ -1,6 +1,5 @@
 // The `mtls-rotator` CLI as an operator runs it: a child process with the sandbox's settings in its environment,
 // trusting the sandbox CA through NODE_EXTRA_CA_CERTS, state in Azurite.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScenario, DEMO_SUBSCRIPTION_ID as SUB, startSandbox, type Sandbox } from '../sandbox/index.js';
 import { parseCliArgs, UsageError } from '../src/cli/args.js';
 import { useAzurite } from './helpers/azurite.js';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { startIngestion } from './helpers/ingestion.js';
 import { sandboxEnv, watch } from './integration/world.js';
 
@@ -24,29 +24,8 @@ afterAll(async () => {
   await sb?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], settings: Record<string, string> = env, caFile?: string): Promise<Run> {
-  // Only what an operator's shell would hold: PATH and HOME, the settings, the CA to trust.
-  const childEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    NODE_EXTRA_CA_CERTS: caFile ?? sb.caFile,
-    ...settings,
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], settings: Record<string, string> = env, caFile?: string): Promise<CliRun> {
+  return runCli(args, settings, caFile ?? sb.caFile);
 }
 
 const ORDERS = { subscriptionId: SUB, resourceGroup: 'rg-apps', site: 'orders' };

@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createDependencies, type Dependencies } from '../../src/composition.js';
-import { createRotator, loadConfig, type Config, type RotatorDeps } from '../../src/core/index.js';
+import { createRotator, type Config, type RotatorDeps } from '../../src/core/index.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { sandboxConfig } from '../integration/world.js';
 import { adapterScenario, APP0, SUB, VAULT } from './scenario.js';
 
 const azurite = useAzurite();
@@ -14,20 +15,7 @@ let deps: Dependencies;
 
 beforeAll(async () => {
   sb = await startSandbox(adapterScenario());
-  config = loadConfig({
-    AZURE_SUBSCRIPTION_IDS: SUB,
-    ARM_ENDPOINT: sb.armEndpoint,
-    AZURE_CREDENTIAL: 'static',
-    AZURE_STATIC_TOKEN: sb.token,
-    KEYVAULT_CHALLENGE_VERIFICATION: 'false',
-    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
-    AzureWebJobsStorage: azurite().connectionString,
-    PROBE_WARMUP_SECONDS: '0',
-    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
-    PROBE_ALLOWED_TARGETS: '127.0.0.1',
-    PROBE_BACKOFF_SECONDS: '1',
-    PROBE_TIMEOUT_SECONDS: '5',
-  });
+  config = sandboxConfig(sb, azurite().connectionString, SUB);
   deps = createDependencies(config, { tlsCa: sb.caPem });
 });
 

@@ -7,7 +7,6 @@ import tls from 'node:tls';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CertificateFormatError,
   createCertificateAuthority,
   issueCertificate,
   readPfx,
@@ -16,6 +15,7 @@ import {
   type IssuedCertificate,
 } from '../../src/crypto/index.js';
 import { MAX_ITERATIONS, pfxReadPaths, readPfxNative } from '../../src/crypto/pfxNative.js';
+import { codeOf } from '../helpers/certificateErrors.js';
 
 const PASSWORD = 'S3cret-Pfx-Passw0rd';
 const RECORDED_PKCS12 = '/work/shared/azure-examples/recordings/kv-certificates_get-secret-pkcs12.excerpt.json';
@@ -87,15 +87,6 @@ function readCounting(pfx: Buffer, password: string): { thumbprint: string; keyP
   const viaForge = pfxReadPaths.forge - before.forge;
   expect(native + viaForge).toBe(1);
   return { thumbprint: bundle.thumbprint, keyPem: bundle.keyPem, chainLength: bundle.chainPems.length, path: native === 1 ? 'native' : 'forge' };
-}
-
-function codeOf(act: () => unknown): CertificateFormatErrorCode | 'no error' | 'other error' {
-  try {
-    act();
-    return 'no error';
-  } catch (err) {
-    return err instanceof CertificateFormatError ? err.code : 'other error';
-  }
 }
 
 describe('which reader opens a PFX', () => {

@@ -14,9 +14,9 @@ import {
   thumbprintOfPem,
   writePfx,
   x5tToThumbprint,
-  type CertificateFormatErrorCode,
   type IssuedCertificate,
 } from '../../src/crypto/index.js';
+import { codeOf } from '../helpers/certificateErrors.js';
 
 const RECORDINGS = '/work/shared/azure-examples/recordings';
 const PASSWORD = 'S3cret-Pfx-Passw0rd';
@@ -44,15 +44,6 @@ function recordedSecret(file: string): { value: string; contentType: string; x5t
   }
   if (secret === undefined) throw new Error(`${file} has no secret body`);
   return { ...secret, x5t };
-}
-
-function codeOf(act: () => unknown): CertificateFormatErrorCode | 'no error' | 'other error' {
-  try {
-    act();
-    return 'no error';
-  } catch (err) {
-    return err instanceof CertificateFormatError ? err.code : 'other error';
-  }
 }
 
 function errorOf(act: () => unknown): CertificateFormatError {

@@ -2,81 +2,40 @@
 // API (dry run, run + poll, history, manual rollback, inventory, health, keys, bad input), the nightly scan's
 // queue fan-out, and a failing message ending in the poison queue with a PoisonMessage alert.
 import { QueueServiceClient } from '@azure/storage-queue';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { startLocalHost, type LocalHost } from '../../src/host/index.js';
-import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_SUBSCRIPTION_ID, demoScenario } from '../../sandbox/index.js';
 import type { AppRef } from '../../src/core/ports.js';
 import type { RotationRecord } from '../../src/core/records.js';
 import { maxDequeueCount } from '../../src/functions/app/hostJson.js';
-import { sandboxAppSettings } from '../../local/sandboxSettings.js';
-import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
 import { postChunked } from '../helpers/chunked.js';
+import { useFunctionApp } from '../helpers/functionApp.js';
+import { RecordingTelemetry } from '../helpers/memory-ports.js';
 
 const azurite = useAzurite();
 const KEY = 'api-test-function-key';
-const events: Array<{ name: TelemetryEventName; dimensions?: Dimensions }> = [];
 // An in-memory recorder of our own Telemetry port; the Application Insights exporter has its own tests.
-const recorder: Telemetry = {
-  event: (name, dimensions) => void events.push({ name, ...(dimensions ? { dimensions } : {}) }),
-  metric: () => undefined,
-  exception: () => undefined,
-  flush: async () => undefined,
-};
-const lines: string[] = [];
-let sb: Sandbox;
-let host: LocalHost;
-let queueName: string;
-let settings: Record<string, string>;
-
-beforeAll(async () => {
-  sb = await startSandbox(demoScenario());
-  queueName = uniqueName('rot');
-  settings = sandboxAppSettings({
-    armEndpoint: sb.armEndpoint,
-    token: sb.token,
-    subscriptionId: DEMO_SUBSCRIPTION_ID,
-    storageConnectionString: azurite().connectionString,
-    functionsKey: KEY,
-    rotationQueue: queueName,
-    rotationTable: uniqueName('rot'),
-  });
-  configureServices({ tlsCa: sb.caPem, telemetry: recorder });
-  host = await startLocalHost({
-    register: () => import('../../src/functions/index.js'),
-    settings,
-    localSettings: false,
-    port: 0,
-    log: (line) => lines.push(line),
-    timers: { scheduled: false },
-    // host.json's count of 5 attempts stays; only the 30 s delay between them is cut.
-    queues: { visibilityTimeoutSeconds: 0, minPollingIntervalMs: 50, maxPollingIntervalMs: 250 },
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await host?.stop();
-  resetServices();
-  await sb?.stop();
-}, 60_000);
+const telemetry = new RecordingTelemetry();
+const events = telemetry.events;
+const queueName = uniqueName('rot');
+const functionApp = useFunctionApp(azurite, () => ({
+  scenario: demoScenario(),
+  telemetry,
+  subscriptionId: DEMO_SUBSCRIPTION_ID,
+  functionsKey: KEY,
+  rotationQueue: queueName,
+  rotationTable: uniqueName('rot'),
+  // host.json's count of 5 attempts stays; only the 30 s delay between them is cut.
+  queues: { visibilityTimeoutSeconds: 0, minPollingIntervalMs: 50, maxPollingIntervalMs: 250 },
+}));
+const { lines, until } = functionApp;
 
 async function call(method: string, path: string, options: { body?: string; key?: string | null; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.key !== null) headers['x-functions-key'] = options.key ?? KEY;
-  const response = await fetch(`${host.apiUrl}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) });
+  const response = await fetch(`${functionApp.host.apiUrl}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: text ? (JSON.parse(text) as any) : undefined };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const finishedFor = async (app: string): Promise<RotationRecord[]> =>
@@ -106,18 +65,18 @@ describe('the HTTP API through the local runner', () => {
   });
 
   it('answers a dry run with the plan and changes nothing', async () => {
-    const before = sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT;
+    const before = functionApp.sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT;
     const res = await call('POST', '/rotations', { body: JSON.stringify({ app: 'orders', dryRun: true }) });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ dryRun: true, app: { name: 'orders' }, plan: { action: 'rotate' } });
-    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(before);
+    expect(functionApp.sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(before);
     expect(await finishedFor('orders')).toEqual([]);
   });
 
   it('refuses a dry run whose body a chunked request lost (400, send Content-Length) and queues nothing', async () => {
-    const settingsBefore = sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT;
+    const settingsBefore = functionApp.sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT;
     const queueRunsBefore = lines.filter((l) => l.startsWith("executing 'rotateApp'")).length;
-    const res = await postChunked(`${host.apiUrl}/rotations`, { 'x-functions-key': KEY, 'content-type': 'application/json' }, ['{"dryRun"', ':true}']);
+    const res = await postChunked(`${functionApp.host.apiUrl}/rotations`, { 'x-functions-key': KEY, 'content-type': 'application/json' }, ['{"dryRun"', ':true}']);
     expect(res.status).toBe(400);
     const error = (JSON.parse(res.text) as { error: { code: string; message: string } }).error;
     expect(error.code).toBe('EmptyBody');
@@ -126,7 +85,7 @@ describe('the HTTP API through the local runner', () => {
     const queue = QueueServiceClient.fromConnectionString(azurite().connectionString).getQueueClient(queueName);
     expect((await queue.getProperties()).approximateMessagesCount ?? 0).toBe(0);
     expect(lines.filter((l) => l.startsWith("executing 'rotateApp'")).length).toBe(queueRunsBefore);
-    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(settingsBefore);
+    expect(functionApp.sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(settingsBefore);
   });
 
   it.each([
@@ -177,7 +136,7 @@ describe('the HTTP API through the local runner', () => {
     // CLIENT_CERT_AUTH is off here: the function key was the caller's only credential, and the record says so.
     expect(committed.requestedBy).toEqual({ via: 'functionKey' });
     const newThumbprint = committed.bindings[0]!.newThumbprint;
-    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(newThumbprint);
+    expect(functionApp.sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(newThumbprint);
 
     const one = await call('GET', `/rotations/${committed.id}`);
     expect(one.status).toBe(200);
@@ -190,7 +149,7 @@ describe('the HTTP API through the local runner', () => {
     expect(res.status).toBe(200);
     expect(res.json.outcome).toBe('rolledBack');
     expect(res.json.record).toMatchObject({ rollbackOf: committed.id, requestedBy: { via: 'functionKey' } });
-    expect(sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(committed.bindings[0]!.oldThumbprint);
+    expect(functionApp.sb.control.appSettings(ordersId()).CLIENT_CERT_THUMBPRINT).toBe(committed.bindings[0]!.oldThumbprint);
   }, 90_000);
 
   it('nightly scan: stores the scan, queues one message per due app, and each is rotated once through the queue', async () => {
@@ -201,7 +160,7 @@ describe('the HTTP API through the local runner', () => {
     const before = new Map<string, number>();
     for (const name of due) before.set(name, (await finishedFor(name)).length);
 
-    await host.invokeTimer('nightlyScan');
+    await functionApp.host.invokeTimer('nightlyScan');
     const scanLine = lines.find((l) => l.includes('nightly scan:') && l.includes('queued for rotation'));
     expect(scanLine).toContain(`${due.length} queued`);
 
@@ -233,7 +192,7 @@ describe('the HTTP API through the local runner', () => {
   }, 180_000);
 
   it('verify timer: resumes and re-verifies without failing once the rotations are done', async () => {
-    await expect(host.invokeTimer('verifyRotations')).resolves.toBeUndefined();
+    await expect(functionApp.host.invokeTimer('verifyRotations')).resolves.toBeUndefined();
     expect(lines.some((l) => l.startsWith('[verifyRotations] verify rotations:'))).toBe(true);
   }, 90_000);
 

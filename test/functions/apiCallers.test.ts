@@ -1,26 +1,19 @@
 // The API with CLIENT_CERT_AUTH=required, end to end over real HTTP through the local host, against the sandbox's demo
 // world and Azurite: who may call, and that the caller of a manual run and of a manual rollback is written into the
 // rotation record (through the queue message for a queued run) and into the telemetry of those rotations.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../sandbox/index.js';
-import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_SUBSCRIPTION_ID, demoScenario } from '../../sandbox/index.js';
 import type { RotationRecord } from '../../src/core/records.js';
-import { sandboxAppSettings } from '../../local/sandboxSettings.js';
-import { configureServices, resetServices } from '../../src/functions/app/services.js';
-import { startLocalHost, type LocalHost } from '../../src/host/index.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
 import { issue, makeCa } from '../helpers/callerPki.js';
+import { useFunctionApp } from '../helpers/functionApp.js';
+import { RecordingTelemetry } from '../helpers/memory-ports.js';
 import { rawRequest } from '../helpers/rawHttp.js';
 
 const azurite = useAzurite();
 const KEY = 'api-callers-function-key';
-const events: Array<{ name: TelemetryEventName; dimensions?: Dimensions }> = [];
-const recorder: Telemetry = {
-  event: (name, dimensions) => void events.push({ name, ...(dimensions ? { dimensions } : {}) }),
-  metric: () => undefined,
-  exception: () => undefined,
-  flush: async () => undefined,
-};
+const telemetry = new RecordingTelemetry();
+const events = telemetry.events;
 
 const root = makeCa('Contoso Root CA');
 const issuing = issue(root, [['O', 'Contoso'], ['CN', 'Contoso Issuing CA']], { ca: true, pathLength: 0 });
@@ -31,62 +24,29 @@ const intern = issue(issuing, [['O', 'Contoso'], ['CN', 'intern']]);
 const OPS_SUBJECT = 'CN=ops-cli,O=Contoso';
 const ISSUER = 'CN=Contoso Issuing CA,O=Contoso';
 
-const lines: string[] = [];
-let sb: Sandbox;
-let host: LocalHost;
-
-beforeAll(async () => {
-  sb = await startSandbox(demoScenario());
-  const settings = {
-    ...sandboxAppSettings({
-      armEndpoint: sb.armEndpoint,
-      token: sb.token,
-      subscriptionId: DEMO_SUBSCRIPTION_ID,
-      storageConnectionString: azurite().connectionString,
-      functionsKey: KEY,
-      rotationQueue: uniqueName('callers'),
-      rotationTable: uniqueName('callers'),
-    }),
+const functionApp = useFunctionApp(azurite, () => ({
+  scenario: demoScenario(),
+  telemetry,
+  subscriptionId: DEMO_SUBSCRIPTION_ID,
+  functionsKey: KEY,
+  rotationQueue: uniqueName('callers'),
+  rotationTable: uniqueName('callers'),
+  settings: () => ({
     CLIENT_CERT_AUTH: 'required',
     CLIENT_CERT_TRUSTED_CA: root.pem,
     CLIENT_CERT_INTERMEDIATES: issuing.pem,
     CLIENT_CERT_ALLOWED_THUMBPRINTS: onCall.thumbprint.match(/../g)!.join(':'),
     CLIENT_CERT_ALLOWED_SUBJECTS: `${OPS_SUBJECT} | ${ISSUER}`,
-  };
-  resetServices();
-  configureServices({ tlsCa: sb.caPem, telemetry: recorder });
-  host = await startLocalHost({
-    register: () => import('../../src/functions/index.js'),
-    settings,
-    localSettings: false,
-    port: 0,
-    log: (line) => lines.push(line),
-    timers: { scheduled: false },
-    queues: { visibilityTimeoutSeconds: 0, minPollingIntervalMs: 50, maxPollingIntervalMs: 250 },
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await host?.stop();
-  resetServices();
-  await sb?.stop();
-}, 60_000);
+  }),
+  queues: { visibilityTimeoutSeconds: 0, minPollingIntervalMs: 50, maxPollingIntervalMs: 250 },
+}));
+const { until } = functionApp;
 
 async function call(method: string, path: string, options: { certificate?: string; headers?: Array<[string, string]>; body?: string; key?: string | null } = {}) {
   const headers: Array<[string, string]> = [...(options.headers ?? [])];
   if (options.key !== null) headers.push(['x-functions-key', options.key ?? KEY]);
   if (options.certificate !== undefined) headers.push(['X-ARR-ClientCert', options.certificate]);
-  return rawRequest(`${host.apiUrl}${path}`, method, headers, options.body);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return rawRequest(`${functionApp.host.apiUrl}${path}`, method, headers, options.body);
 }
 
 describe('the API with CLIENT_CERT_AUTH=required, through the local host', () => {

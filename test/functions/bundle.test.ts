@@ -4,12 +4,12 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureRegistrations, type Registration } from '../../src/host/index.js';
 // @ts-expect-error -- plain ES module script without declarations
 import { bundle } from '../../scripts/bundle.mjs';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { callHealth } from '../helpers/builtEntry.js';
 
 const azurite = useAzurite();
 const outdir = join(import.meta.dirname, '..', '..', 'dist', uniqueName('test-bundle'));
@@ -41,14 +41,8 @@ describe('the bundle', () => {
   });
 
   it('loads the handlers and the table SDK on the first invocation and answers from storage', async () => {
-    process.env.AZURE_SUBSCRIPTION_IDS = '00000000-0000-4000-8000-000000000001';
-    process.env.AzureWebJobsStorage = azurite().connectionString;
-    process.env.ROTATION_TABLE = uniqueName('bundle');
-    const health = registrations.find((r) => r.name === 'health')!;
-    const request = new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/health' });
-    const response = (await health.handler(request, new InvocationContext({ functionName: 'health' }))) as { status: number; jsonBody?: unknown; body?: unknown };
+    const response = await callHealth(registrations, { connectionString: azurite().connectionString, table: uniqueName('bundle') });
     expect(response.status).toBe(200);
-    const body = (response.jsonBody ?? JSON.parse(String(response.body))) as { status: string; lastScan: unknown };
-    expect(body).toMatchObject({ status: 'ok', lastScan: null });
+    expect(response.json()).toMatchObject({ status: 'ok', lastScan: null });
   });
 });

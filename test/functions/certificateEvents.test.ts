@@ -3,13 +3,12 @@
 // apps in the index the nightly scan wrote to Azurite, verifies them live against the sandbox's ARM and queues them;
 // the rotateApp queue trigger rotates them. Evidence is read from the outside: the sandbox's request log and app
 // state, the rotation records the API lists, the telemetry events.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox, type Scenario } from '../../sandbox/index.js';
-import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
-import { sandboxAppSettings } from '../../local/sandboxSettings.js';
-import { configureServices, resetServices } from '../../src/functions/app/services.js';
-import { startLocalHost, type LocalHost } from '../../src/host/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Scenario } from '../../sandbox/index.js';
+import type { TelemetryEventName } from '../../src/core/events.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { useFunctionApp } from '../helpers/functionApp.js';
+import { RecordingTelemetry } from '../helpers/memory-ports.js';
 import { watch } from '../integration/world.js';
 
 const SUB = '33333333-3333-4333-8333-333333333333';
@@ -85,16 +84,19 @@ function scenario(): Scenario {
   };
 }
 
-const events: Array<{ name: TelemetryEventName; dimensions: Dimensions }> = [];
-const recorder: Telemetry = {
-  event: (name, dimensions) => void events.push({ name, dimensions: dimensions ?? {} }),
-  metric: () => undefined,
-  exception: () => undefined,
-  flush: async () => undefined,
-};
-const lines: string[] = [];
-let sb: Sandbox;
-let host: LocalHost;
+const telemetry = new RecordingTelemetry();
+const events = telemetry.events;
+const functionApp = useFunctionApp(azurite, () => ({
+  scenario: scenario(),
+  telemetry,
+  subscriptionId: SUB,
+  functionsKey: KEY,
+  rotationQueue: uniqueName('events'),
+  rotationTable: uniqueName('events'),
+  settings: () => ({ FUNCTIONS_EVENTGRID_KEY: EVENTGRID_KEY, EVENT_MISSED_AFTER_MINUTES: '5' }),
+  queues: { visibilityTimeoutSeconds: 0 },
+}));
+const { lines } = functionApp;
 let webhook: string;
 /** Events the first nightly scan raised (before any test ran). */
 let nightly: typeof events = [];
@@ -107,7 +109,7 @@ const named = (name: TelemetryEventName, site?: string) =>
 type Record_ = { outcome?: string; finishedAt?: string };
 
 async function records(site: string): Promise<Record_[]> {
-  const res = await fetch(`${host.apiUrl}/rotations?app=${encodeURIComponent(appId(site))}`, { headers: { 'x-functions-key': KEY } });
+  const res = await fetch(`${functionApp.host.apiUrl}/rotations?app=${encodeURIComponent(appId(site))}`, { headers: { 'x-functions-key': KEY } });
   expect(res.status).toBe(200);
   return ((await res.json()) as { rotations: Record_[] }).rotations;
 }
@@ -123,56 +125,26 @@ async function settled(site: string, count: number): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  sb = await startSandbox(scenario());
-  configureServices({ tlsCa: sb.caPem, telemetry: recorder });
-  host = await startLocalHost({
-    register: () => import('../../src/functions/index.js'),
-    settings: {
-      ...sandboxAppSettings({
-        armEndpoint: sb.armEndpoint,
-        token: sb.token,
-        subscriptionId: SUB,
-        storageConnectionString: azurite().connectionString,
-        functionsKey: KEY,
-        rotationQueue: uniqueName('events'),
-        rotationTable: uniqueName('events'),
-      }),
-      FUNCTIONS_EVENTGRID_KEY: EVENTGRID_KEY,
-      EVENT_MISSED_AFTER_MINUTES: '5',
-    },
-    localSettings: false,
-    port: 0,
-    log: (line) => lines.push(line),
-    timers: { scheduled: false },
-    queues: { visibilityTimeoutSeconds: 0 },
-  });
-  webhook = `${host.url}/runtime/webhooks/eventgrid?functionName=certificateEvents&code=${EVENTGRID_KEY}`;
+  webhook = `${functionApp.host.url}/runtime/webhooks/eventgrid?functionName=certificateEvents&code=${EVENTGRID_KEY}`;
   // The nightly scan writes the index; it also queues eta (due since yesterday), whose rotation runs now.
-  await host.invokeTimer('nightlyScan');
+  await functionApp.host.invokeTimer('nightlyScan');
   nightly = events.splice(0);
   await settled('eta', 1);
 }, 180_000);
 
-afterAll(async () => {
-  sb?.eventGrid.stop();
-  await host?.stop();
-  resetServices();
-  await sb?.stop();
-}, 60_000);
-
 describe('a new Key Vault version reaches its apps without a scan', () => {
   it('a CertificateNewVersionCreated event (Event Grid schema) rotates exactly the two apps bound to it, canary first, with no fleet listing', async () => {
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
-    const since = watch(sb);
-    const created = sb.control.renew(KV, 'shared-client', { issuer: 'ca-new', notAfterDays: 365 });
-    await sb.eventGrid.idle();
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
+    const since = watch(functionApp.sb);
+    const created = functionApp.sb.control.renew(KV, 'shared-client', { issuer: 'ca-new', notAfterDays: 365 });
+    await functionApp.sb.eventGrid.idle();
     const [alpha, beta] = [await settled('alpha', 1), await settled('beta', 1)];
-    sb.eventGrid.unsubscribe(subscription);
+    functionApp.sb.eventGrid.unsubscribe(subscription);
 
     expect(alpha).toEqual(['committed']);
     expect(beta).toEqual(['committed']);
-    expect(sb.control.loadedThumbprints(ref('alpha'))).toContain(created.thumbprint);
-    expect(sb.control.loadedThumbprints(ref('beta'))).toContain(created.thumbprint);
+    expect(functionApp.sb.control.loadedThumbprints(ref('alpha'))).toContain(created.thumbprint);
+    expect(functionApp.sb.control.loadedThumbprints(ref('beta'))).toContain(created.thumbprint);
     // Nothing else moved, and the fleet was never listed: only the bound apps' own reads.
     expect(new Set(since.changes().map((r) => r.path.split('/resourceGroups/')[1]?.split('/')[0]))).toEqual(new Set(['rg-alpha', 'rg-beta']));
     expect(since.all().filter((r) => r.operation === 'WebApps_List' || r.operation === 'Certificates_List')).toEqual([]);
@@ -186,54 +158,54 @@ describe('a new Key Vault version reaches its apps without a scan', () => {
   }, 120_000);
 
   it('CloudEvents 1.0 delivered out of order (newest first) and an older version redelivered after the rotation: one rotation, to the newest, never back', async () => {
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'CloudEvents', reorder: true, timeScale: 0.001 });
-    const v1 = sb.control.renew(KV, 'solo-client', { issuer: 'ca-new', notAfterDays: 300 });
-    const v2 = sb.control.renew(KV, 'solo-client', { issuer: 'ca-new', notAfterDays: 365 });
-    sb.eventGrid.flush();
-    await sb.eventGrid.idle();
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'CloudEvents', reorder: true, timeScale: 0.001 });
+    const v1 = functionApp.sb.control.renew(KV, 'solo-client', { issuer: 'ca-new', notAfterDays: 300 });
+    const v2 = functionApp.sb.control.renew(KV, 'solo-client', { issuer: 'ca-new', notAfterDays: 365 });
+    functionApp.sb.eventGrid.flush();
+    await functionApp.sb.eventGrid.idle();
     expect(await settled('delta', 1)).toEqual(['committed']);
-    expect(sb.control.loadedThumbprints(ref('delta'))).toContain(v2.thumbprint);
+    expect(functionApp.sb.control.loadedThumbprints(ref('delta'))).toContain(v2.thumbprint);
 
-    const since = watch(sb);
-    const older = sb.eventGrid.published().find((p) => p.version === v1.version)!;
-    sb.eventGrid.redeliver(older.id);
-    await sb.eventGrid.idle();
-    sb.eventGrid.unsubscribe(subscription);
+    const since = watch(functionApp.sb);
+    const older = functionApp.sb.eventGrid.published().find((p) => p.version === v1.version)!;
+    functionApp.sb.eventGrid.redeliver(older.id);
+    await functionApp.sb.eventGrid.idle();
+    functionApp.sb.eventGrid.unsubscribe(subscription);
     expect(since.changes()).toEqual([]);
     expect(await records('delta')).toHaveLength(1);
-    expect(sb.control.loadedThumbprints(ref('delta'))).not.toContain(v1.thumbprint);
-    expect(sb.eventGrid.attempts().filter((a) => a.subscription === subscription).every((a) => a.outcome === 'delivered')).toBe(true);
+    expect(functionApp.sb.control.loadedThumbprints(ref('delta'))).not.toContain(v1.thumbprint);
+    expect(functionApp.sb.eventGrid.attempts().filter((a) => a.subscription === subscription).every((a) => a.outcome === 'delivered')).toBe(true);
   }, 120_000);
 
   it('a publisher that delivers every event four times starts one rotation', async () => {
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', duplicates: 3, timeScale: 0.001 });
-    const created = sb.control.renew(KV, 'dup-client', { issuer: 'ca-new', notAfterDays: 365 });
-    await sb.eventGrid.idle();
-    sb.eventGrid.unsubscribe(subscription);
-    expect(sb.eventGrid.attempts().filter((a) => a.subscription === subscription && a.outcome === 'delivered')).toHaveLength(4);
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', duplicates: 3, timeScale: 0.001 });
+    const created = functionApp.sb.control.renew(KV, 'dup-client', { issuer: 'ca-new', notAfterDays: 365 });
+    await functionApp.sb.eventGrid.idle();
+    functionApp.sb.eventGrid.unsubscribe(subscription);
+    expect(functionApp.sb.eventGrid.attempts().filter((a) => a.subscription === subscription && a.outcome === 'delivered')).toHaveLength(4);
     expect(await settled('epsilon', 1)).toEqual(['committed']);
     expect(named('CertificateEventQueued', 'epsilon')).toHaveLength(1);
-    expect(sb.control.loadedThumbprints(ref('epsilon'))).toContain(created.thumbprint);
+    expect(functionApp.sb.control.loadedThumbprints(ref('epsilon'))).toContain(created.thumbprint);
   }, 120_000);
 });
 
 describe('delivery failures are retried by Event Grid', () => {
   it('ARM failing while the event is handled: the webhook answers 500, Event Grid delivers again on its schedule, and the app rotates once', async () => {
     // More failures than the SDK's own retries of one request: the invocation fails as a whole.
-    const fault = sb.control.addFault({ operation: 'WebApps_Get', pathContains: '/sites/theta', status: 500, times: 4 });
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
-    const created = sb.control.renew(KV, 'retry-client', { issuer: 'ca-new', notAfterDays: 365 });
-    await sb.eventGrid.idle();
-    sb.eventGrid.unsubscribe(subscription);
-    sb.control.removeFault(fault);
-    const attempts = sb.eventGrid.attempts().filter((a) => a.subscription === subscription);
+    const fault = functionApp.sb.control.addFault({ operation: 'WebApps_Get', pathContains: '/sites/theta', status: 500, times: 4 });
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
+    const created = functionApp.sb.control.renew(KV, 'retry-client', { issuer: 'ca-new', notAfterDays: 365 });
+    await functionApp.sb.eventGrid.idle();
+    functionApp.sb.eventGrid.unsubscribe(subscription);
+    functionApp.sb.control.removeFault(fault);
+    const attempts = functionApp.sb.eventGrid.attempts().filter((a) => a.subscription === subscription);
     expect(attempts.map((a) => [a.status, a.outcome])).toEqual([
       [500, 'retry'],
       [202, 'delivered'],
     ]);
     expect(await settled('theta', 1)).toEqual(['committed']);
     expect(named('CertificateEventQueued', 'theta')).toHaveLength(1);
-    expect(sb.control.loadedThumbprints(ref('theta'))).toContain(created.thumbprint);
+    expect(functionApp.sb.control.loadedThumbprints(ref('theta'))).toContain(created.thumbprint);
   }, 120_000);
 });
 
@@ -242,12 +214,12 @@ describe('events that must change nothing', () => {
     ['a certificate of a vault no opted-in app uses (unknown vault)', 'kv-unused', 'unused-client', 'UnknownVault'],
     ['a certificate of a known vault that no app loads (no bound apps)', KV, 'lonely-client', 'NoBoundApps'],
   ])('%s is logged and dropped', async (_sentence, vault, certificate, reason) => {
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
-    const since = watch(sb);
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', timeScale: 0.001 });
+    const since = watch(functionApp.sb);
     events.length = 0;
-    sb.control.renew(vault, certificate, { issuer: 'ca-new', notAfterDays: 365 });
-    await sb.eventGrid.idle();
-    sb.eventGrid.unsubscribe(subscription);
+    functionApp.sb.control.renew(vault, certificate, { issuer: 'ca-new', notAfterDays: 365 });
+    await functionApp.sb.eventGrid.idle();
+    functionApp.sb.eventGrid.unsubscribe(subscription);
     expect(named('CertificateEventIgnored').map((e) => e.dimensions.reason)).toEqual([reason]);
     expect(named('CertificateEventQueued')).toEqual([]);
     expect(since.changes()).toEqual([]);
@@ -256,12 +228,12 @@ describe('events that must change nothing', () => {
   }, 60_000);
 
   it('a source the app is not authorized for (the vault owner grants another subscription) is refused for that app, nothing queued', async () => {
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'CloudEvents', timeScale: 0.001 });
-    const since = watch(sb);
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'CloudEvents', timeScale: 0.001 });
+    const since = watch(functionApp.sb);
     events.length = 0;
-    sb.control.renew(KV, 'gamma-client', { issuer: 'ca-new', notAfterDays: 365 });
-    await sb.eventGrid.idle();
-    sb.eventGrid.unsubscribe(subscription);
+    functionApp.sb.control.renew(KV, 'gamma-client', { issuer: 'ca-new', notAfterDays: 365 });
+    await functionApp.sb.eventGrid.idle();
+    functionApp.sb.eventGrid.unsubscribe(subscription);
     expect(named('TrustRefused', 'gamma')).toHaveLength(1);
     expect(named('TrustRefused', 'gamma')[0]!.dimensions).toMatchObject({ reason: 'SourceNotAuthorized', trigger: 'event' });
     expect(named('CertificateEventQueued')).toEqual([]);
@@ -272,11 +244,11 @@ describe('events that must change nothing', () => {
   }, 60_000);
 
   it('CertificateNearExpiry raises the expiry alert at once for the app still loading that version, and queues nothing (Key Vault has nothing newer)', async () => {
-    const subscription = await sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', eventTypes: ['Microsoft.KeyVault.CertificateNearExpiry'], timeScale: 0.001 });
+    const subscription = await functionApp.sb.eventGrid.subscribe({ endpoint: webhook, schema: 'EventGrid', eventTypes: ['Microsoft.KeyVault.CertificateNearExpiry'], timeScale: 0.001 });
     events.length = 0;
-    const published = sb.eventGrid.sweepExpiry(new Date());
-    await sb.eventGrid.idle();
-    sb.eventGrid.unsubscribe(subscription);
+    const published = functionApp.sb.eventGrid.sweepExpiry(new Date());
+    await functionApp.sb.eventGrid.idle();
+    functionApp.sb.eventGrid.unsubscribe(subscription);
     expect(published.map((p) => `${p.type} ${p.certificate}`)).toEqual(['Microsoft.KeyVault.CertificateNearExpiry near-client']);
     const alerts = named('CertificateExpiring', 'zeta');
     expect(alerts).toHaveLength(1);
@@ -296,7 +268,7 @@ describe('bad deliveries get a clear refusal and change nothing', () => {
     ['a Storage event delivered to this function', JSON.stringify([{ id: 'blob-1', topic: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa', subject: '/blobServices/default/containers/c/blobs/b', eventType: 'Microsoft.Storage.BlobCreated', eventTime: new Date().toISOString(), data: {}, dataVersion: '1', metadataVersion: '1' }]), 202, /Key Vault event refused, nothing done: .*type 'Microsoft.Storage.BlobCreated' is not one of/],
     ['a forged event whose certificate id points at a host that is not Key Vault', JSON.stringify(forged({ Id: 'https://evil.example/certificates/shared-client/0123abcd', VaultName: KV, ObjectType: 'Certificate', ObjectName: 'shared-client', Version: '0123abcd' })), 202, /dropped: SourceNotAuthorized: https:\/\/evil.example\/certificates\/shared-client is not a Key Vault source/],
   ])('%s: answers %s and nothing is queued or changed', async (_sentence, body, status, logged) => {
-    const since = watch(sb);
+    const since = watch(functionApp.sb);
     events.length = 0;
     const res = await fetch(webhook, { method: 'POST', headers: { 'aeg-event-type': 'Notification', 'content-type': 'application/json' }, body });
     expect(res.status).toBe(status);

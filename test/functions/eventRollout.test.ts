@@ -4,27 +4,18 @@
 // webhook, the real function app (certificateEvents → rollout dispatch → queue → rotateApp, the verify timer between
 // waves) over Azurite. What reached the apps is counted from the sandbox (restarts, settings writes, request log),
 // not from what the engine reports.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox, type Scenario } from '../../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Sandbox, Scenario } from '../../sandbox/index.js';
 import type { RotationRecord } from '../../src/core/records.js';
 import type { Rollout } from '../../src/core/rollout/model.js';
-import { fleet, names, outside, recorder, startFleetHost, stopFleetHost, type FleetHost } from '../../bench/rollout.js';
+import { fleet, names, outside, recorder, type FleetHost } from '../../bench/rollout.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { useFleetHost } from '../helpers/fleetHost.js';
 
 const azurite = useAzurite();
 const APPS = 5;
 const EVENTGRID_KEY = 'eventgrid-rollout-key';
-
-let sb: Sandbox | undefined;
-let fleetHost: FleetHost | undefined;
-
-afterEach(async () => {
-  sb?.eventGrid.stop();
-  await stopFleetHost(fleetHost);
-  fleetHost = undefined;
-  await sb?.stop();
-  sb = undefined;
-}, 60_000);
+const fleetWorld = useFleetHost(azurite);
 
 /**
  * bench/rollout.ts's fleet, but up to date when the nightly scan runs (one version, far from expiry): the new version
@@ -39,9 +30,9 @@ function eventFleet(kind: 'ok' | 'breaks'): { scenario: Scenario; vault: string 
 
 async function start(kind: 'ok' | 'breaks', soakSeconds: number) {
   const { scenario, vault } = eventFleet(kind);
-  sb = await startSandbox(scenario);
+  const sb = await fleetWorld.startSandbox(scenario);
   const { telemetry, events } = recorder();
-  fleetHost = await startFleetHost(sb, azurite().connectionString, {
+  const fleetHost = await fleetWorld.startHost({
     telemetry,
     settings: { EVENT_ROTATION: 'true', FUNCTIONS_EVENTGRID_KEY: EVENTGRID_KEY, ROLLOUT_SOAK_SECONDS: String(soakSeconds) },
   });

@@ -5,13 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
 import { HostSettingError, MAX_DEQUEUE_COUNT_SETTING, maxDequeueCount } from '../../src/functions/app/hostJson.js';
 import { sandboxAppSettings } from '../../local/sandboxSettings.js';
 import { configureServices, resetServices } from '../../src/functions/app/services.js';
 import { startLocalHost } from '../../src/host/index.js';
 import { readHostJson, withHostJsonOverrides } from '../../src/host/settings.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { RecordingTelemetry } from '../helpers/memory-ports.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const hostJsonFile = path.join(root, 'host.json');
@@ -45,13 +45,8 @@ describe('the poison threshold', () => {
 
 describe('the real rotateApp function under the local host, with the threshold overridden to 2', () => {
   const azurite = useAzurite();
-  const events: Array<{ name: TelemetryEventName; dimensions?: Dimensions }> = [];
-  const recorder: Telemetry = {
-    event: (name, dimensions) => void events.push({ name, ...(dimensions ? { dimensions } : {}) }),
-    metric: () => undefined,
-    exception: () => undefined,
-    flush: async () => undefined,
-  };
+  const recorder = new RecordingTelemetry();
+  const events = recorder.events;
   let stop: (() => Promise<void>) | undefined;
   afterAll(async () => {
     await stop?.();

@@ -3,73 +3,46 @@
 // 5xx) and Azurite: a partial scan still queues what it found and raises ScanIncomplete naming the rest; a scan
 // that reached none fails its invocation, so the Functions failure count and alerts see it.
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SUBSCRIPTION_ID, demoScenario, startSandbox, type Sandbox } from '../../sandbox/index.js';
-import type { Dimensions, Telemetry, TelemetryEventName } from '../../src/core/events.js';
-import { sandboxAppSettings } from '../../local/sandboxSettings.js';
-import { configureServices, resetServices } from '../../src/functions/app/services.js';
-import { startLocalHost, type LocalHost } from '../../src/host/index.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SUBSCRIPTION_ID, demoScenario } from '../../sandbox/index.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { useFunctionApp } from '../helpers/functionApp.js';
+import { RecordingTelemetry } from '../helpers/memory-ports.js';
 
 const azurite = useAzurite();
 const UNKNOWN_SUBSCRIPTION = '00000000-0000-0000-0000-0000000000ee';
-const events: Array<{ name: TelemetryEventName; dimensions?: Dimensions; measurements?: Record<string, number> }> = [];
-const recorder: Telemetry = {
-  event: (name, dimensions, measurements) => void events.push({ name, ...(dimensions ? { dimensions } : {}), ...(measurements ? { measurements } : {}) }),
-  metric: () => undefined,
-  exception: () => undefined,
-  flush: async () => undefined,
-};
-const lines: string[] = [];
-let sb: Sandbox;
-let host: LocalHost;
+const telemetry = new RecordingTelemetry();
+const events = telemetry.events;
+const queueName = uniqueName('scan');
+const functionApp = useFunctionApp(azurite, () => ({
+  scenario: demoScenario(),
+  telemetry,
+  subscriptionId: `${DEMO_SUBSCRIPTION_ID},${UNKNOWN_SUBSCRIPTION}`,
+  functionsKey: 'k',
+  rotationQueue: queueName,
+  rotationTable: uniqueName('rot'),
+  // The messages the scan queues are counted, not run: no queue listener.
+  queues: { enabled: false },
+}));
+const { lines } = functionApp;
 let queue: QueueClient;
 
-beforeAll(async () => {
-  sb = await startSandbox(demoScenario());
-  const queueName = uniqueName('scan');
-  configureServices({ tlsCa: sb.caPem, telemetry: recorder });
-  host = await startLocalHost({
-    register: () => import('../../src/functions/index.js'),
-    settings: {
-      ...sandboxAppSettings({
-        armEndpoint: sb.armEndpoint,
-        token: sb.token,
-        subscriptionId: `${DEMO_SUBSCRIPTION_ID},${UNKNOWN_SUBSCRIPTION}`,
-        storageConnectionString: azurite().connectionString,
-        functionsKey: 'k',
-        rotationQueue: queueName,
-        rotationTable: uniqueName('rot'),
-      }),
-    },
-    localSettings: false,
-    port: 0,
-    log: (line) => lines.push(line),
-    timers: { scheduled: false },
-    // The messages the scan queues are counted, not run: no queue listener.
-    queues: { enabled: false },
-  });
+beforeAll(() => {
   queue = QueueServiceClient.fromConnectionString(azurite().connectionString).getQueueClient(queueName);
-}, 120_000);
+});
 
 afterEach(async () => {
-  sb.control.clearFaults();
+  functionApp.sb.control.clearFaults();
   await queue.clearMessages().catch(() => undefined);
   events.length = 0;
 });
-
-afterAll(async () => {
-  await host?.stop();
-  resetServices();
-  await sb?.stop();
-}, 60_000);
 
 const queued = async (): Promise<number> => (await queue.getProperties().catch(() => undefined))?.approximateMessagesCount ?? 0;
 const incomplete = () => events.filter((e) => e.name === 'ScanIncomplete');
 
 describe('the nightly scan with subscriptions it cannot read', () => {
   it('with one of two subscriptions unknown (404): queues what it found, succeeds, and raises ScanIncomplete naming the other', async () => {
-    await host.invokeTimer('nightlyScan');
+    await functionApp.host.invokeTimer('nightlyScan');
     expect(await queued()).toBeGreaterThan(0);
     expect(incomplete()).toHaveLength(1);
     expect(incomplete()[0]).toMatchObject({
@@ -84,8 +57,8 @@ describe('the nightly scan with subscriptions it cannot read', () => {
     ['the identity lost its role on the other (403 AuthorizationFailed)', { status: 403, code: 'AuthorizationFailed', message: 'The client does not have authorization to perform action' }, /AuthorizationFailed|authorization/],
     ['ARM fails on the other (500)', { status: 500, code: 'InternalServerError', message: 'Internal server error' }, /500|InternalServerError|Internal server error/],
   ])('when %s as well: the invocation fails naming both, and nothing is queued', async (_sentence, fault, evidence) => {
-    sb.control.addFault({ operation: 'arm:*', subscriptionId: DEMO_SUBSCRIPTION_ID, ...fault });
-    const failure = await host.invokeTimer('nightlyScan').then(
+    functionApp.sb.control.addFault({ operation: 'arm:*', subscriptionId: DEMO_SUBSCRIPTION_ID, ...fault });
+    const failure = await functionApp.host.invokeTimer('nightlyScan').then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -106,8 +79,8 @@ describe('the nightly scan with subscriptions it cannot read', () => {
     ['a dry run', { dryRun: true }],
     ['a run of every due app', {}],
   ])('POST /api/rotations (%s) that reaches no subscription answers 503 ScanFailed naming them, not "nothing is due"', async (_sentence, body) => {
-    sb.control.addFault({ operation: 'arm:*', subscriptionId: DEMO_SUBSCRIPTION_ID, status: 403, code: 'AuthorizationFailed', message: 'The client does not have authorization' });
-    const res = await fetch(`${host.apiUrl}/rotations`, { method: 'POST', headers: { 'x-functions-key': 'k', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    functionApp.sb.control.addFault({ operation: 'arm:*', subscriptionId: DEMO_SUBSCRIPTION_ID, status: 403, code: 'AuthorizationFailed', message: 'The client does not have authorization' });
+    const res = await fetch(`${functionApp.host.apiUrl}/rotations`, { method: 'POST', headers: { 'x-functions-key': 'k', 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(res.status).toBe(503);
     const error = ((await res.json()) as { error: { code: string; message: string } }).error;
     expect(error.code).toBe('ScanFailed');

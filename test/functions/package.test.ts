@@ -16,6 +16,7 @@ import { RUNTIME_EXTERNALS } from '../../scripts/bundle.mjs';
 // @ts-expect-error -- plain ES module script without declarations
 import { packageApp } from '../../scripts/package.mjs';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { callHealth } from '../helpers/builtEntry.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const azurite = useAzurite();
@@ -103,15 +104,9 @@ describe('the deployment package', () => {
     };
     // Loopback and closed: nothing is expected to be sent by a health call, and nothing could leave the machine.
     process.env.APPLICATIONINSIGHTS_CONNECTION_STRING = 'InstrumentationKey=00000000-0000-4000-8000-0000000000a1;IngestionEndpoint=https://127.0.0.1:9/';
-    process.env.AZURE_SUBSCRIPTION_IDS = '00000000-0000-4000-8000-000000000001';
-    process.env.AzureWebJobsStorage = azurite().connectionString;
-    process.env.ROTATION_TABLE = uniqueName('package');
-    const health = registrations.find((r) => r.name === 'health')!;
-    const request = new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/health' });
-    const response = (await health.handler(request, new InvocationContext({ functionName: 'health' }))) as { status: number; jsonBody?: unknown; body?: unknown };
+    const response = await callHealth(registrations, { connectionString: azurite().connectionString, table: uniqueName('package') });
     expect(response.status).toBe(200);
-    const body = (response.jsonBody ?? JSON.parse(String(response.body))) as { status: string; lastScan: unknown };
-    expect(body).toMatchObject({ status: 'ok', lastScan: null });
+    expect(response.json()).toMatchObject({ status: 'ok', lastScan: null });
     expect(stopped).toBe(1);
     expect(manager.worker).toBeUndefined();
     delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;

@@ -1,12 +1,12 @@
 // Stopping a rotation at every crash boundary and running again ends committed or rolled back, never half-way;
 // two rotators racing for one app; retirement after the grace period. One sandbox and one Azurite, one app per
 // case so the cases cannot disturb each other.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { createRotator, CRASH_BOUNDARIES, type Config, type CrashBoundary } from '../../src/core/index.js';
+import { describe, expect, it } from 'vitest';
+import { createRotator, CRASH_BOUNDARIES, type CrashBoundary } from '../../src/core/index.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { ageLeases } from '../helpers/leases.js';
-import { appRef, deps as makeDeps, independentApps, JumpingClock, sandboxConfig, SUB, VAULT, watch } from './world.js';
+import { useSandboxConfig } from '../helpers/sandboxConfig.js';
+import { appRef, deps as makeDeps, independentApps, JumpingClock, SUB, VAULT, watch } from './world.js';
 
 // Healthy apps reach every forward boundary; an app whose own downstream distrusts the new CA reaches the
 // verification retries and the rollback ones. Retirement's boundary is exercised by the retire test.
@@ -20,11 +20,9 @@ const LEASE_SECONDS = 60;
 const STOPPED_FOR_MS = 61 * 60 * 1000;
 const azurite = useAzurite();
 const clock = new JumpingClock();
-let sb: Sandbox;
-let config: Config;
-
-beforeAll(async () => {
-  sb = await startSandbox(
+const world = useSandboxConfig(
+  azurite,
+  () =>
     independentApps([
       ...FORWARD_BOUNDARIES.map((b) => ({ name: crashApp(b) })),
       ...ROLLBACK_BOUNDARIES.map((b) => ({ name: rollbackApp(b), calls: 'strict' as const })),
@@ -33,16 +31,11 @@ beforeAll(async () => {
       { name: 'retire-alone' },
       { name: 'retire-shared', neighbours: ['retire-neighbour'] },
     ]),
-  );
-  config = sandboxConfig(sb, azurite().connectionString, SUB, { LEASE_SECONDS: String(LEASE_SECONDS), RETIRE_AFTER_DAYS: '7' });
-}, 60_000);
-
-afterAll(async () => {
-  await sb?.stop();
-});
+  { LEASE_SECONDS: String(LEASE_SECONDS), RETIRE_AFTER_DAYS: '7' },
+);
 
 const rotatorFor = (faultHook?: (b: CrashBoundary) => Promise<void> | void) =>
-  createRotator(makeDeps(sb, config, { clock, ...(faultHook ? { faultHook } : {}) }), config);
+  createRotator(makeDeps(world.sb, world.config, { clock, ...(faultHook ? { faultHook } : {}) }), world.config);
 
 function crashingAt(boundary: CrashBoundary): { hook: (b: CrashBoundary) => void; fired: () => boolean } {
   let fired = false;
@@ -60,16 +53,16 @@ function crashingAt(boundary: CrashBoundary): { hook: (b: CrashBoundary) => void
 /** Whole: the settings, the loaded certificate and the record agree on one certificate, old or new. */
 async function expectWhole(name: string, expected: 'committed' | 'rolledBack') {
   const ref = appRef(name);
-  const oldTp = sb.control.thumbprint(`${VAULT}/${name}-client/0`);
-  const newTp = sb.control.thumbprint(`${VAULT}/${name}-client/latest`);
-  const records = await makeDeps(sb, config, { clock }).store.listForApp(`/subscriptions/${SUB}/resourceGroups/rg-${name}/providers/Microsoft.Web/sites/${name}`.toLowerCase(), 10);
+  const oldTp = world.sb.control.thumbprint(`${VAULT}/${name}-client/0`);
+  const newTp = world.sb.control.thumbprint(`${VAULT}/${name}-client/latest`);
+  const records = await makeDeps(world.sb, world.config, { clock }).store.listForApp(`/subscriptions/${SUB}/resourceGroups/rg-${name}/providers/Microsoft.Web/sites/${name}`.toLowerCase(), 10);
   const last = records[0];
   expect(records.every((r) => r.outcome !== undefined), 'no record left open').toBe(true);
   expect(last?.outcome, `${last?.reason} ${JSON.stringify(last?.steps.map((s) => s.step))}`).toBe(expected);
   const want = expected === 'committed' ? newTp : oldTp;
-  const settings = sb.control.appSettings(ref);
+  const settings = world.sb.control.appSettings(ref);
   expect(settings).toEqual({ WEBSITE_LOAD_CERTIFICATES: want, CLIENT_CERT_THUMBPRINT: want, OTHER: 'kept' });
-  expect(sb.control.loadedThumbprints(ref)).toEqual([want]);
+  expect(world.sb.control.loadedThumbprints(ref)).toEqual([want]);
 }
 
 describe('a rotation stopped at a crash boundary and run again', () => {
@@ -80,7 +73,7 @@ describe('a rotation stopped at a crash boundary and run again', () => {
     expect(crash.fired()).toBe(true);
     clock.jump(STOPPED_FOR_MS);
     // The stopped process's lease runs out on the Table service's clock too.
-    await ageLeases(config, STOPPED_FOR_MS);
+    await ageLeases(world.config, STOPPED_FOR_MS);
     const report = await rotatorFor().resumeOpen();
     expect(report.resumed.filter((r) => r.name === name).map((r) => r.outcome)).not.toContain('interrupted');
     await expectWhole(name, 'committed');
@@ -93,7 +86,7 @@ describe('a rotation stopped at a crash boundary and run again', () => {
     expect(crash.fired()).toBe(true);
     clock.jump(STOPPED_FOR_MS);
     // The stopped process's lease runs out on the Table service's clock too.
-    await ageLeases(config, STOPPED_FOR_MS);
+    await ageLeases(world.config, STOPPED_FOR_MS);
     await rotatorFor().resumeOpen();
     await expectWhole(name, 'rolledBack');
   }, 60_000);
@@ -103,7 +96,7 @@ describe('a rotation stopped at a crash boundary and run again', () => {
     await expect(rotatorFor(crash.hook).rotateApp('crash-again', { trigger: 'cli' })).rejects.toThrow('process stopped');
     clock.jump(STOPPED_FOR_MS);
     // The stopped process's lease runs out on the Table service's clock too.
-    await ageLeases(config, STOPPED_FOR_MS);
+    await ageLeases(world.config, STOPPED_FOR_MS);
     const again = await rotatorFor().rotateApp('crash-again', { trigger: 'cli' });
     expect(again.outcome, again.reason).toBe('committed');
     await expectWhole('crash-again', 'committed');
@@ -120,10 +113,10 @@ describe('two rotators (different owners) rotate one app at the same time', () =
     }).rotateApp('race', { trigger: 'cli' });
     await new Promise((resolve) => setTimeout(resolve, 0));
     let secondResult;
-    const w = watch(sb);
+    const w = watch(world.sb);
     for (let i = 0; i < 200 && !secondResult; i++) {
       // Wait until the first has its lease (its record exists) before the second starts.
-      const records = await makeDeps(sb, config, { clock }).store.listAll();
+      const records = await makeDeps(world.sb, world.config, { clock }).store.listAll();
       if (records.some((r) => r.app.site === 'race')) secondResult = await rotatorFor().rotateApp('race', { trigger: 'cli' });
       else await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -142,8 +135,8 @@ describe('retire', () => {
       const result = await rotatorFor().rotateApp(name, { trigger: 'cli' });
       expect(result.outcome, result.reason).toBe('committed');
     }
-    const names = () => sb.control.certificates(SUB).map((c) => c.name);
-    const w = watch(sb);
+    const names = () => world.sb.control.certificates(SUB).map((c) => c.name);
+    const w = watch(world.sb);
     const early = await rotatorFor().retireDue();
     expect(early.deleted).toEqual([]);
     expect(w.changes()).toEqual([]);
@@ -157,13 +150,13 @@ describe('retire', () => {
     expect(report.deleted.map((d) => d.name)).not.toContain('retire-shared-client-v0');
     // retire-neighbour (not opted in) still loads the old certificate of retire-shared's webspace: it stays.
     expect(names()).toContain('retire-shared-client-v0');
-    expect(sb.control.loadedThumbprints({ ...appRef('retire-shared'), site: 'retire-neighbour' })).toEqual([sb.control.thumbprint(`${VAULT}/retire-shared-client/0`)]);
+    expect(world.sb.control.loadedThumbprints({ ...appRef('retire-shared'), site: 'retire-neighbour' })).toEqual([world.sb.control.thumbprint(`${VAULT}/retire-shared-client/0`)]);
     // The certificates the rotated apps load now stay too.
     for (const name of ['retire-alone', 'retire-shared']) {
-      expect(sb.control.certificates(SUB).map((c) => c.thumbprint)).toContain(sb.control.thumbprint(`${VAULT}/${name}-client/latest`));
+      expect(world.sb.control.certificates(SUB).map((c) => c.thumbprint)).toContain(world.sb.control.thumbprint(`${VAULT}/${name}-client/latest`));
     }
     // The sweep after the crash finished the record the crash left without its retiredAt.
-    const store = makeDeps(sb, config, { clock }).store;
+    const store = makeDeps(world.sb, world.config, { clock }).store;
     const [alone] = (await store.listAll()).filter((r) => r.app.site === 'retire-alone');
     expect(alone?.retiredAt).toBeDefined();
   }, 60_000);

@@ -1,23 +1,16 @@
 // Staging first: a site whose staging slot is opted in and loads the same source has its slot rotated and
 // verified before its production slot. The slot runs the real app code, so it is the canary: when the new version
 // breaks the app, the slot is rolled back and production (and every other app) is never touched.
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox, type Scenario } from '../../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Scenario } from '../../sandbox/index.js';
 import type { SiteSpec } from '../../sandbox/scenario.js';
 import type { RotationRecord } from '../../src/core/records.js';
-import { fleet, names, outside, recorder, refOf, startFleetHost, stopFleetHost, type FleetHost } from '../../bench/rollout.js';
+import { fleet, names, outside, recorder, refOf } from '../../bench/rollout.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { useFleetHost } from '../helpers/fleetHost.js';
 
 const azurite = useAzurite();
-let sb: Sandbox | undefined;
-let fleetHost: FleetHost | undefined;
-
-afterEach(async () => {
-  await stopFleetHost(fleetHost);
-  fleetHost = undefined;
-  await sb?.stop();
-  sb = undefined;
-}, 60_000);
+const world = useFleetHost(azurite);
 
 /** Three apps on one source; app01 also lists its slots, and its `staging` slot is opted in on the same source. */
 function withStaging(staging: 'ok' | 'breaks'): Scenario {
@@ -32,8 +25,8 @@ const slotRef = { ...refOf('app01'), slot: 'staging' };
 
 describe('staging first', () => {
   it('a version that breaks the app: the staging slot is the canary and is rolled back; production and the others are never touched', async () => {
-    sb = await startSandbox(withStaging('breaks'));
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
+    const sb = await world.startSandbox(withStaging('breaks'));
+    const fleetHost = await world.startHost({ telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
     await fleetHost.host.invokeTimer('nightlyScan');
     const halted = await fleetHost.until((r) => r.status === 'halted');
 
@@ -43,8 +36,8 @@ describe('staging first', () => {
   }, 180_000);
 
   it('a good version: the slot is rotated and verified before production starts, then every app is', async () => {
-    sb = await startSandbox(withStaging('ok'));
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
+    const sb = await world.startSandbox(withStaging('ok'));
+    const fleetHost = await world.startHost({ telemetry: recorder().telemetry, settings: { ROLLOUT_SOAK_SECONDS: '0' } });
     // The plan shows the waves before anything goes out.
     const dryRun = await fleetHost.api('/rotations', { method: 'POST', body: JSON.stringify({ dryRun: true }) });
     expect(dryRun.body.rollouts[0]).toMatch(/^rollout [0-9a-f]{20} of https:\/\/127\.0\.0\.1:\d+\/certificates\/client \(new\):$/);

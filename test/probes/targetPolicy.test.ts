@@ -8,22 +8,12 @@ import { parseAllowedTargets, type ProbeTargetPolicy } from '../../src/core/prob
 import type { ClientCredential } from '../../src/core/ports.js';
 import { issueCertificate } from '../../src/crypto/index.js';
 import { HttpsProber } from '../../src/probes/prober.js';
-import { PIN_MS, ProbeTargetGate, type Resolver } from '../../src/probes/targetPolicy.js';
+import { PIN_MS, ProbeTargetGate } from '../../src/probes/targetPolicy.js';
 import { recordingPki, startRecordingTlsServer, type RecordingTlsServer } from '../helpers/recordingTlsServer.js';
+import { scriptedResolver } from '../helpers/scriptedResolver.js';
 
 function policy(allowList: string): ProbeTargetPolicy {
   return { allowed: parseAllowedTargets(allowList) as ProbeTargetPolicy['allowed'], maxTargets: 5 };
-}
-
-/** Answers from a list, one entry per call (the last one repeats), and counts the calls. */
-function scriptedResolver(...answers: LookupAddress[][]): Resolver & { calls: number } {
-  const resolver = (async () => {
-    const answer = answers[Math.min(resolver.calls, answers.length - 1)]!;
-    resolver.calls += 1;
-    return answer;
-  }) as unknown as Resolver & { calls: number };
-  resolver.calls = 0;
-  return resolver;
 }
 
 const v4 = (address: string): LookupAddress => ({ address, family: 4 });

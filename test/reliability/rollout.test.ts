@@ -2,49 +2,42 @@
 // rollout: the state in Table storage and the rotation records carry the rollout on, in a new host (a restarted
 // function app), and every app is rotated exactly once (restarts counted by the sandbox).
 import { QueueServiceClient } from '@azure/storage-queue';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../sandbox/index.js';
 import { createDependencies } from '../../src/composition.js';
 import { createRotator, loadConfig } from '../../src/core/index.js';
 import { decodeRotationMessage } from '../../src/azure/rotationQueue.js';
-import { fleet, names, outside, recorder, refOf, startFleetHost, stopFleetHost, type FleetHost } from '../../bench/rollout.js';
+import { fleet, names, outside, recorder, refOf } from '../../bench/rollout.js';
 import { uniqueName, useAzurite } from '../helpers/azurite.js';
+import { useFleetHost } from '../helpers/fleetHost.js';
 import type { CrashBoundary } from '../../src/core/boundaries.js';
 import { ShiftClock } from './world.js';
 
 const azurite = useAzurite();
 const APPS = 4;
 const SOAK_SECONDS = 600;
-let sb: Sandbox | undefined;
-let fleetHost: FleetHost | undefined;
+const world = useFleetHost(azurite);
 
-afterEach(async () => {
-  await stopFleetHost(fleetHost);
-  fleetHost = undefined;
-  await sb?.stop();
-  sb = undefined;
-}, 60_000);
-
-const everyAppOnceOnTheNewCertificate = (world: Sandbox) => {
-  const latest = world.control.thumbprint('kv-fleet/client/latest');
-  return outside(world, names(APPS), 0).map((a) => ({ name: a.name, restarts: a.restarts, onNew: a.loaded.includes(latest) }));
+const everyAppOnceOnTheNewCertificate = (sb: Sandbox) => {
+  const latest = sb.control.thumbprint('kv-fleet/client/latest');
+  return outside(sb, names(APPS), 0).map((a) => ({ name: a.name, restarts: a.restarts, onNew: a.loaded.includes(latest) }));
 };
 
 describe('a rollout interrupted between waves', () => {
   it('a host that stops while a wave soaks: the next host sends the next waves once the soak has passed, each app rotated once', async () => {
-    sb = await startSandbox(fleet(APPS, 'ok'));
+    const sb = await world.startSandbox(fleet(APPS, 'ok'));
     const table = uniqueName('rollcrash');
     const queue = uniqueName('rollcrash');
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, table, queue, settings: { ROLLOUT_SOAK_SECONDS: String(SOAK_SECONDS) } });
+    let fleetHost = await world.startHost({ telemetry: recorder().telemetry, table, queue, settings: { ROLLOUT_SOAK_SECONDS: String(SOAK_SECONDS) } });
     await fleetHost.host.invokeTimer('nightlyScan');
     const soaking = await fleetHost.until((r) => r.waves[0]!.finishedAt !== undefined);
     await fleetHost.host.invokeTimer('verifyRotations'); // inside the soak: sends nothing
     expect((await fleetHost.rollouts())[0]!.waves[1]!.queuedAt).toBeUndefined();
-    await stopFleetHost(fleetHost); // the function app restarts (a deployment, an instance recycled)
+    await world.stopHost(); // the function app restarts (a deployment, an instance recycled)
 
     const clock = new ShiftClock();
     const { telemetry, events } = recorder();
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry, table, queue, clock, settings: { ROLLOUT_SOAK_SECONDS: String(SOAK_SECONDS) } });
+    fleetHost = await world.startHost({ telemetry, table, queue, clock, settings: { ROLLOUT_SOAK_SECONDS: String(SOAK_SECONDS) } });
     for (let wave = 1; wave < soaking.waves.length; wave += 1) {
       clock.advance((SOAK_SECONDS + 1) * 1000);
       await fleetHost.host.invokeTimer('verifyRotations');
@@ -64,11 +57,11 @@ describe('a worker that rotated its app and died before reporting to the rollout
     ['its message is lost: the verify timer settles the app from its rotation record and sends the next wave', 'lost'],
     ['its message comes back: the second run finds the app rotated and reports the first run’s record', 'redelivered'],
   ] as const)('%s', async (_s, fate) => {
-    sb = await startSandbox(fleet(APPS, 'ok'));
+    const sb = await world.startSandbox(fleet(APPS, 'ok'));
     const table = uniqueName('rollworker');
     const queueName = uniqueName('rollworker');
     const settings = { ROLLOUT_SOAK_SECONDS: '0', LEASE_SECONDS: '60' };
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, table, queue: queueName, settings, queues: false });
+    let fleetHost = await world.startHost({ telemetry: recorder().telemetry, table, queue: queueName, settings, queues: false });
     await fleetHost.host.invokeTimer('nightlyScan');
     const [rollout] = await fleetHost.rollouts();
     const canary = rollout!.waves[0]!.apps[0]!;
@@ -82,10 +75,10 @@ describe('a worker that rotated its app and died before reporting to the rollout
     const result = await createRotator(deps, config).rotateApp(canary.appId, { trigger: 'queue' });
     expect(result.outcome).toBe('committed');
     if (fate === 'lost') await queue.clearMessages();
-    await stopFleetHost(fleetHost);
+    await world.stopHost();
 
     const clock = new ShiftClock();
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, table, queue: queueName, settings, clock, queues: fate === 'redelivered' });
+    fleetHost = await world.startHost({ telemetry: recorder().telemetry, table, queue: queueName, settings, clock, queues: fate === 'redelivered' });
     if (fate === 'lost') {
       // Within a lease of the wave being queued the worker may still report; after it, the records are asked.
       await fleetHost.host.invokeTimer('verifyRotations');
@@ -110,7 +103,7 @@ describe('the canary crashes mid-rotation', () => {
     ['after its settings were written', 'afterSwitch'],
     ['verified, before the commit was written', 'beforeCommit'],
   ] as const)('%s: the verify timer finishes it, the rollout settles from its record and every wave goes out', async (_s, boundary) => {
-    sb = await startSandbox(fleet(APPS, 'ok'));
+    const sb = await world.startSandbox(fleet(APPS, 'ok'));
     let crashed = false;
     const faultHook = (at: CrashBoundary) => {
       if (at === boundary && !crashed) {
@@ -118,7 +111,7 @@ describe('the canary crashes mid-rotation', () => {
         throw new Error(`simulated crash at ${at}`);
       }
     };
-    fleetHost = await startFleetHost(sb, azurite().connectionString, { telemetry: recorder().telemetry, faultHook, settings: { ROLLOUT_SOAK_SECONDS: '0', LEASE_SECONDS: '60' } });
+    const fleetHost = await world.startHost({ telemetry: recorder().telemetry, faultHook, settings: { ROLLOUT_SOAK_SECONDS: '0', LEASE_SECONDS: '60' } });
     await fleetHost.host.invokeTimer('nightlyScan');
     await fleetHost.untilRecords(1, (r) => r.outcome === undefined && crashed);
     const canary = (await fleetHost.rollouts())[0]!.waves[0]!.apps[0]!;

@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { startSandbox, demoScenario, DEMO_SUBSCRIPTION_ID, type Sandbox } from '../../sandbox/index.js';
 import type { Scenario } from '../../sandbox/scenario.js';
 import { createDependencies, type Dependencies } from '../../src/composition.js';
-import { createRotator, loadConfig, type Config, type RotationResult, type ScanReport, type RetireReport } from '../../src/core/index.js';
+import { createRotator, type Config, type RotationResult, type ScanReport, type RetireReport } from '../../src/core/index.js';
 import type { Clock } from '../../src/core/ports.js';
 import type { AppTelemetry } from '../../src/telemetry/index.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { startIngestion, type CapturedItem, type IngestionEndpoint } from '../helpers/ingestion.js';
+import { sandboxConfig } from '../integration/world.js';
 
 const DAY_MS = 86_400_000;
 const SUB = DEMO_SUBSCRIPTION_ID;
@@ -135,23 +136,7 @@ beforeAll(async () => {
   sb = await startSandbox(telemetryScenario());
   ingestion = await startIngestion();
   telemetry = ingestion.createTelemetry({ roleName: 'mtls-rotator-scenarios' });
-  config = loadConfig({
-    AZURE_SUBSCRIPTION_IDS: SUB,
-    ARM_ENDPOINT: sb.armEndpoint,
-    AZURE_CREDENTIAL: 'static',
-    AZURE_STATIC_TOKEN: sb.token,
-    KEYVAULT_CHALLENGE_VERIFICATION: 'false',
-    KEYVAULT_ALLOWED_HOSTS: '127.0.0.1',
-    AzureWebJobsStorage: azurite().connectionString,
-    ROTATION_TABLE: `telemetry${Date.now().toString(36)}`,
-    PROBE_WARMUP_SECONDS: '0',
-    // The sandbox's downstreams listen on loopback, which the probe target policy refuses unless allow-listed.
-    PROBE_ALLOWED_TARGETS: '127.0.0.1',
-    PROBE_BACKOFF_SECONDS: '1',
-    // Enough attempts that an app still restarting under load is not mistaken for a failure.
-    PROBE_ATTEMPTS: '3',
-    PROBE_TIMEOUT_SECONDS: '5',
-  });
+  config = sandboxConfig(sb, azurite().connectionString, SUB, { ROTATION_TABLE: `telemetry${Date.now().toString(36)}` });
   // Retirement waits RETIRE_AFTER_DAYS after an outcome: the clock jumps past it instead of the test waiting.
   const clock: Clock = { now: () => new Date(Date.now() + jumpMs), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 

@@ -6,7 +6,6 @@
 //
 // Measured from the outside: the recording TLS server's own log (every TCP connection, every client certificate),
 // the network guard's log of attempts beyond loopback, and the sandbox's request log for ARM writes.
-import type { LookupAddress } from 'node:dns';
 import { startSandbox, type Sandbox } from '../../../sandbox/index.js';
 import { startAzurite, type Azurite } from '../../../sandbox/azurite.js';
 import { createDependencies, type Dependencies } from '../../../src/composition.js';
@@ -19,6 +18,7 @@ import { ProbeTargetGate, type Resolver } from '../../../src/probes/targetPolicy
 import { uniqueName } from '../../helpers/azurite.js';
 import { blockedAttempts } from '../../helpers/network-guard.js';
 import { recordingPki, startRecordingTlsServer, type RecordingTlsServer } from '../../helpers/recordingTlsServer.js';
+import { scriptedResolver } from '../../helpers/scriptedResolver.js';
 import { independentApps, sandboxConfig, SUB, watch } from '../../integration/world.js';
 import { defineAttacks, type AttackOutcome } from '../harness.js';
 
@@ -103,17 +103,6 @@ async function rotateAndMeasure(world: World, app: string, refusal: RegExp, reso
   };
 }
 
-/** Answers from a table, counting the calls (the network guard allows no real look-up but `localhost`). */
-function tableResolver(...answers: LookupAddress[][]): Resolver & { calls: number } {
-  const resolver = (async () => {
-    const answer = answers[Math.min(resolver.calls, answers.length - 1)]!;
-    resolver.calls += 1;
-    return answer;
-  }) as unknown as Resolver & { calls: number };
-  resolver.calls = 0;
-  return resolver;
-}
-
 const attack = (name: string, app: string, refusal: RegExp = STATIC_REFUSAL, resolver?: () => Resolver) => ({
   name,
   attempt: (world: World) => rotateAndMeasure(world, app, refusal, resolver?.()),
@@ -181,7 +170,7 @@ export default defineAttacks<World>({
       'the probe tag is a name that resolves to one public and one loopback address',
       'pt-split-answer',
       RESOLVED_REFUSAL,
-      () => tableResolver([{ address: '20.50.2.1', family: 4 }, { address: '127.0.0.1', family: 4 }]),
+      () => scriptedResolver([{ address: '20.50.2.1', family: 4 }, { address: '127.0.0.1', family: 4 }]),
     ),
     attack('the health tag tries to turn the via-app probe to another host (/\\127.0.0.1:PORT/x)', 'pt-health-escape', /tag mtls-rotation-health: /),
     {
@@ -189,7 +178,7 @@ export default defineAttacks<World>({
       async attempt(world) {
         // Only the partner's address is allowed; the name's second answer is the attacker's server on loopback.
         const config = attackConfig(world.sb, world.azurite, { PROBE_ALLOWED_TARGETS: '127.0.0.2' });
-        const resolver = tableResolver([{ address: '127.0.0.2', family: 4 }], [{ address: '127.0.0.1', family: 4 }]);
+        const resolver = scriptedResolver([{ address: '127.0.0.2', family: 4 }], [{ address: '127.0.0.1', family: 4 }]);
         // The production prober and gate, trusting the recording servers' CA (the partner's certificate is from it).
         const prober = new HttpsProber({
           timeoutMs: config.probeTimeoutSeconds * 1000,
