@@ -114,8 +114,11 @@ if (wanted('rollout')) {
   details.rollout = r.detail;
   console.log(r.blastRadius);
   console.log(r.canary);
+  console.log(r.canaryNoSoak);
   report({ name: 'canary rollout: apps restarted onto a version that breaks them, of 20 sharing its source', value: r.restarted, target: '1', met: r.restarted === 1 });
   report({ name: 'canary rollout: 20 apps of one source, good version, wall / one app (restart 15 s, warm-up 16 s, soak 1 s)', value: round(r.wallOverOne), target: '≤ 3', met: r.wallOverOne <= 3 });
+  report({ name: 'canary rollout: the same with the soak scaled to 0', value: round(r.wallOverOneNoSoak), target: 'comparison', met: null });
+  report({ name: 'canary rollout: least possible wall / one app with these waves, (scan + W × (one app − scan)) / one app', value: round(r.leastPossible), target: 'comparison', met: null });
 }
 
 if (wanted('events')) {

@@ -117,7 +117,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       newBatchThreshold:
         options.queues?.newBatchThreshold ?? hostJson.queues.newBatchThreshold ?? Math.floor((options.queues?.batchSize ?? hostJson.queues.batchSize) / 2),
       minPollingIntervalMs: options.queues?.minPollingIntervalMs ?? 100,
-      // The host's default is a minute; locally a queue the demo just filled should not sit idle that long.
+      // host.json sets 2 s (the extension's own default is a minute); without it, locally, the same.
       maxPollingIntervalMs: options.queues?.maxPollingIntervalMs ?? hostJson.queues.maxPollingIntervalMs ?? 2_000,
       leaseSeconds: options.queues?.leaseSeconds ?? 60,
     };

@@ -90,7 +90,7 @@ describe('resolveSettingReferences', () => {
 describe('host.json', () => {
   it("reads the repository's host.json queue settings", () => {
     const hostJson = readHostJson(path.resolve('host.json'));
-    expect(hostJson).toEqual({ routePrefix: 'api', queues: { maxDequeueCount: 5, visibilityTimeoutSeconds: 30, batchSize: 8, newBatchThreshold: 4 } });
+    expect(hostJson).toEqual({ routePrefix: 'api', queues: { maxDequeueCount: 5, visibilityTimeoutSeconds: 30, batchSize: 8, newBatchThreshold: 4, maxPollingIntervalMs: 2000 } });
   });
 
   it('takes a custom route prefix and polling interval, and defaults without a file', () => {

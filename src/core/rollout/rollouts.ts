@@ -401,6 +401,20 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
       });
     },
 
+    /**
+     * The queue trigger asks before rotating a rollout's app. A message outlives the decision that sent it: an
+     * operator's abort, a newer version's rollout (which would otherwise see this app rotated to its version before
+     * its own canary) or a halt stops the messages still in the queue, not only the waves not yet sent.
+     */
+    async admits(ref: RolloutRef): Promise<{ admitted: true } | { admitted: false; why: string }> {
+      const found = await deps.rollouts.get(ref.id);
+      if (!found) return { admitted: false, why: `rollout ${ref.id} does not exist (the rotation table was replaced?); the next nightly run plans the app again` };
+      const { status } = found.rollout;
+      if (status === 'running' || status === 'completed') return { admitted: true };
+      const next = status === 'halted' ? `; promote or abort it (POST /api/rollouts/${ref.id}/promote|abort)` : '';
+      return { admitted: false, why: `rollout ${ref.id} is ${status}${next}` };
+    },
+
     /** The verify timer's hook: settles, soaks and sends the next waves; repeats urgent halts once a day. */
     async advanceAll(): Promise<Rollout[]> {
       const out: Rollout[] = [];

@@ -50,6 +50,13 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
     let message: RotationQueueMessage | undefined;
     try {
       message = typeof queueItem === 'string' ? decodeRotationMessage(queueItem) : validateRotationMessage(queueItem);
+      if (message.rollout) {
+        const gate = await rolloutsOf(invocation, message.requestId, message.requestedBy).admits(message.rollout);
+        if (!gate.admitted) {
+          context.log(`rotate ${message.appId}: not rotated, ${gate.why}`);
+          return;
+        }
+      }
       const result = await rotator.rotateApp(message.appId, { trigger: 'queue', ...(message.caller ? { requestedBy: message.caller } : {}) });
       // An interrupted rotation keeps its open record; the verify timer resumes it. Retrying the message would
       // only find that record's lease.
