@@ -222,15 +222,18 @@ export interface CanaryRollout {
   records: RotationRecord[];
   events: RecordedEvent[];
   wallMs: number;
-  /** From the nightly timer's start to the canary's message: the scan, planned once for the whole rollout. */
+  /** The nightly timer's run (scan, plan, rollout created, canary queued), once for the whole rollout. */
   scanMs: number;
   oneAppMs: number;
+  /** The nightly timer's run in the one-app world. */
+  oneAppScanMs: number;
   allAtOnceMs: number;
   /**
-   * The least X waves allow: each wave is at best one app's rotation without the scan (the restart and warm-up it
-   * must wait for before the next wave may go), the scan once: (scan + W × (one app − scan)) / one app.
+   * What X would be if each wave took exactly one app's rotation after its nightly run (queue, switch, restart, the
+   * warm-up the next wave must wait for, verification) and nothing else, the rollout's own nightly run once:
+   * (scan + W × (one app − its scan)) / one app.
    */
-  leastPossible: number;
+  eachWaveOneApp: number;
 }
 
 /**
@@ -260,7 +263,7 @@ export async function measureCanaryRollout(
   soakSeconds = 1,
   timing: RolloutTiming = ROLLOUT_TEST_TIMING,
   /** The one-app and all-at-once runs of an earlier measurement with the same timing (they do not depend on the soak). */
-  baselines?: { oneAppMs: number; allAtOnceMs: number },
+  baselines?: { oneAppMs: number; oneAppScanMs: number; allAtOnceMs: number },
 ): Promise<CanaryRollout> {
   const timed = { PROBE_WARMUP_SECONDS: String(timing.warmupSeconds), PROBE_TIMEOUT_SECONDS: '10' };
   const sandboxChild = await buildBenchChild('sandboxChild');
@@ -269,7 +272,7 @@ export async function measureCanaryRollout(
   const world = await startWorld(count);
   const sb = world.ready;
   let fleetHost: FleetHost | undefined;
-  let result: Omit<CanaryRollout, 'line' | 'oneAppMs' | 'allAtOnceMs' | 'leastPossible'>;
+  let result: Omit<CanaryRollout, 'line' | 'oneAppMs' | 'oneAppScanMs' | 'allAtOnceMs' | 'eachWaveOneApp'>;
   try {
     const { telemetry, events } = recorder();
     fleetHost = await startFleetHost(sb, connectionString, { telemetry, settings: { ...timed, ROLLOUT_SOAK_SECONDS: String(soakSeconds) }, verifyEverySecond: true });
@@ -277,17 +280,17 @@ export async function measureCanaryRollout(
     const since = await lastSeq(sb);
     const started = Date.now();
     await fleetHost.host.invokeTimer('nightlyScan');
+    const scanMs = Date.now() - started;
     const rollout = await fleetHost.until((r) => r.status !== 'running', 240_000);
     const wallMs = Date.now() - started;
     const records = ((await fleetHost.api('/rotations?limit=500')).body as { rotations: RotationRecord[] }).rotations;
     const committed = (await outsideRemote(sb, names(count), since)).filter((a) => a.loaded.includes(newThumbprint) && a.restarts === 1).length;
-    const scanMs = Date.parse(rollout.waves[0]!.queuedAt!) - started;
     result = { committed, rollout, records, events, wallMs, scanMs };
   } finally {
     await stopFleetHost(fleetHost);
     await world.stop();
   }
-  const baseline = async (apps: number): Promise<number> => {
+  const baseline = async (apps: number): Promise<{ ms: number; scanMs: number }> => {
     const other = await startWorld(apps);
     let host: FleetHost | undefined;
     try {
@@ -295,24 +298,27 @@ export async function measureCanaryRollout(
       host = await startFleetHost(other.ready, connectionString, { telemetry: recorder().telemetry, settings: { ...timed, ROLLOUT_WAVES: 'off' }, verifyEverySecond: true });
       const t0 = Date.now();
       await host.host.invokeTimer('nightlyScan');
+      const scanMs = Date.now() - t0;
       await host.untilRecords(apps, (r) => r.outcome === 'committed');
-      return Date.now() - t0;
+      return { ms: Date.now() - t0, scanMs };
     } finally {
       await stopFleetHost(host);
       await other.stop();
     }
   };
-  const oneAppMs = baselines?.oneAppMs ?? (await baseline(1));
-  const allAtOnceMs = baselines?.allAtOnceMs ?? (await baseline(count));
+  const one = baselines ? { ms: baselines.oneAppMs, scanMs: baselines.oneAppScanMs } : await baseline(1);
+  const oneAppMs = one.ms;
+  const oneAppScanMs = one.scanMs;
+  const allAtOnceMs = baselines?.allAtOnceMs ?? (await baseline(count)).ms;
   const { rollout, wallMs, committed, scanMs } = result;
-  const leastPossible = (scanMs + rollout.waves.length * (oneAppMs - scanMs)) / oneAppMs;
+  const eachWaveOneApp = (scanMs + rollout.waves.length * (oneAppMs - oneAppScanMs)) / oneAppMs;
   const waves = rollout.waves.map((w) => `${w.apps.length} in ${((Date.parse(w.finishedAt ?? '') - Date.parse(w.queuedAt ?? '')) / 1000).toFixed(1)} s`).join(', ');
   const line =
     `canary rollout: ${committed} of ${count} committed in ${rollout.waves.length} waves, wall = ${(wallMs / oneAppMs).toFixed(2)} × one app ` +
     `(${(wallMs / 1000).toFixed(1)} s; one app ${(oneAppMs / 1000).toFixed(1)} s; all ${count} at once ${(allAtOnceMs / 1000).toFixed(1)} s = ${(allAtOnceMs / oneAppMs).toFixed(2)} × one app; ` +
-    `waves ${waves}; scan ${(scanMs / 1000).toFixed(1)} s; least possible ${leastPossible.toFixed(2)} × one app; ` +
+    `waves ${waves}; nightly run ${(scanMs / 1000).toFixed(2)} s (one app's ${(oneAppScanMs / 1000).toFixed(2)} s); every wave as long as one app: ${eachWaveOneApp.toFixed(2)} × one app; ` +
     `restarts ${timing.restartMs / 1000} s, warm-up ${timing.warmupSeconds} s, soak scaled from 1800 s to ${soakSeconds} s)`;
-  return { ...result, line, oneAppMs, allAtOnceMs, leastPossible };
+  return { ...result, line, oneAppMs, oneAppScanMs, allAtOnceMs, eachWaveOneApp };
 }
 
 /**
@@ -326,7 +332,7 @@ export async function measureRolloutFigures(): Promise<{
   restarted: number;
   wallOverOne: number;
   wallOverOneNoSoak: number;
-  leastPossible: number;
+  eachWaveOneApp: number;
   detail: Record<string, unknown>;
 }> {
   const azurite = await startAzurite();
@@ -341,7 +347,7 @@ export async function measureRolloutFigures(): Promise<{
       restarted: blast.restarted.length,
       wallOverOne: canary.wallMs / canary.oneAppMs,
       wallOverOneNoSoak: noSoak.wallMs / noSoak.oneAppMs,
-      leastPossible: noSoak.leastPossible,
+      eachWaveOneApp: noSoak.eachWaveOneApp,
       detail: {
         blastRadius: blast.line,
         canary: canary.line,
