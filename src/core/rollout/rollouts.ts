@@ -5,6 +5,7 @@ import type { AppPlan } from '../decision/plan.js';
 import type { Clock } from '../ports.js';
 import type { Telemetry } from '../events.js';
 import type { Logger } from '../logger.js';
+import { mapLimit } from '../concurrency.js';
 import { ConflictError, NotFoundError, RotatorError } from '../errors.js';
 import type { RotationRecord, RotationStore } from '../records.js';
 import { versionIdOf } from '../sources/sourceRef.js';
@@ -99,6 +100,7 @@ function groupKey(app: DueApp): { source: string; candidate: string; thumbprint:
 }
 
 const OPTIMISTIC_ATTEMPTS = 20;
+const SEND_CONCURRENCY = 8;
 const DAY_MS = 86_400_000;
 /** Records started a little before the wave was queued (another instance's clock) still count for it. */
 const RECORD_SLACK_MS = 60_000;
@@ -123,10 +125,9 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
 
   const sendWave = async (rollout: Rollout, index: number, reason: string): Promise<void> => {
     const wave = rollout.waves[index]!;
-    for (const app of wave.apps) {
-      if (app.state !== 'pending' && app.state !== 'queued') continue;
-      await deps.queue(app.appId, reason, { id: rollout.id, wave: index });
-    }
+    const apps = wave.apps.filter((app) => app.state === 'pending' || app.state === 'queued');
+    // A few sends at a time: a wave of hundreds sent one by one would start its last app seconds after its first.
+    await mapLimit(apps, SEND_CONCURRENCY, (app) => deps.queue(app.appId, reason, { id: rollout.id, wave: index }));
   };
 
   const dimensions = (rollout: Rollout) => ({
