@@ -104,6 +104,8 @@ export interface RotationRecord {
   dryRun?: boolean;
   /** The caller who asked for this rotation (or, with `rollbackOf`, this rollback) through the API. */
   requestedBy?: RequestedBy;
+  /** The canary rollout and its wave (0-based) that queued this rotation; absent for one that went on its own. */
+  rollout?: { id: string; wave: number };
   /** The caller who asked through the API to roll this (still open) rotation back. */
   rollbackRequestedBy?: RequestedBy;
   /** Set on the record of a rollback of an already committed rotation: the id of that rotation. */

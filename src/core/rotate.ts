@@ -83,6 +83,8 @@ export interface RotateOptions {
   candidateReads?: CandidateReads;
   /** The API caller who asked for it (recorded in the record and its telemetry). */
   requestedBy?: RequestedBy;
+  /** The rollout wave that queued it (recorded in the record and its telemetry). */
+  rollout?: { id: string; wave: number };
 }
 
 /** Resume attempts after which a rotation stops retrying and rolls back (or fails). */
@@ -180,6 +182,7 @@ export async function rotateScannedApp(
     }
 
     const record = newRecord(deps, current, currentPlan.due, options.trigger, options.requestedBy);
+    if (options.rollout) record.rollout = { id: options.rollout.id, wave: options.rollout.wave };
     await deps.store.create(record);
     deps.telemetry.event('RotationStarted', dimensionsOf(record, { reason: record.bindings.map((b) => b.reason).join(',') }));
     deps.logger.info(`rotation ${record.id} of ${current.name} started`, {

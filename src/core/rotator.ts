@@ -42,6 +42,8 @@ export interface RotateAppOptions {
   dryRun?: boolean;
   /** Rotate even when up to date, if Key Vault has a different, acceptable version. */
   force?: boolean;
+  /** The rollout wave whose message this is (kept in the record and its telemetry). */
+  rollout?: { id: string; wave: number };
 }
 
 export interface RotateDueOptions {
@@ -236,6 +238,7 @@ export function createRotator(deps: RotatorDeps, config: Config): Rotator {
             ...(options.dryRun ? { dryRun: true } : {}),
             ...(options.force ? { force: true } : {}),
             ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+            ...(options.rollout ? { rollout: options.rollout } : {}),
           });
         // FleetBusyError propagates: the queue retries the message rather than dropping the rotation.
         return needsSlot(app, options.dryRun) ? withRotationSlot(deps, ownerOf(deps), rotate) : rotate();

@@ -48,6 +48,14 @@ describe('a canary rollout over twenty apps that share one source', () => {
       const starts = r.rollout.waves[i]!.apps.map((a) => Date.parse(r.records.find((rec) => rec.id === a.rotationId)!.startedAt));
       expect(Math.min(...starts)).toBeGreaterThanOrEqual(previousEnd + 1000);
     }
+    // Each record and its telemetry name the rollout and the wave that queued it.
+    for (const [index, wave] of r.rollout.waves.entries()) {
+      for (const app of wave.apps) {
+        expect(r.records.find((rec) => rec.id === app.rotationId)!.rollout, app.name).toEqual({ id: r.rollout.id, wave: index });
+        const committed = r.events.find((e) => e.name === 'RotationCommitted' && e.dimensions.rotationId === app.rotationId);
+        expect(committed?.dimensions, app.name).toMatchObject({ rolloutId: r.rollout.id, wave: index + 1 });
+      }
+    }
     expect(r.events.filter((e) => e.name === 'RolloutWaveQueued')).toHaveLength(3);
     expect(r.events.filter((e) => e.name === 'RolloutHalted')).toHaveLength(0);
   }, 400_000);

@@ -144,7 +144,13 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
     const since = Date.parse(wave.queuedAt) - RECORD_SLACK_MS;
     const records = await deps.rotations.listForApp(app.appId, 10);
     return records.find(
-      (r) => Date.parse(r.startedAt) >= since && !r.dryRun && r.rollbackOf === undefined && r.bindings.some((b) => rollout.candidate.split(' ').includes(versionIdOf(b.source))),
+      (r) =>
+        Date.parse(r.startedAt) >= since &&
+        !r.dryRun &&
+        r.rollbackOf === undefined &&
+        // A record of another rollout (a superseded one's late worker) is not this one's answer.
+        (r.rollout === undefined || r.rollout.id === rollout.id) &&
+        r.bindings.some((b) => rollout.candidate.split(' ').includes(versionIdOf(b.source))),
     );
   };
 

@@ -155,6 +155,8 @@ export function dimensionsOf(record: RotationRecord, extra: Dimensions = {}): Di
     trigger: record.trigger,
     ...callerDimensions('requestedBy', record.requestedBy),
     ...callerDimensions('rollbackRequestedBy', record.rollbackRequestedBy),
+    // The wave counted from 1, as the plan and the API show it.
+    ...(record.rollout ? { rolloutId: record.rollout.id, wave: record.rollout.wave + 1 } : {}),
     verification: record.verification,
     failureKind: record.failureKind,
     ...extra,

@@ -57,7 +57,11 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
           return;
         }
       }
-      const result = await rotator.rotateApp(message.appId, { trigger: 'queue', ...(message.caller ? { requestedBy: message.caller } : {}) });
+      const result = await rotator.rotateApp(message.appId, {
+        trigger: 'queue',
+        ...(message.caller ? { requestedBy: message.caller } : {}),
+        ...(message.rollout ? { rollout: message.rollout } : {}),
+      });
       // An interrupted rotation keeps its open record; the verify timer resumes it. Retrying the message would
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
