@@ -201,9 +201,14 @@ describe('storage queue', () => {
     expect(poisoned.map((m) => m.messageText)).toEqual([original]);
     const attempts = events.filter((e) => e.fn === 'work' && (e.input as { id?: string }).id === 'poison-1').map((e) => e.dequeueCount);
     expect(attempts).toEqual([1, 2, 3, 4, 5]);
+    // The host copies the message to the poison queue, then deletes the original and logs it: the copy can be seen
+    // a moment before the delete and the log line.
+    const moved = await waitFor('the host to log the move', () =>
+      lines.find((l) => l.includes(`moved to '${queueName}-poison' after 5 failed attempts`)),
+    );
+    expect(moved).toContain('poison');
     const props = await queue.getProperties();
     expect(props.approximateMessagesCount).toBe(0);
-    expect(lines.some((l) => l.includes(`moved to '${queueName}-poison' after 5 failed attempts`))).toBe(true);
   });
 
   // The queue extension decodes base64 (its default messageEncoding) before any function runs; plain JSON dropped
