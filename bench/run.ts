@@ -122,7 +122,7 @@ if (wanted('rollout')) {
 }
 
 if (wanted('events')) {
-  // Issue 16: a new Key Vault version reaches its app through Event Grid without a scan (bench/events.ts).
+  // Event-driven rotation: a new Key Vault version reaches its app through Event Grid without a scan (bench/events.ts).
   const latency = await measureEventLatency(100, 20);
   details.eventLatency = latency.detail;
   const met = latency.p99Seconds <= 60 && latency.fleetListings === 0 && latency.started === latency.events;

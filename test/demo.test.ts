@@ -39,7 +39,7 @@ describe('npm start -- --once', () => {
     // The second run does not roll billing's failed version out again.
     expect(output).toMatch(/^  billing: not retried: CandidateRejected \(a newer Key Vault version or force clears it\)/m);
     expect(output).not.toMatch(/restarted \d+ time\(s\) by the second run|rotated again by the second run/);
-    // Issue 17: a source shared by five apps whose new version breaks them: only the canary was restarted onto it.
+    // Canary rollout: a source shared by five apps whose new version breaks them: only the canary was restarted onto it.
     expect(output).toMatch(/^ {2}wave 1 of 3: app\d\d \(canary\) rolledBack$/m);
     expect(output).toContain('Blast radius: 1 of 5 apps restarted onto the bad certificate, 4 untouched, alert raised');
     expect(output).toContain('Every outcome the demo scenario expects happened.');

@@ -1,4 +1,4 @@
-// Issue 17's "done when": twenty apps load one Key Vault certificate. Through the real function app (nightly timer →
+// The canary rollout's measures: twenty apps load one Key Vault certificate. Through the real function app (nightly timer →
 // queue → rotateApp, the verify timer between waves) over the sandbox and Azurite (bench/rollout.ts, which
 // `npm run bench` runs too):
 // - a new version that breaks the apps' own outbound call restarts one app onto it (the canary, rolled back), the
