@@ -18,7 +18,7 @@ import type { Telemetry } from '../events.js';
 import { parseAppId } from '../identity.js';
 import type { Logger } from '../logger.js';
 import type { AppPlan, Plan } from '../decision/plan.js';
-import { dueAppOf, type DispatchReport, type DueApp } from '../rollout/rollouts.js';
+import { dueAppOf, type DispatchOptions, type DispatchReport, type DueApp } from '../rollout/rollouts.js';
 import type { CertificateSource, Clock, KeyVaultCertificateVersion } from '../ports.js';
 import { getTag, sourceKeyOf, sourceUrlOf, tagNames } from '../tags.js';
 import { sameThumbprint } from '../thumbprints.js';
@@ -40,7 +40,7 @@ export interface CertificateEventDeps {
    * The nightly fan-out's rollout dispatch (src/core/rollout/rollouts.ts): queues a lone app directly, forms or joins
    * the rollout of apps due for the same version and queues only its current wave.
    */
-  dispatch(due: readonly DueApp[], reasonOf: (app: DueApp) => string): Promise<DispatchReport>;
+  dispatch(due: readonly DueApp[], reasonOf: (app: DueApp) => string, options?: DispatchOptions): Promise<DispatchReport>;
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
@@ -130,7 +130,7 @@ export async function handleCertificateEvent(deps: CertificateEventDeps, config:
     }
   });
   const claimed = checked.filter((c): c is Claimed => 'claimed' in c);
-  const dispatched = await dispatchClaimed(deps, event, claimed);
+  const dispatched = await dispatchClaimed(deps, event, claimed, entries.length);
   const apps = checked.map((c) => ('claimed' in c ? dispatched.get(c.app.appId)! : c));
   const outcome: CertificateEventOutcome = { eventId: event.id, outcome: 'handled', latestVersion: latest.version, superseded, apps };
   deps.logger.info(
@@ -203,7 +203,7 @@ async function checkApp(
  * invocation fails, Event Grid delivers again, and the retry dispatches them (a wave queued twice is harmless: the
  * rotation's lease and records make the second message find the app done).
  */
-async function dispatchClaimed(deps: CertificateEventDeps, event: CertificateEvent, claimed: readonly Claimed[]): Promise<Map<string, AppEventResult>> {
+async function dispatchClaimed(deps: CertificateEventDeps, event: CertificateEvent, claimed: readonly Claimed[], boundApps: number): Promise<Map<string, AppEventResult>> {
   const results = new Map<string, AppEventResult>();
   if (claimed.length === 0) return results;
   let report: DispatchReport;
@@ -212,6 +212,9 @@ async function dispatchClaimed(deps: CertificateEventDeps, event: CertificateEve
     report = await deps.dispatch(
       claimed.map((c) => c.app),
       (app) => reasons.get(app.appId) ?? 'eventgrid',
+      // Duplicate deliveries claim the bound apps between them: one that claimed a single app of a shared source
+      // must not send it straight to the queue, ahead of the canary another delivery picks.
+      { alone: () => boundApps < 2 },
     );
   } catch (error) {
     await Promise.all(claimed.map((c) => deps.index.release(c.app.appId, c.target).catch(() => undefined)));

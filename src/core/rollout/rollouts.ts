@@ -80,6 +80,14 @@ export interface RolloutDeps {
   logger: Logger;
 }
 
+export interface DispatchOptions {
+  /**
+   * Whether a lone due app is the only one of its group. Without it, yes: the nightly scan sees every due app. A Key
+   * Vault event's delivery sees only the apps it claimed, so it answers from the source index instead.
+   */
+  alone?: (app: DueApp) => boolean;
+}
+
 export interface DispatchReport {
   /** Queued now (direct, or a rollout's current wave). */
   queued: Array<{ appId: string; name: string; rollout?: RolloutRef }>;
@@ -292,7 +300,7 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
      * The nightly fan-out's hook: queues direct apps and each rollout's current wave, creates the rollouts of new
      * candidate versions (their first wave queued), and holds everything else.
      */
-    async dispatch(due: readonly DueApp[], reasonOf: (app: DueApp) => string): Promise<DispatchReport> {
+    async dispatch(due: readonly DueApp[], reasonOf: (app: DueApp) => string, options: DispatchOptions = {}): Promise<DispatchReport> {
       const report: DispatchReport = { queued: [], held: [], lines: [] };
       if (settings.waves === 'off') {
         for (const app of due) {
@@ -308,7 +316,9 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
           report.queued.push({ appId: app.appId, name: app.name });
         };
         let rollout = active.find((r) => r.id === id) ?? (await deps.rollouts.get(id))?.rollout;
-        if (!rollout && group.apps.length < 2) {
+        // A lone due app is its own canary, unless the list is only part of its group (a Key Vault event's delivery
+        // claims apps one by one, and a concurrent delivery of the same event may hold the others).
+        if (!rollout && group.apps.length < 2 && (options.alone?.(group.apps[0]!) ?? true)) {
           await sendDirect(group.apps[0]!);
           continue;
         }
@@ -355,7 +365,9 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
           rollout =
             (await update(id, (r) => {
               const last = r.waves[r.waves.length - 1]!;
-              const target = last.queuedAt && r.current === r.waves.length - 1 ? (r.waves.push({ apps: [] }), r.waves[r.waves.length - 1]!) : last;
+              // Never into the canary's wave (a rollout of one app has no other), nor into a wave already sent.
+              const sent = last.queuedAt !== undefined && r.current === r.waves.length - 1;
+              const target = r.waves.length === 1 || sent ? (r.waves.push({ apps: [] }), r.waves[r.waves.length - 1]!) : last;
               for (const m of members(joining)) target.apps.push({ appId: m.appId, name: m.name, state: 'pending', ...(m.expiresAt ? { expiresAt: m.expiresAt } : {}) });
               if (r.status === 'completed') r.status = 'running';
               return true;

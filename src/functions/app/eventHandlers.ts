@@ -26,7 +26,7 @@ export async function certificateEvents(input: unknown, context: InvocationConte
         keyVault: deps.keyVault,
         index: deps.sourceIndex,
         // Messages carry requestedBy 'eventgrid' and the event id, as before rollouts.
-        dispatch: (due, reasonOf) => rolloutsOf(invocation, event.id, 'eventgrid').dispatch(due, reasonOf),
+        dispatch: (due, reasonOf, options) => rolloutsOf(invocation, event.id, 'eventgrid').dispatch(due, reasonOf, options),
         telemetry,
         logger,
         clock: deps.clock,

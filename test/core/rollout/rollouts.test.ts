@@ -24,9 +24,10 @@ async function world(maxFailurePercent: number) {
   const table = TableClient.fromConnectionString(azurite().connectionString, uniqueName('rollcore'), { allowInsecureConnection: true });
   await table.createTable();
   const sent: Array<{ appId: string; rollout?: RolloutRef }> = [];
+  const store = new TableRolloutStore(async () => table);
   const rollouts = createRollouts(
     {
-      rollouts: new TableRolloutStore(async () => table),
+      rollouts: store,
       rotations: { listForApp: async () => [] },
       queue: async (appId, _reason, rollout) => void sent.push({ appId, ...(rollout ? { rollout } : {}) }),
       telemetry: noTelemetry,
@@ -35,7 +36,7 @@ async function world(maxFailurePercent: number) {
     },
     { waves: [{ apps: 1 }, { apps: 10 }], soakSeconds: 0, maxFailurePercent, urgentDays: 7, rotationTag: 'mtls-rotation', leaseSeconds: 900 },
   );
-  return { rollouts, sent };
+  return { rollouts, sent, store };
 }
 
 describe('a wave ends: halt or next wave', () => {
@@ -89,5 +90,49 @@ describe('a wave ends: halt or next wave', () => {
     // The canary, still in flight, is queued again (the lease makes a duplicate harmless); nobody else is.
     expect(second.queued.map((q) => q.appId)).toEqual(first.queued.map((q) => q.appId));
     expect(new Set(sent.map((m) => m.appId)).size).toBe(1);
+  }, 60_000);
+});
+
+describe('a dispatch that sees only part of a group (duplicate deliveries of one Key Vault event)', () => {
+  it('a lone app of a shared source starts the rollout as its canary instead of going straight to the queue', async () => {
+    const { rollouts, sent } = await world(0);
+    const [lone, ...others] = due(5);
+    const first = await rollouts.dispatch([lone!], () => 'eventgrid', { alone: () => false });
+    expect(first.queued).toEqual([{ appId: lone!.appId, name: lone!.name, rollout: { id: expect.any(String), wave: 0 } }]);
+    // The other delivery's apps join the rollout behind the canary; none of them is sent.
+    const second = await rollouts.dispatch(others, () => 'eventgrid', { alone: () => false });
+    expect(second.queued).toEqual([]);
+    expect(second.held.map((h) => h.appId)).toEqual(others.map((a) => a.appId));
+    expect(sent.map((m) => m.appId)).toEqual([lone!.appId]);
+    const rollout = await rollouts.get(first.queued[0]!.rollout!.id);
+    expect(rollout.waves.map((w) => w.apps.map((a) => a.appId))).toEqual([[lone!.appId], others.map((a) => a.appId)]);
+  }, 60_000);
+
+  it('apps joining a rollout whose canary wave is not sent yet (its creator still between create and send) get a wave of their own', async () => {
+    const { rollouts, sent, store } = await world(0);
+    const [canary, ...others] = due(4);
+    // What another delivery's dispatch has written a moment before it sends the canary's wave.
+    const first = await rollouts.dispatch([canary!], () => 'eventgrid', { alone: () => false });
+    const stored = (await store.get(first.queued[0]!.rollout!.id))!;
+    delete stored.rollout.waves[0]!.queuedAt;
+    stored.rollout.waves[0]!.apps[0]!.state = 'pending';
+    expect(await store.replace(stored.rollout, stored.etag)).toBe(true);
+    sent.length = 0;
+
+    const report = await rollouts.dispatch(others, () => 'eventgrid', { alone: () => false });
+    const rollout = await rollouts.get(first.queued[0]!.rollout!.id);
+    expect(rollout.waves.map((w) => w.apps.map((a) => a.appId))).toEqual([[canary!.appId], others.map((a) => a.appId)]);
+    // This dispatch sends the canary's wave (it finds it unsent), and only that.
+    expect(sent.map((m) => m.appId)).toEqual([canary!.appId]);
+    expect(report.held.map((h) => h.appId)).toEqual(others.map((a) => a.appId));
+  }, 60_000);
+
+  it('without the hint (the nightly scan sees every due app), a lone app goes straight to the queue', async () => {
+    const { rollouts, sent } = await world(0);
+    const [lone] = due(1);
+    const report = await rollouts.dispatch([lone!], () => 'NearingExpiry');
+    expect(report.queued).toEqual([{ appId: lone!.appId, name: lone!.name }]);
+    expect(sent).toEqual([{ appId: lone!.appId }]);
+    expect(await rollouts.list()).toEqual([]);
   }, 60_000);
 });
