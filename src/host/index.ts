@@ -117,8 +117,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       newBatchThreshold:
         options.queues?.newBatchThreshold ?? hostJson.queues.newBatchThreshold ?? Math.floor((options.queues?.batchSize ?? hostJson.queues.batchSize) / 2),
       minPollingIntervalMs: options.queues?.minPollingIntervalMs ?? 100,
-      // host.json sets 2 s (the extension's own default is a minute); without it, locally, the same.
-      maxPollingIntervalMs: options.queues?.maxPollingIntervalMs ?? hostJson.queues.maxPollingIntervalMs ?? 2_000,
+      // The repository's host.json sets 2 s; a host.json without it gets the extension's minute, as on Azure.
+      maxPollingIntervalMs: options.queues?.maxPollingIntervalMs ?? hostJson.queues.maxPollingIntervalMs,
       leaseSeconds: options.queues?.leaseSeconds ?? 60,
     };
     const queues = queuesEnabled && queueRegs.length > 0 ? new QueueListeners(queueRegs, settings, queueOptions, log, tracker) : undefined;

@@ -100,13 +100,15 @@ export interface HostJson {
     batchSize: number;
     /** Fetch the next batch once this few are still running (host.json `newBatchThreshold`; default batchSize / 2). */
     newBatchThreshold?: number;
-    maxPollingIntervalMs?: number;
+    /** How far an idle listener backs off between polls (host.json `maxPollingInterval`). */
+    maxPollingIntervalMs: number;
   };
 }
 
+/** The queue extension's documented defaults (host.json reference); maxPollingInterval is a minute. */
 const HOST_JSON_DEFAULTS: HostJson = {
   routePrefix: 'api',
-  queues: { maxDequeueCount: 5, visibilityTimeoutSeconds: 0, batchSize: 16 },
+  queues: { maxDequeueCount: 5, visibilityTimeoutSeconds: 0, batchSize: 16, maxPollingIntervalMs: 60_000 },
 };
 
 /** The parts of host.json the local host honours; missing file or keys mean the host's defaults. */

@@ -99,6 +99,11 @@ describe('host.json', () => {
     expect(readHostJson(undefined).queues.visibilityTimeoutSeconds).toBe(0);
   });
 
+  it("without maxPollingInterval an idle queue is polled at the extension's default, a minute, not a local shortcut", () => {
+    expect(readHostJson(undefined).queues.maxPollingIntervalMs).toBe(60_000);
+    expect(readHostJson(file('host.json', { extensions: { queues: { batchSize: 8 } } })).queues.maxPollingIntervalMs).toBe(60_000);
+  });
+
   it.each([
     ['00:00:30', 30],
     ['01:02:03', 3723],
