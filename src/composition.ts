@@ -87,26 +87,20 @@ export function createDependencies(config: Config, overrides: CompositionOverrid
   const queue = new RotationQueue({ ...storage.queue, ...storageTls, queueName: config.rotationQueue });
   const logger = overrides.logger ?? silentLogger;
   // MAX_PARALLEL_ROTATIONS is the fleet's bound: every instance takes its slots from the same table.
+  // Slots, rollouts and the source index live in the rotation table, created on first use.
+  const rotationTable = async () => {
+    await store.ensureTable();
+    return store.client();
+  };
   const slots = new TableRotationSlots({
-    table: async () => {
-      await store.ensureTable();
-      return store.client();
-    },
+    table: rotationTable,
     size: config.maxParallelRotations,
     clock,
     onLost: (index, reason) => logger.warn(`rotation slot ${index} lost while rotating: ${reason}`),
   });
-  const rollouts = new TableRolloutStore(async () => {
-    await store.ensureTable();
-    return store.client();
-  });
+  const rollouts = new TableRolloutStore(rotationTable);
   // Key Vault events look apps up in the index the scan keeps in the same table.
-  const sourceIndex = new TableSourceIndex({
-    table: async () => {
-      await store.ensureTable();
-      return store.client();
-    },
-  });
+  const sourceIndex = new TableSourceIndex({ table: rotationTable });
   const prober = new HttpsProber({
     timeoutMs: config.probeTimeoutSeconds * 1000,
     extraCaPems: overrides.tlsCa ? [overrides.tlsCa] : [],

@@ -6,6 +6,7 @@ import type { QueueClient, StoragePipelineOptions } from '@azure/storage-queue';
 import { PreconditionError } from '../core/errors.js';
 import type { RotationRequest, RotationRequestQueue } from '../core/enqueueDue.js';
 import type { RequestedBy } from '../core/records.js';
+import { isRolloutId } from '../core/rollout/model.js';
 import { callAzure } from './errors.js';
 
 /** The queue's message is the core's rotation request (src/core/enqueueDue.ts), as JSON. */
@@ -75,7 +76,7 @@ export function validateRotationMessage(value: unknown): RotationQueueMessage {
 
 function validateRolloutRef(value: unknown, problems: string[]): { id: string; wave: number } | undefined {
   const r = value as Record<string, unknown> | null;
-  if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.id !== 'string' || !/^[0-9a-f]{20}$/.test(r.id) ||
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.id !== 'string' || !isRolloutId(r.id) ||
       !Number.isInteger(r.wave) || (r.wave as number) < 0 || (r.wave as number) > 1000 || Object.keys(r).some((k) => k !== 'id' && k !== 'wave')) {
     problems.push('rollout must be { id: 20 lowercase hex characters, wave: an integer from 0 to 1000 }');
     return undefined;

@@ -10,7 +10,7 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { ConflictError } from '../core/errors.js';
 import type { SourceIndex, SourceIndexEntry } from '../core/events/sourceIndex.js';
 import { callAzure, callAzureOptional, translateAzureError } from './errors.js';
-import { decodeKey, encodeKey } from './tableRotationStore.js';
+import { decodeKey, encodeKey, odataString, partitionFilter } from './tableRotationStore.js';
 
 const INDEX = 'ix-';
 const CLAIM = 'ixc-';
@@ -59,7 +59,7 @@ const same = (a: Row, b: Record<string, unknown>): boolean =>
 /** OData for "PartitionKey starts with prefix": [prefix, prefix with its last character incremented). */
 function prefixFilter(prefix: string): string {
   const upper = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-  return `PartitionKey ge '${prefix.replace(/'/g, "''")}' and PartitionKey lt '${upper.replace(/'/g, "''")}'`;
+  return `PartitionKey ge ${odataString(prefix)} and PartitionKey lt ${odataString(upper)}`;
 }
 
 export class TableSourceIndex implements SourceIndex {
@@ -113,7 +113,7 @@ export class TableSourceIndex implements SourceIndex {
     const partition = INDEX + encodeKey(sourceKey.toLowerCase());
     const out: SourceIndexEntry[] = [];
     await callAzure({ operation: 'read the source index', resource: sourceKey }, async () => {
-      for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${partition.replace(/'/g, "''")}'` } })) {
+      for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: partitionFilter(partition) } })) {
         out.push(entryOf(row));
       }
     });

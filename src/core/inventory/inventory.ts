@@ -202,8 +202,7 @@ async function inventoryApp<A extends InventoryApp>(
 
 /** Fills in the app's facts; returns the settings it read, if it read them. */
 async function inspectApp(ctx: InventoryContext, app: InventoryApp, certificates: CertificateLookup): Promise<AppSettings | undefined> {
-  const { site } = app;
-  const { config } = tagsOf(ctx, site);
+  const { site, tags: config } = app;
   if (!config.enabled) {
     app.problems.push(`not opted in (tag ${ctx.names.enabled}=enabled is missing)`);
     return undefined;
