@@ -6,10 +6,13 @@ import type { TableClient } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionError } from '../core/errors.js';
 import { ROLLOUT_STATUSES, type Rollout, type RolloutStore } from '../core/rollout/model.js';
 import { callAzure, translateAzureError } from './errors.js';
-import { splitChunks } from './tableRotationStore.js';
+import { checkEntitySize, splitChunks } from './tableRotationStore.js';
 
 export const ROLLOUT_PARTITION = 'rollout';
-/** 30 columns of 30,000 characters (UTF-16) stay under the 1 MiB of an entity with room for the readable columns. */
+/**
+ * A first bound on the columns (a property holds at most 64 KiB); what decides is the entity's 1 MiB, checked on the
+ * whole entity as the Table service counts it (checkEntitySize), since 30 full columns would be 1.8 MB.
+ */
 const MAX_CHUNKS = 30;
 
 export class TableRolloutStore implements RolloutStore {
@@ -84,6 +87,7 @@ function entityOf(rollout: Rollout): Record<string, unknown> & { partitionKey: s
     JsonChunks: chunks.length,
   };
   chunks.forEach((chunk, i) => (entity[`Json${i}`] = chunk));
+  checkEntitySize(entity, { operation: `rollout ${rollout.id}: its state (${rollout.waves.reduce((n, w) => n + w.apps.length, 0)} apps) exceeds what one table entity holds; write rollout`, resource: `${ROLLOUT_PARTITION}/${rollout.id}` });
   return entity;
 }
 

@@ -554,7 +554,7 @@ export function entitySizeBytes(entity: { partitionKey: string; rowKey: string }
 }
 
 /** Refuses, before any write, an entity the Table service would refuse (or, worse, an emulator would keep). */
-function checkEntitySize(entity: { partitionKey: string; rowKey: string } & Record<string, unknown>, context: AzureErrorContext): void {
+export function checkEntitySize(entity: { partitionKey: string; rowKey: string } & Record<string, unknown>, context: AzureErrorContext): void {
   const properties = Object.keys(entity).filter((k) => k !== 'partitionKey' && k !== 'rowKey').length;
   const size = entitySizeBytes(entity);
   if (size > MAX_ENTITY_BYTES || properties > MAX_CUSTOM_PROPERTIES) {
