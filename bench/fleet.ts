@@ -20,6 +20,7 @@ export function fleet(count: number, kind: 'ok' | 'breaks', restartMs = 20): Sce
   const pinned = `{{thumbprint:${VAULT}/client/0}}`;
   return {
     name: 'rollout-fleet',
+    meta: { facts: { subscriptionIds: [SUB] } },
     cas: [{ name: 'old-ca' }, { name: 'new-ca' }],
     vaults: [
       {

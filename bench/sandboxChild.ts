@@ -6,7 +6,7 @@
 // { fleet: { count, kind, restartMs } } for the canary rollout's world (bench/fleet.ts). Output: one JSON line
 // { armEndpoint, caPem, token, subscriptionIds } once listening; stops when stdin closes (the parent exits or ends it).
 import { startSandbox, type ThrottlingOptions } from '../sandbox/index.js';
-import { fleet, SUB } from './fleet.js';
+import { fleet } from './fleet.js';
 import { dueWorld } from './world.js';
 
 const { apps, restartMs, distinctCertificates, throttling, fleet: fleetWorld } = JSON.parse(process.env.BENCH_SANDBOX ?? '{}') as {
@@ -17,7 +17,7 @@ const { apps, restartMs, distinctCertificates, throttling, fleet: fleetWorld } =
   fleet?: { count: number; kind: 'ok' | 'breaks'; restartMs: number };
 };
 const scenario = fleetWorld ? fleet(fleetWorld.count, fleetWorld.kind, fleetWorld.restartMs) : dueWorld(apps, restartMs, { distinctCertificates });
-const subscriptionIds = fleetWorld ? [SUB] : (scenario.meta?.facts as { subscriptionIds: string[] }).subscriptionIds;
+const subscriptionIds = (scenario.meta?.facts as { subscriptionIds: string[] }).subscriptionIds;
 // 100 apps calling their partner at once: the simulated apps' outbound bound is lifted likewise.
 const sb = await startSandbox(scenario, fleetWorld ? {} : { simulateApps: true, appOutboundTimeoutMs: 30_000, ...(throttling ? { throttling } : {}) });
 process.stdout.write(JSON.stringify({ armEndpoint: sb.armEndpoint, caPem: sb.caPem, token: sb.token, subscriptionIds }) + '\n');

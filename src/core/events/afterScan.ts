@@ -38,7 +38,7 @@ export async function afterScan(deps: AfterScanDeps, config: Config, result: Sca
     // Events then work from the previous index (each app is verified live anyway); the scan itself succeeded.
     deps.logger.warn('the source index could not be written', { error: describeError(error) });
   }
-  return config.eventRotation ? reportMissedEvents(deps, config, plan) : [];
+  return reportMissedEvents(deps, config, plan);
 }
 
 async function reportMissedEvents(deps: AfterScanDeps, config: Config, plan: Plan): Promise<MissedEvent[]> {

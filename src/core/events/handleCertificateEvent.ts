@@ -214,7 +214,7 @@ async function dispatchClaimed(deps: CertificateEventDeps, event: CertificateEve
       (app) => reasons.get(app.appId) ?? 'eventgrid',
       // Duplicate deliveries claim the bound apps between them: one that claimed a single app of a shared source
       // must not send it straight to the queue, ahead of the canary another delivery picks.
-      { alone: () => boundApps < 2 },
+      { alone: boundApps < 2 },
     );
   } catch (error) {
     await Promise.all(claimed.map((c) => deps.index.release(c.app.appId, c.target).catch(() => undefined)));

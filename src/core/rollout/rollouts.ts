@@ -85,7 +85,7 @@ export interface DispatchOptions {
    * Whether a lone due app is the only one of its group. Without it, yes: the nightly scan sees every due app. A Key
    * Vault event's delivery sees only the apps it claimed, so it answers from the source index instead.
    */
-  alone?: (app: DueApp) => boolean;
+  alone?: boolean;
 }
 
 export interface DispatchReport {
@@ -318,7 +318,7 @@ export function createRollouts(deps: RolloutDeps, settings: RolloutSettings) {
         let rollout = active.find((r) => r.id === id) ?? (await deps.rollouts.get(id))?.rollout;
         // A lone due app is its own canary, unless the list is only part of its group (a Key Vault event's delivery
         // claims apps one by one, and a concurrent delivery of the same event may hold the others).
-        if (!rollout && group.apps.length < 2 && (options.alone?.(group.apps[0]!) ?? true)) {
+        if (!rollout && group.apps.length < 2 && (options.alone ?? true)) {
           await sendDirect(group.apps[0]!);
           continue;
         }

@@ -50,8 +50,9 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
     let message: RotationQueueMessage | undefined;
     try {
       message = typeof queueItem === 'string' ? decodeRotationMessage(queueItem) : validateRotationMessage(queueItem);
-      if (message.rollout) {
-        const gate = await rolloutsOf(invocation, message.requestId, message.requestedBy).admits(message.rollout);
+      const rollouts = message.rollout ? rolloutsOf(invocation, message.requestId, message.requestedBy) : undefined;
+      if (message.rollout && rollouts) {
+        const gate = await rollouts.admits(message.rollout);
         if (!gate.admitted) {
           context.log(`rotate ${message.appId}: not rotated, ${gate.why}`);
           return;
@@ -65,10 +66,10 @@ export async function rotateAppFromQueue(queueItem: unknown, context: Invocation
       // An interrupted rotation keeps its open record; the verify timer resumes it. Retrying the message would
       // only find that record's lease.
       context.log(`rotate ${result.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.rotationId ? ` rotation ${result.rotationId}` : ''}`);
-      if (message.rollout) {
+      if (message.rollout && rollouts) {
         // Not retried through the message: a second run would only find the app done. The verify timer settles the
         // wave from the rotation record instead.
-        await rolloutsOf(invocation, message.requestId, message.requestedBy)
+        await rollouts
           .recordResult(message.rollout, result)
           .catch((error: unknown) => context.warn(`rollout ${message?.rollout?.id}: result not recorded (${String(error)}); the verify timer settles it from the record`));
       }

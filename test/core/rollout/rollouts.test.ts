@@ -97,10 +97,10 @@ describe('a dispatch that sees only part of a group (duplicate deliveries of one
   it('a lone app of a shared source starts the rollout as its canary instead of going straight to the queue', async () => {
     const { rollouts, sent } = await world(0);
     const [lone, ...others] = due(5);
-    const first = await rollouts.dispatch([lone!], () => 'eventgrid', { alone: () => false });
+    const first = await rollouts.dispatch([lone!], () => 'eventgrid', { alone: false });
     expect(first.queued).toEqual([{ appId: lone!.appId, name: lone!.name, rollout: { id: expect.any(String), wave: 0 } }]);
     // The other delivery's apps join the rollout behind the canary; none of them is sent.
-    const second = await rollouts.dispatch(others, () => 'eventgrid', { alone: () => false });
+    const second = await rollouts.dispatch(others, () => 'eventgrid', { alone: false });
     expect(second.queued).toEqual([]);
     expect(second.held.map((h) => h.appId)).toEqual(others.map((a) => a.appId));
     expect(sent.map((m) => m.appId)).toEqual([lone!.appId]);
@@ -112,14 +112,14 @@ describe('a dispatch that sees only part of a group (duplicate deliveries of one
     const { rollouts, sent, store } = await world(0);
     const [canary, ...others] = due(4);
     // What another delivery's dispatch has written a moment before it sends the canary's wave.
-    const first = await rollouts.dispatch([canary!], () => 'eventgrid', { alone: () => false });
+    const first = await rollouts.dispatch([canary!], () => 'eventgrid', { alone: false });
     const stored = (await store.get(first.queued[0]!.rollout!.id))!;
     delete stored.rollout.waves[0]!.queuedAt;
     stored.rollout.waves[0]!.apps[0]!.state = 'pending';
     expect(await store.replace(stored.rollout, stored.etag)).toBe(true);
     sent.length = 0;
 
-    const report = await rollouts.dispatch(others, () => 'eventgrid', { alone: () => false });
+    const report = await rollouts.dispatch(others, () => 'eventgrid', { alone: false });
     const rollout = await rollouts.get(first.queued[0]!.rollout!.id);
     expect(rollout.waves.map((w) => w.apps.map((a) => a.appId))).toEqual([[canary!.appId], others.map((a) => a.appId)]);
     // This dispatch sends the canary's wave (it finds it unsent), and only that.
